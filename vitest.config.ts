@@ -1,0 +1,35 @@
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+
+// Workspace packages resolve to their TypeScript sources, so tests never wait for a build.
+// `@etcd-naming/x` → packages/x/src/index.ts; `@etcd-naming/x/y` → packages/x/src/y.ts.
+const alias = [
+  { find: /^@etcd-naming\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+  { find: /^@etcd-naming\/([a-z0-9-]+)\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/$2.ts` },
+];
+
+const project = (dir: string) => ({
+  extends: false as const,
+  resolve: { alias },
+  test: {
+    name: dir.replace(/^packages\//, ""),
+    root: `${root}${dir}`,
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    environment: "node",
+  },
+});
+
+export default defineConfig({
+  test: {
+    projects: [
+      ...readdirSync(`${root}packages`).map((d) => project(`packages/${d}`)),
+      ...readdirSync(`${root}examples`, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => project(`examples/${d.name}`)),
+    ],
+    passWithNoTests: false,
+  },
+});
