@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The project's one test command (the README's, and what CI runs).
+# On a fresh Debian machine with only Node 20 and npm: installs pnpm and the dependencies, installs etcd when
+# it is missing (apt-get when root; otherwise stops with the exact command), builds, lints, checks the
+# published shape of every package and runs every test against a real etcd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 TURBO_NO_UPDATE_NOTIFIER=1
+PNPM_VERSION=10.34.9
+step() { printf '\n==> %s\n' "$*"; }
+need_root_or_say() { # $1: the apt packages
+  if [ "$(id -u)" = 0 ]; then
+    if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "error: missing $*. Install it with:  sudo apt-get install -y $*" >&2
+    exit 1
+  fi
+}
+
+step "node $(node --version)"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("error: Node >= 20.19 is required, found "+process.version); process.exit(1) }'
+
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; then
+  step "installing pnpm $PNPM_VERSION"
+  npm install -g "pnpm@$PNPM_VERSION" --no-fund --no-audit >/dev/null
+fi
+
+if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
+  step "installing etcd (Debian etcd-server, etcd-client)"
+  need_root_or_say etcd-server etcd-client
+fi
+step "$(etcd --version | head -1)"
+
+step "pnpm install"
+pnpm install --frozen-lockfile --reporter=append-only
+
+step "build"
+pnpm build --output-logs=errors-only
+
+step "typecheck"
+pnpm typecheck --output-logs=errors-only
+
+step "lint and format (biome)"
+pnpm exec biome ci .
+
+step "package shape (publint, attw)"
+pnpm check:packages --output-logs=errors-only
+
+step "tests"
+before=$(pgrep -x etcd | sort || true)
+mkdir -p .tmp
+set +e
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest-results.json
+status=$?
+set -e
+after=$(pgrep -x etcd | sort || true)
+orphans=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '^$' || true)
+if [ -n "$orphans" ]; then
+  echo "error: the test run left etcd processes behind: $orphans" >&2
+  ps -o pid,args -p $(echo $orphans | tr ' ' ',') >&2 || true
+  kill -9 $orphans 2>/dev/null || true
+  status=1
+fi
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".tmp/vitest-results.json", "utf8"));
+  console.log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' || true
+exit "$status"
