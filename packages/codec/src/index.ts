@@ -1,1 +1,14 @@
-export {};
+export type { DecodedEndpoint, DecodeOptions, DecodeResult } from "./decode-endpoint.js";
+export { decodeEndpoint } from "./decode-endpoint.js";
+export type { EncodeOptions } from "./encode-endpoint.js";
+export { encodeEndpoint } from "./encode-endpoint.js";
+export type { Endpoint, Update } from "./endpoint.js";
+export { Operation } from "./endpoint.js";
+export { endpointKey, isServiceKey, servicePrefix, validateAddress, validateService } from "./keys.js";
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } from "./limits.js";
+export type { MetadataOptions } from "./metadata.js";
+export { isObjectMetadata, validateMetadata } from "./metadata.js";
+export type { NamingErrorCode } from "./naming-error.js";
+export { NamingError } from "./naming-error.js";
+export type { Target } from "./target.js";
+export { formatTarget, parseTarget } from "./target.js";
