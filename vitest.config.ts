@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
@@ -15,7 +15,7 @@ const project = (dir: string) => ({
   extends: false as const,
   resolve: { alias },
   test: {
-    name: dir.replace(/^packages\//, ""),
+    name: dir.replace(/^(packages|examples)\//, ""),
     root: `${root}${dir}`,
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     environment: "node",
@@ -24,11 +24,15 @@ const project = (dir: string) => ({
 
 export default defineConfig({
   test: {
+    // One shared etcd per run, started here on the root only: every project inherits what the
+    // root provides (`inject("etcdEndpoints")`), so no project may list it again.
+    globalSetup: [`${root}packages/etcd-fixture/src/global-setup.ts`],
     projects: [
       ...readdirSync(`${root}packages`).map((d) => project(`packages/${d}`)),
       ...readdirSync(`${root}examples`, { withFileTypes: true })
         .filter((d) => d.isDirectory())
         .map((d) => project(`examples/${d.name}`)),
+      ...(existsSync(`${root}interop/package.json`) ? [project("interop")] : []),
     ],
     passWithNoTests: false,
   },

@@ -33,6 +33,17 @@ if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; th
 fi
 step "$(etcd --version | head -1)"
 
+# The Go interop suite builds a helper against etcd's own Go naming packages (Debian ships their source).
+# As root it is installed; otherwise that suite is skipped and says which packages to install.
+if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3/naming ]; then
+  if [ "$(id -u)" = 0 ]; then
+    step "installing Go and etcd's Go sources for the interop suite"
+    need_root_or_say golang-go golang-etcd-server-dev golang-google-grpc-dev
+  else
+    echo "note: the Go interop suite will be skipped; to run it: sudo apt-get install -y golang-go golang-etcd-server-dev golang-google-grpc-dev"
+  fi
+fi
+
 step "pnpm install"
 pnpm install --frozen-lockfile --reporter=append-only
 

@@ -1,1 +1,10 @@
-export {};
+export type { SweepResult } from "./cleanup.js";
+export { sweepOrphans } from "./cleanup.js";
+export type { EtcdFixtureErrorCode } from "./errors.js";
+export { EtcdFixtureError } from "./errors.js";
+export type { EtcdCluster, StartEtcdClusterOptions } from "./etcd-cluster.js";
+export { startEtcdCluster } from "./etcd-cluster.js";
+export type { EtcdMemberStatus, EtcdServer, StartEtcdOptions } from "./etcd-server.js";
+export { startEtcd } from "./etcd-server.js";
+export type { FindEtcdOptions } from "./find-etcd.js";
+export { etcdInstallCommand, findEtcdBinary } from "./find-etcd.js";

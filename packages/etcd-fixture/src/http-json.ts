@@ -1,0 +1,45 @@
+import { request } from "node:http";
+
+/**
+ * One JSON request over a fresh connection (no agent), so no pooled socket outlives a killed or
+ * paused etcd, and a paused member costs at most `timeoutMs`.
+ */
+export function httpJson(
+  method: "GET" | "POST",
+  url: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      url,
+      {
+        method,
+        agent: false,
+        timeout: timeoutMs,
+        headers: payload === undefined ? {} : { "content-type": "application/json" },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if ((res.statusCode ?? 0) >= 400) {
+            reject(new Error(`${method} ${url}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+            return;
+          }
+          try {
+            resolve(JSON.parse(text));
+          } catch (error) {
+            reject(new Error(`${method} ${url}: not JSON: ${text.slice(0, 200)}`, { cause: error }));
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs}ms`)));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
