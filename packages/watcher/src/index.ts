@@ -1,1 +1,29 @@
-export {};
+export type { BackoffOptions } from "./backoff.js";
+export type { Clock, ManualClock, ManualClockOptions, TimerHandle } from "./clock.js";
+export { createManualClock, systemClock } from "./clock.js";
+export type { WatcherErrorCode, WatcherErrorOptions } from "./errors.js";
+export { WatcherError } from "./errors.js";
+export type { Etcd3Source, Etcd3SourceOptions, Etcd3SourceStats } from "./etcd3-source.js";
+export { createEtcd3Source } from "./etcd3-source.js";
+export type { MemoryOperation, MemorySource, MemorySourceStats } from "./memory-source.js";
+export { createMemorySource } from "./memory-source.js";
+export type {
+  EndpointsUpdate,
+  ServiceEndpoint,
+  ServiceSnapshot,
+  ServiceWatcher,
+  ServiceWatcherEvents,
+  SkippedKey,
+  WatcherLogger,
+  WatchServiceOptions,
+} from "./service-watcher.js";
+export { watchService } from "./service-watcher.js";
+export type {
+  CancelWatch,
+  NamingSource,
+  SourceEvent,
+  SourceKeyValue,
+  SourceListing,
+  SourceListOptions,
+  WatchHandlers,
+} from "./source.js";
