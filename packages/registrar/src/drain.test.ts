@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { drainOnSignals } from "./drain.js";
+import type { Registration } from "./registration.js";
+import { ManualClock } from "./test/manual-clock.js";
+
+function fakeRegistration(log: string[], fail = false): Registration {
+  return {
+    deregister: vi.fn(async () => {
+      log.push("deregister");
+      if (fail) throw new Error("etcd down");
+    }),
+  } as unknown as Registration;
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("drainOnSignals", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("deregisters first, waits the grace period, then closes", async () => {
+    const log: string[] = [];
+    const clock = new ManualClock();
+    const drain = drainOnSignals(fakeRegistration(log), {
+      signals: ["SIGUSR2"],
+      grace: 3000,
+      clock,
+      close: () => log.push("close"),
+    });
+    process.emit("SIGUSR2", "SIGUSR2");
+    await flush();
+    expect(log).toEqual(["deregister"]);
+    clock.advance(2999);
+    await flush();
+    expect(log).toEqual(["deregister"]);
+    clock.advance(1);
+    await drain.drained;
+    expect(log).toEqual(["deregister", "close"]);
+    expect(process.listenerCount("SIGUSR2")).toBe(0);
+  });
+
+  it("a second signal skips the rest of the grace period", async () => {
+    const log: string[] = [];
+    const clock = new ManualClock();
+    const drain = drainOnSignals([fakeRegistration(log), fakeRegistration(log)], {
+      signals: ["SIGUSR2"],
+      grace: 60_000,
+      clock,
+      close: () => log.push("close"),
+    });
+    process.emit("SIGUSR2", "SIGUSR2");
+    await flush();
+    process.emit("SIGUSR2", "SIGUSR2");
+    await drain.drained;
+    expect(log).toEqual(["deregister", "deregister", "close"]);
+  });
+
+  it("goes on closing when deregistering fails, and reports it", async () => {
+    const log: string[] = [];
+    const errors: unknown[] = [];
+    const drain = drainOnSignals(fakeRegistration(log, true), {
+      signals: ["SIGUSR2"],
+      grace: 0,
+      close: () => log.push("close"),
+      onError: (e) => errors.push(e),
+    });
+    await drain.drain();
+    expect(log).toEqual(["deregister", "close"]);
+    expect(errors).toHaveLength(1);
+  });
+
+  it("dispose removes the handlers without draining", () => {
+    const log: string[] = [];
+    const before = process.listenerCount("SIGUSR2");
+    const drain = drainOnSignals(fakeRegistration(log), { signals: ["SIGUSR2"] });
+    expect(process.listenerCount("SIGUSR2")).toBe(before + 1);
+    drain.dispose();
+    expect(process.listenerCount("SIGUSR2")).toBe(before);
+    expect(log).toEqual([]);
+  });
+});

@@ -1,0 +1,99 @@
+import type { Clock } from "./clock.js";
+import { systemClock } from "./clock.js";
+import type { Registration } from "./registration.js";
+
+/** Options of {@link drainOnSignals}. */
+export interface DrainOptions {
+  /** Signals that start the drain. Default `["SIGTERM", "SIGINT"]`. */
+  signals?: NodeJS.Signals[];
+  /**
+   * How long to keep serving after the keys are gone, in ms (default 5000): long enough for every
+   * client's resolver to see the delete and stop picking this server.
+   */
+  grace?: number;
+  /** Closes the server (and the etcd client) once the grace period is over. */
+  close?: () => unknown;
+  /** Called if deregistering fails; the drain goes on (the lease expires within its TTL anyway). */
+  onError?: (error: unknown) => void;
+  /** Time source of the grace period. */
+  clock?: Clock;
+}
+
+/** A drain armed by {@link drainOnSignals}. */
+export interface Drain extends Disposable {
+  /** Resolves when the drain has finished (keys deleted, grace waited, `close` done). */
+  readonly drained: Promise<void>;
+  /** Starts the drain now, as if a signal had arrived. */
+  drain(): Promise<void>;
+  /** Removes the signal handlers without draining. */
+  dispose(): void;
+}
+
+/**
+ * On SIGTERM/SIGINT: deregister first (clients stop picking this server within milliseconds), keep
+ * serving in-flight and late requests for `grace` ms, then call `close`. A second signal skips the rest
+ * of the grace period.
+ */
+export function drainOnSignals(
+  registrations: Registration | readonly Registration[],
+  options: DrainOptions = {},
+): Drain {
+  const list = Array.isArray(registrations) ? [...registrations] : [registrations as Registration];
+  const signals = options.signals ?? ["SIGTERM", "SIGINT"];
+  const grace = options.grace ?? 5000;
+  const clock = options.clock ?? systemClock;
+  let started: Promise<void> | undefined;
+  let skipGrace: (() => void) | undefined;
+  let skipRequested = false;
+  let resolveDrained!: () => void;
+  const drained = new Promise<void>((resolve) => {
+    resolveDrained = resolve;
+  });
+
+  const run = async (): Promise<void> => {
+    const results = await Promise.allSettled(list.map((r) => r.deregister()));
+    for (const result of results) {
+      if (result.status === "rejected") options.onError?.(result.reason);
+    }
+    await new Promise<void>((resolve) => {
+      if (skipRequested) {
+        resolve();
+        return;
+      }
+      const timer = clock.setTimeout(resolve, grace);
+      skipGrace = () => {
+        clock.clearTimeout(timer);
+        resolve();
+      };
+    });
+    try {
+      await options.close?.();
+    } catch (error) {
+      options.onError?.(error);
+    }
+  };
+
+  const drain = (): Promise<void> => {
+    started ??= run().finally(() => {
+      dispose();
+      resolveDrained();
+    });
+    return started;
+  };
+
+  const onSignal = (): void => {
+    if (started === undefined) {
+      void drain();
+    } else {
+      skipRequested = true;
+      skipGrace?.();
+    }
+  };
+
+  const dispose = (): void => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
+
+  for (const signal of signals) process.on(signal, onSignal);
+  return { drained, drain, dispose, [Symbol.dispose]: dispose };
+}

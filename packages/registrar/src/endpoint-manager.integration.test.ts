@@ -1,0 +1,110 @@
+import { encodeEndpoint, Operation, type Update } from "@etcd-naming/codec";
+import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
+import { describe, expect, it, vi } from "vitest";
+import { createEndpointManager } from "./endpoint-manager.js";
+import { leaseTimeToLive } from "./test/etcdctl.js";
+
+const etcd = useTestEtcd();
+const quiet = { warn: () => undefined };
+
+describe("endpoint manager on etcd", () => {
+  it("adds with Go's exact bytes, lists, deletes", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/m1`;
+    const manager = createEndpointManager(client, service, { logger: quiet });
+    await manager.addEndpoint(`${service}/a`, { addr: "1.2.3.4:1" });
+    await manager.addEndpoint(`${service}/b`, { addr: "1.2.3.5:1", metadata: { w: 1, a: "<&>" } });
+    expect(await client.get(`${service}/a`).string()).toBe('{"Op":0,"Addr":"1.2.3.4:1","Metadata":null}');
+    expect(await client.get(`${service}/b`).string()).toBe(
+      '{"Op":0,"Addr":"1.2.3.5:1","Metadata":{"a":"\\u003c\\u0026\\u003e","w":1}}',
+    );
+    expect(await manager.list()).toEqual(
+      new Map([
+        [`${service}/a`, { addr: "1.2.3.4:1" }],
+        [`${service}/b`, { addr: "1.2.3.5:1", metadata: { w: 1, a: "<&>" } }],
+      ]),
+    );
+    await manager.deleteEndpoint(`${service}/a`);
+    expect([...(await manager.list()).keys()]).toEqual([`${service}/b`]);
+  });
+
+  it("applies a batch atomically in one transaction, attaching a lease when asked", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/m2`;
+    const manager = createEndpointManager(client, service);
+    const lease = client.lease(30, { autoKeepAlive: false });
+    const leaseId = String(await lease.grant());
+    const txn = vi.spyOn(client.kv, "txn");
+    await manager.update([
+      { op: Operation.Add, key: `${service}/x`, endpoint: { addr: "10.0.0.1:1" }, lease: leaseId },
+      { op: Operation.Add, key: `${service}/y`, endpoint: { addr: "10.0.0.2:1" } },
+      { op: Operation.Delete, key: `${service}/nope` },
+    ]);
+    expect(txn).toHaveBeenCalledTimes(1);
+    expect((await leaseTimeToLive(etcd.endpoints, leaseId)).keys).toEqual([`${service}/x`]);
+    expect((await manager.list()).size).toBe(2);
+    await lease.revoke();
+    expect([...(await manager.list()).keys()]).toEqual([`${service}/y`]);
+  });
+
+  it("splits above 128 operations only when asked, and then writes them all", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/m3`;
+    const manager = createEndpointManager(client, service);
+    const updates = Array.from({ length: 300 }, (_, i) => ({
+      op: Operation.Add,
+      key: `${service}/${i}`,
+      endpoint: { addr: `10.2.${i >> 8}.${i & 255}:1` },
+    }));
+    await expect(manager.update(updates)).rejects.toMatchObject({ code: "TXN_TOO_LARGE" });
+    expect((await manager.list()).size).toBe(0);
+    const txn = vi.spyOn(client.kv, "txn");
+    await manager.update(updates, { split: true });
+    expect(txn).toHaveBeenCalledTimes(3);
+    expect((await manager.list()).size).toBe(300);
+  });
+
+  it("skips values that do not decode, with a warning naming the key", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/m4`;
+    const warnings: string[] = [];
+    const manager = createEndpointManager(client, service, { logger: { warn: (m) => warnings.push(m) } });
+    await client.put(`${service}/junk`).value("not json");
+    await manager.addEndpoint(`${service}/ok`, { addr: "10.0.0.1:1" });
+    expect([...(await manager.list()).keys()]).toEqual([`${service}/ok`]);
+    expect(warnings.some((w) => w.includes(`${service}/junk`))).toBe(true);
+  });
+
+  it("watch() yields the current endpoints, then each change, and stops on abort", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/m5`;
+    const manager = createEndpointManager(client, service, { logger: quiet });
+    await manager.addEndpoint(`${service}/a`, { addr: "10.0.0.1:1", metadata: "m" });
+    const controller = new AbortController();
+    const seen: Update[][] = [];
+    const done = (async () => {
+      for await (const batch of manager.watch({ signal: controller.signal })) seen.push(batch);
+    })();
+    await vi.waitFor(() => expect(seen).toHaveLength(1), { timeout: 3000, interval: 10 });
+    expect(seen[0]).toEqual([
+      { op: Operation.Add, key: `${service}/a`, endpoint: { addr: "10.0.0.1:1", metadata: "m" } },
+    ]);
+
+    await manager.update([
+      { op: Operation.Add, key: `${service}/b`, endpoint: { addr: "10.0.0.2:1" } },
+      { op: Operation.Delete, key: `${service}/a` },
+    ]);
+    await client.put(`${service}/junk`).value("{");
+    await client.put(`${service}/c`).value(encodeEndpoint({ addr: "10.0.0.3:1" }));
+    await vi.waitFor(() => expect(seen.flat()).toHaveLength(4), { timeout: 3000, interval: 10 });
+    expect(seen.slice(1)).toEqual([
+      [
+        { op: Operation.Add, key: `${service}/b`, endpoint: { addr: "10.0.0.2:1" } },
+        { op: Operation.Delete, key: `${service}/a` },
+      ],
+      [{ op: Operation.Add, key: `${service}/c`, endpoint: { addr: "10.0.0.3:1" } }],
+    ]);
+    controller.abort();
+    await done;
+  });
+});

@@ -1,0 +1,263 @@
+import {
+  decodeEndpoint,
+  type Endpoint,
+  encodeEndpoint,
+  Operation,
+  servicePrefix,
+  type Update,
+} from "@etcd-naming/codec";
+import type { Etcd3, IKeyValue, IRequestOp, IWatchResponse } from "etcd3";
+import { Range } from "etcd3";
+import { consoleLogger, type RegistrarLogger } from "./clock.js";
+import { within } from "./deferred.js";
+import { RegistrarError, toRegistrarError } from "./errors.js";
+import { chunk, commit, deleteOp, putOp } from "./txn.js";
+import {
+  checkAddress,
+  checkInput,
+  checkMetadata,
+  checkService,
+  DEFAULT_MAX_TXN_OPS,
+  warnObjectMetadata,
+} from "./validate.js";
+
+/** One change for {@link EndpointManager.update}: Go's `UpdateWithOpts`. */
+export interface EndpointUpdate {
+  /** `Operation.Add` (0) or `Operation.Delete` (1). */
+  op: Operation;
+  /** Full key under `<service>/`. */
+  key: string;
+  /** Required for `Add`. */
+  endpoint?: Endpoint;
+  /** Lease to attach on `Add` (decimal string: lease ids are 64-bit). */
+  lease?: string;
+}
+
+/** Options of {@link createEndpointManager}. */
+export interface EndpointManagerOptions {
+  /** The server's `--max-txn-ops` (default 128, etcd's default). */
+  maxTxnOps?: number;
+  /** Receives warnings (skipped values, object metadata). Default `console.warn`. */
+  logger?: RegistrarLogger;
+}
+
+/** Options of {@link EndpointManager.update}. */
+export interface UpdateOptions {
+  /**
+   * Above `maxTxnOps` operations: `false` (default) refuses with TXN_TOO_LARGE; `true` applies them in
+   * consecutive transactions of at most `maxTxnOps` each (atomic per chunk only).
+   */
+  split?: boolean;
+}
+
+/** Options of {@link EndpointManager.watch}. */
+export interface WatchOptions {
+  /** Ends the iteration (without an error) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Go's `endpoints.Manager` for Node. */
+export interface EndpointManager {
+  readonly service: string;
+  /** Applies every update in one etcd transaction, as Go does. */
+  update(updates: readonly EndpointUpdate[], options?: UpdateOptions): Promise<void>;
+  /** Puts one endpoint (Go's `AddEndpoint`), optionally attached to a lease. */
+  addEndpoint(key: string, endpoint: Endpoint, options?: { lease?: string }): Promise<void>;
+  /** Deletes one endpoint (Go's `DeleteEndpoint`). */
+  deleteEndpoint(key: string): Promise<void>;
+  /** Every endpoint under `<service>/`, by key; values that do not decode are skipped with a warning. */
+  list(): Promise<Map<string, Endpoint>>;
+  /**
+   * Go's `NewWatchChannel`: first the current endpoints as one batch of `Add`s (if any), then each
+   * change as it happens. A minimal watch: it resumes across reconnects without skipping events, but
+   * ends with a WATCH_FAILED error if etcd cancels it (e.g. its revision was compacted). The
+   * self-healing resolver watch is `@etcd-naming/watcher`.
+   */
+  watch(options?: WatchOptions): AsyncGenerator<Update[], void, undefined>;
+}
+
+const LEASE_ID = /^[0-9]{1,20}$/;
+
+/**
+ * Creates the endpoint manager of `service` (Go's `endpoints.NewManager(client, target)`): writes Go's
+ * exact values, so Go and Node servers and resolvers can share a service.
+ */
+export function createEndpointManager(
+  client: Etcd3,
+  service: string,
+  options: EndpointManagerOptions = {},
+): EndpointManager {
+  checkService(service);
+  const maxTxnOps = options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
+  if (!Number.isInteger(maxTxnOps) || maxTxnOps < 1) {
+    throw new RegistrarError("INVALID_INPUT", `maxTxnOps must be a positive integer, got ${maxTxnOps}`);
+  }
+  const logger = options.logger ?? consoleLogger;
+  const prefix = servicePrefix(service);
+
+  const toOp = (update: EndpointUpdate): IRequestOp => {
+    const { key } = update;
+    if (typeof key !== "string" || !key.startsWith(prefix) || key.length === prefix.length) {
+      throw new RegistrarError(
+        "KEY_OUTSIDE_SERVICE",
+        `endpoints: endpoint key should be prefixed with '${prefix}' got: '${String(key)}'`,
+      );
+    }
+    if (update.op === Operation.Delete) return deleteOp(key);
+    if (update.op !== Operation.Add) throw new RegistrarError("INVALID_INPUT", "endpoints: bad update op");
+    const { endpoint, lease } = update;
+    if (typeof endpoint !== "object" || endpoint === null) {
+      throw new RegistrarError("INVALID_INPUT", `endpoints: an Add of ${key} needs an endpoint`);
+    }
+    checkAddress(endpoint.addr);
+    checkMetadata(endpoint.metadata);
+    if (lease !== undefined && (typeof lease !== "string" || !LEASE_ID.test(lease))) {
+      throw new RegistrarError(
+        "INVALID_INPUT",
+        `endpoints: lease must be a decimal lease id string, got ${String(lease)}`,
+      );
+    }
+    const value = checkInput("endpoint", () => encodeEndpoint(endpoint));
+    warnObjectMetadata(logger, key, endpoint.metadata);
+    return putOp(key, value, lease === undefined || lease === "0" ? undefined : lease);
+  };
+
+  const update = async (updates: readonly EndpointUpdate[], updateOptions: UpdateOptions = {}) => {
+    if (!Array.isArray(updates)) throw new RegistrarError("INVALID_INPUT", "updates must be an array");
+    // Everything is checked before anything is written.
+    const ops = updates.map(toOp);
+    if (ops.length === 0) return;
+    if (ops.length > maxTxnOps && updateOptions.split !== true) {
+      throw new RegistrarError(
+        "TXN_TOO_LARGE",
+        `endpoints: ${ops.length} updates exceed etcd's limit of ${maxTxnOps} operations per transaction ` +
+          "(--max-txn-ops); pass { split: true } to apply them in several transactions",
+      );
+    }
+    for (const batch of chunk(ops, maxTxnOps)) {
+      try {
+        await commit(client, batch);
+      } catch (error) {
+        throw toRegistrarError(error, "ETCD_UNAVAILABLE", "endpoints: transaction failed");
+      }
+    }
+  };
+
+  const decode = (kv: IKeyValue): Endpoint | undefined => {
+    const key = kv.key.toString();
+    const result = decodeEndpoint(kv.value);
+    if (!result.ok) {
+      logger.warn(`etcd-naming: skipping ${key}: ${result.error.message}`);
+      return undefined;
+    }
+    const { addr, metadata } = result.endpoint;
+    return metadata === null || metadata === undefined ? { addr } : { addr, metadata };
+  };
+
+  const range = Range.prefix(prefix);
+  const listRaw = async () => {
+    try {
+      return await client.kv.range({ key: range.start, range_end: range.end });
+    } catch (error) {
+      throw toRegistrarError(error, "ETCD_UNAVAILABLE", `endpoints: listing ${prefix} failed`);
+    }
+  };
+
+  return {
+    service,
+    update,
+    addEndpoint: (key, endpoint, addOptions = {}) =>
+      update([
+        addOptions.lease === undefined
+          ? { op: Operation.Add, key, endpoint }
+          : { op: Operation.Add, key, endpoint, lease: addOptions.lease },
+      ]),
+    deleteEndpoint: (key) => update([{ op: Operation.Delete, key }]),
+    list: async () => {
+      const res = await listRaw();
+      const out = new Map<string, Endpoint>();
+      for (const kv of res.kvs) {
+        const endpoint = decode(kv);
+        if (endpoint !== undefined) out.set(kv.key.toString(), endpoint);
+      }
+      return out;
+    },
+    watch: (watchOptions = {}) => watchUpdates(client, prefix, listRaw, decode, watchOptions.signal),
+  };
+}
+
+async function* watchUpdates(
+  client: Etcd3,
+  prefix: string,
+  listRaw: () => Promise<{ kvs: IKeyValue[]; header: { revision: string } }>,
+  decode: (kv: IKeyValue) => Endpoint | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Update[], void, undefined> {
+  if (signal?.aborted) return;
+  const listed = await listRaw();
+  const initial: Update[] = [];
+  for (const kv of listed.kvs) {
+    const endpoint = decode(kv);
+    if (endpoint !== undefined) initial.push({ op: Operation.Add, key: kv.key.toString(), endpoint });
+  }
+
+  const queue: Update[][] = [];
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  // etcd3 resumes a broken watch from the last response header, which can skip events; resume from
+  // the revision after the last event we handled instead.
+  let resumeFrom = BigInt(listed.header.revision) + 1n;
+  const watcher = client.watch().prefix(prefix).startRevision(String(resumeFrom)).watcher();
+  watcher.on("data", (res: IWatchResponse) => {
+    const batch: Update[] = [];
+    for (const event of res.events) {
+      const revision = BigInt(event.kv.mod_revision);
+      if (revision >= resumeFrom) resumeFrom = revision + 1n;
+      const key = event.kv.key.toString();
+      if (event.type === "Delete") {
+        batch.push({ op: Operation.Delete, key });
+        continue;
+      }
+      const endpoint = decode(event.kv);
+      if (endpoint !== undefined) batch.push({ op: Operation.Add, key, endpoint });
+    }
+    if (batch.length > 0) {
+      queue.push(batch);
+      notify();
+    }
+  });
+  watcher.on("disconnected", () => {
+    watcher.request.start_revision = String(resumeFrom);
+  });
+  watcher.on("error", (error: unknown) => {
+    failure = new RegistrarError("WATCH_FAILED", `endpoints: watch on ${prefix} failed: ${String(error)}`, {
+      cause: error,
+    });
+    notify();
+  });
+  signal?.addEventListener("abort", notify);
+
+  try {
+    if (initial.length > 0) yield initial;
+    for (;;) {
+      const next = queue.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    signal?.removeEventListener("abort", notify);
+    // etcd3's cancel can hang on a broken stream.
+    await within(watcher.cancel(), 1000);
+  }
+}

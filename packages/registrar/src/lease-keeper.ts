@@ -1,0 +1,605 @@
+import { servicePrefix } from "@etcd-naming/codec";
+import type {
+  Etcd3,
+  IDuplexStream,
+  IKeyValue,
+  ILeaseKeepAliveRequest,
+  ILeaseKeepAliveResponse,
+  IWatchResponse,
+  Watcher,
+} from "etcd3";
+import { ClientClosedError, EtcdLeaseInvalidError, Range } from "etcd3";
+import { backoffDelay, type ResolvedBackoff } from "./backoff.js";
+import type { Clock, ClockTimer, RegistrarLogger } from "./clock.js";
+import { type Deferred, deferred, within } from "./deferred.js";
+import { RegistrarError, toRegistrarError } from "./errors.js";
+import { chunk, commit, deleteOp, putOp } from "./txn.js";
+
+/** How a keeper reports back to the registration that owns an entry. */
+export interface EntryOwner {
+  lost(error: RegistrarError): void;
+  reregistered(leaseId: string): void;
+  error(error: RegistrarError): void;
+}
+
+interface Waiter {
+  readonly version: number;
+  readonly done: Deferred<void>;
+}
+
+/** One registered key: the desired state the keeper keeps true in etcd. */
+export class KeeperEntry {
+  /** Needs a (re-)put under the current lease. */
+  dirty = true;
+  /** The first write succeeded: from then on failures are retried instead of reported. */
+  registered = false;
+  /** `lost` was emitted and `reregistered` is owed. */
+  lost = false;
+  /** Bumped by every value change, so a waiter resolves only once its own value is written. */
+  version = 0;
+  /** Store revision of our last write; deletes at or before it are history, not news. */
+  putRevision: bigint | undefined;
+  leaseId: string | undefined;
+  waiters: Waiter[] = [];
+
+  constructor(
+    readonly key: string,
+    readonly service: string,
+    public value: string,
+    readonly owner: EntryOwner,
+  ) {}
+}
+
+export interface KeeperOptions {
+  clock: Clock;
+  logger: RegistrarLogger;
+  backoff: ResolvedBackoff;
+  maxTxnOps: number;
+}
+
+interface KeepAlive {
+  readonly leaseId: string;
+  stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
+  opening: boolean;
+  tick: ClockTimer | undefined;
+  deadline: ClockTimer | undefined;
+  stopped: boolean;
+}
+
+interface PendingDelete {
+  readonly key: string;
+  readonly done: Deferred<void>;
+}
+
+const CANCEL_BOUND_MS = 1000;
+
+/**
+ * One lease, one keep-alive stream and one delete-watch per service prefix, shared by every
+ * registration made with the same client and TTL. All writes go through a single serial loop, so a
+ * deregister can never race an in-flight re-put of the same key.
+ */
+export class LeaseKeeper {
+  readonly closed: Promise<void>;
+  private readonly entries = new Map<string, KeeperEntry>();
+  private readonly deletes: PendingDelete[] = [];
+  private readonly watches = new Map<string, ServiceWatch>();
+  private readonly staleLeases: string[] = [];
+  private leaseId: string | undefined;
+  private everGranted = false;
+  private keepAlive: KeepAlive | undefined;
+  private closing = false;
+  private kicked = false;
+  private wake: (() => void) | undefined;
+  private readonly ttlMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(
+    private readonly client: Etcd3,
+    readonly ttl: number,
+    private readonly options: KeeperOptions,
+    private readonly onClosing: () => void,
+  ) {
+    this.ttlMs = ttl * 1000;
+    // A call that has not answered within a third of the TTL is better retried than waited on.
+    this.requestTimeoutMs = Math.max(1000, this.ttlMs / 3);
+    this.closed = this.run().catch((error: unknown) => {
+      this.options.logger.warn(`etcd-naming: lease keeper stopped unexpectedly: ${String(error)}`);
+    });
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  get currentLeaseId(): string | undefined {
+    return this.leaseId;
+  }
+
+  /** Queues the first write of `entry`; resolves once the key is in etcd with the lease attached. */
+  add(entry: KeeperEntry): Promise<void> {
+    if (this.closing) throw new Error("lease keeper is closing");
+    if (this.entries.has(entry.key)) {
+      return Promise.reject(
+        new RegistrarError("INVALID_INPUT", `${entry.key} is already registered by this process`),
+      );
+    }
+    const done = deferred<void>();
+    entry.waiters.push({ version: entry.version, done });
+    this.entries.set(entry.key, entry);
+    this.kick();
+    return done.promise;
+  }
+
+  /** Rewrites `entry` with a new value under the current lease. */
+  update(entry: KeeperEntry, value: string): Promise<void> {
+    if (this.entries.get(entry.key) !== entry) {
+      return Promise.reject(new RegistrarError("DEREGISTERED", `${entry.key} is deregistered`));
+    }
+    entry.value = value;
+    entry.version += 1;
+    entry.dirty = true;
+    const done = deferred<void>();
+    entry.waiters.push({ version: entry.version, done });
+    this.kick();
+    return done.promise;
+  }
+
+  /**
+   * Forgets `entry` first (so its deletion is not mistaken for someone else's and re-put), then deletes
+   * the key; the last entry out revokes the lease.
+   */
+  async remove(entry: KeeperEntry): Promise<void> {
+    if (this.entries.get(entry.key) !== entry) return;
+    this.entries.delete(entry.key);
+    const gone = new RegistrarError("DEREGISTERED", `${entry.key} was deregistered`);
+    for (const waiter of entry.waiters.splice(0)) waiter.done.reject(gone);
+    const done = deferred<void>();
+    this.deletes.push({ key: entry.key, done });
+    this.closeIfIdle();
+    this.kick();
+    await done.promise;
+    if (this.closing) await this.closed;
+  }
+
+  private closeIfIdle(): void {
+    if (this.entries.size > 0 || this.closing) return;
+    this.closing = true;
+    this.onClosing();
+  }
+
+  private kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Waits for a kick, or `ms` if given: backoff sleeps wake early so a deregister is never held up. */
+  private pause(ms?: number): Promise<void> {
+    if (this.kicked) {
+      this.kicked = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      let timer: ClockTimer | undefined;
+      const done = (): void => {
+        if (timer !== undefined) this.options.clock.clearTimeout(timer);
+        this.wake = undefined;
+        this.kicked = false;
+        resolve();
+      };
+      if (ms !== undefined) timer = this.options.clock.setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    const retryLater = async (): Promise<void> => {
+      await this.pause(backoffDelay(failures, this.options.backoff));
+      failures += 1;
+    };
+    for (;;) {
+      // Let every registration made in the same tick join the batch.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.deletes.length > 0) {
+        await this.flushDeletes();
+        continue;
+      }
+      if (this.closing) {
+        await this.shutdown();
+        return;
+      }
+      const dirty = [...this.entries.values()].some((e) => e.dirty);
+      if (dirty && this.leaseId === undefined) {
+        if (await this.grant()) {
+          failures = 0;
+        } else {
+          await retryLater();
+        }
+        continue;
+      }
+      if (dirty) {
+        const outcome = await this.flushPuts();
+        if (outcome === "ok") failures = 0;
+        if (outcome === "failed") await retryLater();
+        continue;
+      }
+      if (this.staleLeases.length > 0) {
+        await this.revokeStale();
+        continue;
+      }
+      await this.pause();
+    }
+  }
+
+  private async grant(): Promise<boolean> {
+    let granted: { ID: string; TTL: string };
+    try {
+      granted = await this.client.leaseClient.leaseGrant(
+        { TTL: this.ttl },
+        { deadline: new Date(Date.now() + this.requestTimeoutMs) },
+      );
+    } catch (error) {
+      if (error instanceof ClientClosedError) {
+        this.abandon(error);
+        return false;
+      }
+      this.failInitial(toRegistrarError(error, "ETCD_UNAVAILABLE", "etcd did not grant a lease"));
+      return false;
+    }
+    if (Number(granted.TTL) > this.ttl && !this.everGranted) {
+      // etcd raised the TTL to its configured minimum: failover would silently take longer than asked.
+      void this.revoke(granted.ID);
+      this.failInitial(
+        new RegistrarError(
+          "INVALID_INPUT",
+          `ttl ${this.ttl}s is below this etcd server's minimum lease TTL (${granted.TTL}s)`,
+        ),
+      );
+      return true;
+    }
+    this.everGranted = true;
+    this.leaseId = granted.ID;
+    this.startKeepAlive(granted.ID);
+    return true;
+  }
+
+  /**
+   * The etcd client was closed under live registrations: nothing can be written any more, so stop
+   * (the lease expires within its TTL) and tell every registration.
+   */
+  private abandon(cause: unknown): void {
+    if (this.closing) return;
+    const error = new RegistrarError(
+      "ETCD_UNAVAILABLE",
+      "the etcd client was closed while registrations were live; they expire within the TTL",
+      { cause },
+    );
+    for (const entry of this.entries.values()) {
+      for (const waiter of entry.waiters.splice(0)) waiter.done.reject(error);
+      if (entry.registered) entry.owner.error(error);
+    }
+    this.entries.clear();
+    this.staleLeases.length = 0;
+    this.leaseId = undefined;
+    this.closeIfIdle();
+    this.kick();
+  }
+
+  /** Rejects and forgets entries whose first write has not happened: their `register()` call fails. */
+  private failInitial(error: RegistrarError): void {
+    for (const entry of [...this.entries.values()]) {
+      if (entry.registered) continue;
+      this.entries.delete(entry.key);
+      for (const waiter of entry.waiters.splice(0)) waiter.done.reject(error);
+    }
+    this.closeIfIdle();
+  }
+
+  private async flushPuts(): Promise<"ok" | "lease" | "failed"> {
+    const lease = this.leaseId;
+    if (lease === undefined) return "lease";
+    const dirty = [...this.entries.values()].filter((e) => e.dirty);
+    for (const batch of chunk(dirty, this.options.maxTxnOps)) {
+      const live = batch.filter((e) => this.entries.get(e.key) === e);
+      if (live.length === 0) continue;
+      const versions = live.map((e) => e.version);
+      for (const e of live) e.dirty = false;
+      let revision: bigint;
+      try {
+        const res = await commit(
+          this.client,
+          live.map((e) => putOp(e.key, e.value, lease)),
+          this.requestTimeoutMs,
+        );
+        revision = BigInt(res.header.revision);
+      } catch (error) {
+        for (const e of live) e.dirty = true;
+        if (error instanceof EtcdLeaseInvalidError) {
+          this.loseLease(lease, error);
+          return "lease";
+        }
+        if (error instanceof ClientClosedError) {
+          this.abandon(error);
+          return "failed";
+        }
+        const wrapped = toRegistrarError(error, "ETCD_UNAVAILABLE", "writing endpoints to etcd failed");
+        this.failInitial(wrapped);
+        for (const e of live) {
+          for (const waiter of e.waiters.splice(0)) waiter.done.reject(wrapped);
+        }
+        return "failed";
+      }
+      live.forEach((e, i) => {
+        if (this.entries.get(e.key) !== e) return;
+        e.putRevision = revision;
+        e.leaseId = lease;
+        e.registered = true;
+        const written = versions[i] ?? e.version;
+        e.waiters = e.waiters.filter((waiter) => {
+          if (waiter.version > written) return true;
+          waiter.done.resolve();
+          return false;
+        });
+        if (e.lost) {
+          e.lost = false;
+          e.owner.reregistered(lease);
+        }
+      });
+      for (const service of new Set(live.map((e) => e.service))) {
+        if (!this.watches.has(service)) this.watchService(service, revision + 1n);
+      }
+    }
+    return "ok";
+  }
+
+  private async flushDeletes(): Promise<void> {
+    const pending = this.deletes.splice(0);
+    for (const batch of chunk(pending, this.options.maxTxnOps)) {
+      try {
+        await commit(
+          this.client,
+          batch.map((d) => deleteOp(d.key)),
+          this.requestTimeoutMs,
+        );
+        for (const d of batch) d.done.resolve();
+      } catch (error) {
+        const wrapped = toRegistrarError(error, "ETCD_UNAVAILABLE", "deleting endpoints from etcd failed");
+        for (const d of batch) d.done.reject(wrapped);
+      }
+    }
+    for (const [service, watch] of this.watches) {
+      if ([...this.entries.values()].some((e) => e.service === service)) continue;
+      this.watches.delete(service);
+      watch.close();
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopKeepAlive();
+    for (const watch of this.watches.values()) watch.close();
+    this.watches.clear();
+    const leases = [...this.staleLeases.splice(0), ...(this.leaseId === undefined ? [] : [this.leaseId])];
+    this.leaseId = undefined;
+    await Promise.all(leases.map((id) => this.revoke(id)));
+  }
+
+  private async revokeStale(): Promise<void> {
+    // Every key has moved to the new lease by now; revoking the old one only drops what it still holds.
+    await Promise.all(this.staleLeases.splice(0).map((id) => this.revoke(id)));
+  }
+
+  private async revoke(id: string): Promise<void> {
+    try {
+      await this.client.leaseClient.leaseRevoke(
+        { ID: id },
+        { deadline: new Date(Date.now() + this.requestTimeoutMs) },
+      );
+    } catch (error) {
+      if (error instanceof EtcdLeaseInvalidError) return;
+      this.options.logger.warn(
+        `etcd-naming: could not revoke lease ${id} (it expires within its TTL): ${String(error)}`,
+      );
+    }
+  }
+
+  private loseLease(leaseId: string, cause: unknown, reason?: string): void {
+    if (this.leaseId !== leaseId || this.closing) return;
+    this.leaseId = undefined;
+    this.staleLeases.push(leaseId);
+    this.stopKeepAlive();
+    const error = new RegistrarError(
+      "LEASE_LOST",
+      `lease ${leaseId} was lost${reason === undefined ? "" : ` (${reason})`}; re-registering`,
+      { cause },
+    );
+    for (const entry of this.entries.values()) {
+      entry.dirty = true;
+      if (entry.registered && !entry.lost) {
+        entry.lost = true;
+        entry.owner.lost(error);
+      }
+    }
+    this.kick();
+  }
+
+  private startKeepAlive(leaseId: string): void {
+    this.stopKeepAlive();
+    const ka: KeepAlive = {
+      leaseId,
+      stream: undefined,
+      opening: false,
+      tick: undefined,
+      deadline: undefined,
+      stopped: false,
+    };
+    this.keepAlive = ka;
+    this.armDeadline(ka);
+    this.scheduleTick(ka);
+  }
+
+  private stopKeepAlive(): void {
+    const ka = this.keepAlive;
+    if (ka === undefined) return;
+    this.keepAlive = undefined;
+    ka.stopped = true;
+    if (ka.tick !== undefined) this.options.clock.clearTimeout(ka.tick);
+    if (ka.deadline !== undefined) this.options.clock.clearTimeout(ka.deadline);
+    endStream(ka.stream);
+    ka.stream = undefined;
+  }
+
+  /** etcd drops the lease once a whole TTL passes without a renewal; so do we, and re-grant. */
+  private armDeadline(ka: KeepAlive): void {
+    if (ka.deadline !== undefined) this.options.clock.clearTimeout(ka.deadline);
+    ka.deadline = this.options.clock.setTimeout(() => {
+      if (!ka.stopped) this.loseLease(ka.leaseId, undefined, "no successful keep-alive within the TTL");
+    }, this.ttlMs);
+  }
+
+  private scheduleTick(ka: KeepAlive): void {
+    ka.tick = this.options.clock.setTimeout(() => {
+      if (ka.stopped) return;
+      this.sendKeepAlive(ka);
+      this.scheduleTick(ka);
+    }, this.ttlMs / 3);
+  }
+
+  private sendKeepAlive(ka: KeepAlive): void {
+    if (ka.stream !== undefined) {
+      ka.stream.write({ ID: ka.leaseId });
+      return;
+    }
+    if (ka.opening) return;
+    ka.opening = true;
+    this.client.leaseClient.leaseKeepAlive().then(
+      (stream) => {
+        ka.opening = false;
+        if (ka.stopped) {
+          endStream(stream);
+          return;
+        }
+        const drop = (): void => {
+          if (ka.stream === stream) ka.stream = undefined;
+        };
+        stream.on("error", drop);
+        stream.on("end", drop);
+        stream.on("data", (res: ILeaseKeepAliveResponse) => {
+          if (ka.stopped || res.ID !== ka.leaseId) return;
+          if (Number(res.TTL) <= 0) {
+            this.loseLease(ka.leaseId, new EtcdLeaseInvalidError(ka.leaseId), "revoked or expired in etcd");
+            return;
+          }
+          this.armDeadline(ka);
+        });
+        ka.stream = stream;
+        stream.write({ ID: ka.leaseId });
+      },
+      () => {
+        // The next tick retries; the deadline timer decides when the lease counts as lost.
+        ka.opening = false;
+      },
+    );
+  }
+
+  private watchService(service: string, fromRevision: bigint): void {
+    const watch = new ServiceWatch(this.client, servicePrefix(service), fromRevision, {
+      deleted: (key, revision) => this.onRemoteDelete(key, revision),
+      failed: (error) => {
+        if (this.watches.get(service) !== watch) return;
+        this.watches.delete(service);
+        watch.close();
+        this.options.logger.warn(
+          `etcd-naming: delete watch on ${servicePrefix(service)} failed, re-listing: ${String(error)}`,
+        );
+        void this.resync(service);
+      },
+    });
+    this.watches.set(service, watch);
+  }
+
+  /**
+   * The registration is the source of truth: a key deleted after our last write, by anyone but us, is
+   * put back. Deletes at or before our last write are history (e.g. the old lease expiring during an
+   * outage before the re-put).
+   */
+  private onRemoteDelete(key: string, revision: bigint): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.dirty || entry.putRevision === undefined) return;
+    if (revision <= entry.putRevision) return;
+    entry.dirty = true;
+    this.kick();
+  }
+
+  /** After a watch had to be re-created: re-put whatever vanished meanwhile, then watch from here on. */
+  private async resync(service: string): Promise<void> {
+    const range = Range.prefix(servicePrefix(service));
+    for (let attempt = 0; !this.closing; attempt += 1) {
+      try {
+        const res = await this.client.kv.range(
+          { key: range.start, range_end: range.end, keys_only: true },
+          { deadline: new Date(Date.now() + this.requestTimeoutMs) },
+        );
+        const present = new Set(res.kvs.map((kv: IKeyValue) => kv.key.toString()));
+        for (const entry of this.entries.values()) {
+          if (entry.service === service && entry.registered && !present.has(entry.key)) entry.dirty = true;
+        }
+        if (!this.watches.has(service)) this.watchService(service, BigInt(res.header.revision) + 1n);
+        this.kick();
+        return;
+      } catch {
+        await new Promise<void>((resolve) =>
+          this.options.clock.setTimeout(resolve, backoffDelay(attempt, this.options.backoff)),
+        );
+      }
+    }
+  }
+}
+
+function endStream(stream: { end(): void } | undefined): void {
+  try {
+    stream?.end();
+  } catch {
+    // Already broken: nothing to close.
+  }
+}
+
+interface ServiceWatchEvents {
+  deleted(key: string, revision: bigint): void;
+  failed(error: unknown): void;
+}
+
+/**
+ * A delete-only prefix watch that resumes from the revision after the last event it handled (etcd3
+ * itself resumes from the last response header, which can skip events).
+ */
+class ServiceWatch {
+  private readonly watcher: Watcher;
+  private resumeFrom: bigint;
+  private closed = false;
+
+  constructor(client: Etcd3, prefix: string, fromRevision: bigint, events: ServiceWatchEvents) {
+    this.resumeFrom = fromRevision;
+    this.watcher = client.watch().prefix(prefix).only("delete").startRevision(String(fromRevision)).watcher();
+    this.watcher.on("data", (res: IWatchResponse) => {
+      if (this.closed) return;
+      for (const event of res.events) {
+        const revision = BigInt(event.kv.mod_revision);
+        if (revision >= this.resumeFrom) this.resumeFrom = revision + 1n;
+        if (event.type === "Delete") events.deleted(event.kv.key.toString(), revision);
+      }
+    });
+    this.watcher.on("disconnected", () => {
+      this.watcher.request.start_revision = String(this.resumeFrom);
+    });
+    this.watcher.on("error", (error: unknown) => {
+      if (!this.closed) events.failed(error);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // etcd3's cancel can hang on a broken stream: never wait on it for long.
+    void within(this.watcher.cancel(), CANCEL_BOUND_MS);
+  }
+}

@@ -1,0 +1,243 @@
+import { type Endpoint, encodeEndpoint } from "@etcd-naming/codec";
+import type { Etcd3 } from "etcd3";
+import { type BackoffOptions, resolveBackoff } from "./backoff.js";
+import { type Clock, consoleLogger, type RegistrarLogger, systemClock } from "./clock.js";
+import { RegistrarError } from "./errors.js";
+import { type EntryOwner, KeeperEntry, LeaseKeeper } from "./lease-keeper.js";
+import {
+  checkAddress,
+  checkInput,
+  checkMetadata,
+  checkService,
+  DEFAULT_MAX_TXN_OPS,
+  DEFAULT_TTL_SECONDS,
+  resolveKey,
+  validateTtl,
+  warnObjectMetadata,
+} from "./validate.js";
+
+/** Options of {@link register}. */
+export interface RegisterOptions {
+  /** An `etcd3` client; registrations made with the same client and TTL share one lease. */
+  client: Etcd3;
+  /** Service name, e.g. `"greeter"` or `"prod/eu/greeter"`. */
+  service: string;
+  /** The address clients dial, e.g. `"10.0.0.5:50051"`. */
+  addr: string;
+  /** Any JSON value; prefer a string if Go resolvers 3.4.x-3.5.26 read this service. */
+  metadata?: unknown;
+  /** Full key under `<service>/`. Default `<service>/<addr>`. */
+  key?: string;
+  /** Lease TTL in seconds (default 10): failover time is about one TTL; keep-alives go every TTL/3. */
+  ttl?: number;
+  /** Time source for keep-alives, loss detection and backoff. Taken from the first registration of a lease. */
+  clock?: Clock;
+  /** Backoff of lease re-grants and retried writes. Taken from the first registration of a lease. */
+  backoff?: BackoffOptions;
+  /** Receives warnings. Default `console.warn`. */
+  logger?: RegistrarLogger;
+}
+
+/** Events of a {@link Registration}. */
+export interface RegistrationEvents {
+  /** The lease expired or was revoked; the key may be gone until `reregistered`. */
+  lost: (error: RegistrarError) => void;
+  /** The key is back in etcd under a new lease. */
+  reregistered: (leaseId: string) => void;
+  /** Something failed that the registration cannot fix alone (it keeps retrying). */
+  error: (error: RegistrarError) => void;
+}
+
+type Listener = (...args: never[]) => void;
+
+const keepers = new WeakMap<Etcd3, Map<number, LeaseKeeper>>();
+
+function keeperFor(client: Etcd3, ttl: number, options: RegisterOptions): LeaseKeeper {
+  let byTtl = keepers.get(client);
+  if (byTtl === undefined) {
+    byTtl = new Map();
+    keepers.set(client, byTtl);
+  }
+  const existing = byTtl.get(ttl);
+  if (existing !== undefined && !existing.isClosing) return existing;
+  const map = byTtl;
+  const keeper: LeaseKeeper = new LeaseKeeper(
+    client,
+    ttl,
+    {
+      clock: options.clock ?? systemClock,
+      logger: options.logger ?? consoleLogger,
+      backoff: resolveBackoff(options.backoff, ttl),
+      maxTxnOps: DEFAULT_MAX_TXN_OPS,
+    },
+    () => {
+      if (map.get(ttl) === keeper) map.delete(ttl);
+    },
+  );
+  map.set(ttl, keeper);
+  return keeper;
+}
+
+/**
+ * A key kept in etcd for as long as this process wants to be discoverable. Obtained from
+ * {@link register}; ends with {@link Registration.deregister} (or `await using`).
+ */
+export class Registration implements AsyncDisposable {
+  readonly key: string;
+  readonly service: string;
+  readonly addr: string;
+  private currentMetadata: unknown;
+  private readonly listeners = new Map<keyof RegistrationEvents, Set<Listener>>();
+  private readonly entry: KeeperEntry;
+  private deregistering: Promise<void> | undefined;
+
+  /** @internal Use {@link register}. */
+  constructor(
+    private readonly keeper: LeaseKeeper,
+    service: string,
+    addr: string,
+    key: string,
+    metadata: unknown,
+    private readonly logger: RegistrarLogger,
+  ) {
+    this.key = key;
+    this.service = service;
+    this.addr = addr;
+    this.currentMetadata = metadata;
+    const owner: EntryOwner = {
+      lost: (error) => this.emit("lost", error),
+      reregistered: (leaseId) => this.emit("reregistered", leaseId),
+      error: (error) => this.emit("error", error),
+    };
+    this.entry = new KeeperEntry(key, service, encode(addr, metadata), owner);
+  }
+
+  /** @internal */
+  start(): Promise<void> {
+    return this.keeper.add(this.entry);
+  }
+
+  /** The lease the key is attached to (a decimal string: lease ids are 64-bit). */
+  get leaseId(): string {
+    return this.entry.leaseId ?? "0";
+  }
+
+  get metadata(): unknown {
+    return this.currentMetadata;
+  }
+
+  /** True once `deregister()` has been called. */
+  get deregistered(): boolean {
+    return this.deregistering !== undefined;
+  }
+
+  /** Replaces the metadata (validated first); resolves once etcd has the new value. */
+  async setMetadata(metadata: unknown): Promise<void> {
+    if (this.deregistering !== undefined) {
+      throw new RegistrarError("DEREGISTERED", `${this.key} is deregistered`);
+    }
+    checkMetadata(metadata);
+    const value = encode(this.addr, metadata);
+    warnObjectMetadata(this.logger, this.key, metadata);
+    this.currentMetadata = metadata;
+    await this.keeper.update(this.entry, value);
+  }
+
+  /**
+   * Deletes the key now (watchers see it go at once) and, if this was the lease's last registration,
+   * revokes the lease and stops its keep-alive. Idempotent: later calls return the same promise.
+   */
+  deregister(): Promise<void> {
+    this.deregistering ??= this.keeper.remove(this.entry);
+    return this.deregistering;
+  }
+
+  /** Same as {@link Registration.deregister}. */
+  close(): Promise<void> {
+    return this.deregister();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.deregister();
+  }
+
+  on<E extends keyof RegistrationEvents>(event: E, listener: RegistrationEvents[E]): this {
+    let set = this.listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener);
+    return this;
+  }
+
+  off<E extends keyof RegistrationEvents>(event: E, listener: RegistrationEvents[E]): this {
+    this.listeners.get(event)?.delete(listener as Listener);
+    return this;
+  }
+
+  once<E extends keyof RegistrationEvents>(event: E, listener: RegistrationEvents[E]): this {
+    const wrapper = ((...args: never[]) => {
+      this.off(event, wrapper as RegistrationEvents[E]);
+      (listener as Listener)(...args);
+    }) as RegistrationEvents[E];
+    return this.on(event, wrapper);
+  }
+
+  /** Never synchronous (the keeper may be mid-transaction), and silent after `deregister()`. */
+  private emit<E extends keyof RegistrationEvents>(
+    event: E,
+    arg: Parameters<RegistrationEvents[E]>[0],
+  ): void {
+    queueMicrotask(() => {
+      if (this.deregistering !== undefined) return;
+      const set = this.listeners.get(event);
+      if (set === undefined || set.size === 0) {
+        if (event === "error") this.logger.warn(`etcd-naming: registration ${this.key}: ${String(arg)}`);
+        return;
+      }
+      for (const listener of [...set]) {
+        try {
+          (listener as (value: typeof arg) => void)(arg);
+        } catch (error) {
+          this.logger.warn(`etcd-naming: a "${event}" listener of ${this.key} threw: ${String(error)}`);
+        }
+      }
+    });
+  }
+}
+
+function encode(addr: string, metadata: unknown): string {
+  const endpoint: Endpoint = metadata === undefined ? { addr } : { addr, metadata };
+  return checkInput("endpoint", () => encodeEndpoint(endpoint));
+}
+
+/**
+ * Makes this process discoverable: puts `<service>/<addr>` (Go's value format) with a lease and keeps
+ * the lease alive, re-granting it and re-putting the key if it is ever lost. Input is validated before
+ * anything is written.
+ *
+ * @example
+ * const reg = await register({ client, service: "greeter", addr: "10.0.0.5:50051" });
+ * drainOnSignals(reg, { grace: 5_000, close: () => server.tryShutdown(() => client.close()) });
+ */
+export async function register(options: RegisterOptions): Promise<Registration> {
+  if (typeof options !== "object" || options === null) {
+    throw new RegistrarError("INVALID_INPUT", "register() needs an options object");
+  }
+  const { client } = options;
+  if (typeof client !== "object" || client === null || !("leaseClient" in client)) {
+    throw new RegistrarError("INVALID_INPUT", "client must be an etcd3 Etcd3 instance");
+  }
+  const service = checkService(options.service);
+  const addr = checkAddress(options.addr);
+  checkMetadata(options.metadata);
+  const ttl = validateTtl(options.ttl ?? DEFAULT_TTL_SECONDS);
+  const key = resolveKey(service, addr, options.key);
+  const logger = options.logger ?? consoleLogger;
+  const keeper = keeperFor(client, ttl, options);
+  const registration = new Registration(keeper, service, addr, key, options.metadata, logger);
+  warnObjectMetadata(logger, key, options.metadata);
+  await registration.start();
+  return registration;
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { chunk, deleteOp, putOp } from "./txn.js";
+
+describe("chunk", () => {
+  it("splits into batches of at most the limit", () => {
+    const items = Array.from({ length: 300 }, (_, i) => i);
+    const batches = chunk(items, 128);
+    expect(batches.map((b) => b.length)).toEqual([128, 128, 44]);
+    expect(batches.flat()).toEqual(items);
+  });
+
+  it("keeps a batch of exactly the limit whole and empties empty", () => {
+    expect(chunk([1, 2, 3], 3)).toEqual([[1, 2, 3]]);
+    expect(chunk([], 128)).toEqual([]);
+  });
+
+  it("refuses a size below one", () => {
+    expect(() => chunk([1], 0)).toThrow(RangeError);
+  });
+});
+
+describe("ops", () => {
+  it("attaches the lease only when given", () => {
+    expect(putOp("a/b", "v", "42").request_put?.lease).toBe("42");
+    expect(putOp("a/b", "v", undefined).request_put).not.toHaveProperty("lease");
+    expect(deleteOp("a/b").request_delete_range?.key?.toString()).toBe("a/b");
+  });
+});

@@ -1,0 +1,101 @@
+import {
+  endpointKey,
+  isObjectMetadata,
+  isServiceKey,
+  NamingError,
+  servicePrefix,
+  validateAddress,
+  validateMetadata,
+  validateService,
+} from "@etcd-naming/codec";
+import type { RegistrarLogger } from "./clock.js";
+import { RegistrarError } from "./errors.js";
+
+/**
+ * etcd's smallest lease TTL with its default timing flags (heartbeat 100 ms, election 1000 ms):
+ * 1.5 election timeouts rounded up to whole seconds. etcd silently raises a smaller TTL, which would
+ * make failover slower than asked; a server tuned with larger timeouts has a larger minimum, which the
+ * lease keeper detects when the first lease is granted.
+ */
+export const MIN_TTL_SECONDS = 2;
+
+/** Default lease TTL in seconds: failover after about 10 s, keep-alive every ~3.3 s. */
+export const DEFAULT_TTL_SECONDS = 10;
+
+/** etcd's default `--max-txn-ops`. */
+export const DEFAULT_MAX_TXN_OPS = 128;
+
+export function validateTtl(ttl: unknown): number {
+  if (typeof ttl !== "number" || !Number.isInteger(ttl)) {
+    throw new RegistrarError("INVALID_INPUT", `ttl must be a whole number of seconds, got ${String(ttl)}`);
+  }
+  if (ttl < MIN_TTL_SECONDS) {
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      `ttl ${ttl}s is below etcd's minimum lease TTL of ${MIN_TTL_SECONDS}s (etcd would silently raise it)`,
+    );
+  }
+  // etcd refuses TTLs above 9,000,000,000 s; far beyond any sensible registration.
+  if (ttl > 9_000_000_000) {
+    throw new RegistrarError("INVALID_INPUT", `ttl ${ttl}s is above etcd's maximum lease TTL`);
+  }
+  return ttl;
+}
+
+/** Runs a codec check and turns its `NamingError` into an INVALID_INPUT `RegistrarError`. */
+export function checkInput<T>(what: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof NamingError) {
+      throw new RegistrarError("INVALID_INPUT", `invalid ${what}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export function checkService(service: unknown): string {
+  if (typeof service !== "string") {
+    throw new RegistrarError("INVALID_INPUT", `service must be a string, got ${typeof service}`);
+  }
+  checkInput("service", () => validateService(service));
+  return service;
+}
+
+export function checkAddress(addr: unknown): string {
+  if (typeof addr !== "string") {
+    throw new RegistrarError("INVALID_INPUT", `addr must be a string, got ${typeof addr}`);
+  }
+  checkInput("address", () => validateAddress(addr));
+  return addr;
+}
+
+export function checkMetadata(metadata: unknown): void {
+  checkInput("metadata", () => validateMetadata(metadata));
+}
+
+/** The registration key: `<service>/<addr>` by default (the Go recipe), or an explicit key under it. */
+export function resolveKey(service: string, addr: string, key: string | undefined): string {
+  if (key === undefined) return checkInput("key", () => endpointKey(service, addr));
+  const prefix = servicePrefix(service);
+  if (typeof key !== "string" || !isServiceKey(service, key)) {
+    throw new RegistrarError(
+      "KEY_OUTSIDE_SERVICE",
+      `register: endpoint key should be prefixed with '${prefix}' got: '${String(key)}'`,
+    );
+  }
+  return checkInput("key", () => endpointKey(service, key.slice(prefix.length)));
+}
+
+/**
+ * etcd's Go resolver from 3.4.x through 3.5.26 panics when an endpoint's metadata is a JSON object, so
+ * Go clients sharing the service would crash: say so once per write.
+ */
+export function warnObjectMetadata(logger: RegistrarLogger, key: string, metadata: unknown): void {
+  if (metadata !== undefined && isObjectMetadata(metadata)) {
+    logger.warn(
+      `etcd-naming: endpoint ${key} has object or array metadata; etcd's Go resolver 3.4.x-3.5.26 panics on it, ` +
+        "prefer string metadata if Go clients read this service",
+    );
+  }
+}
