@@ -89,8 +89,12 @@ describe("createEtcd3Source on the shared etcd", () => {
     const client = etcd.client();
     const service = `${ns}/b2`;
     await client.put(`${service}/a`).value(value("10.0.0.1:1", { weight: 1 }));
-    await using watcher = watchService(createEtcd3Source(client), service, { coalesceMs: 0 });
-    const { updates } = record(watcher);
+    const warnings: string[] = [];
+    await using watcher = watchService(createEtcd3Source(client), service, {
+      coalesceMs: 0,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    const { updates, errors } = record(watcher);
     await watcher.ready();
     await client.put(`${service}/a`).value(value("10.0.0.1:1", { weight: 2 }));
     await expect.poll(() => updates.at(-1)?.updated.map((e) => e.metadata), poll).toEqual([{ weight: 2 }]);
@@ -99,6 +103,10 @@ describe("createEtcd3Source on the shared etcd", () => {
     await client.delete().key(`${service}/a`);
     await expect.poll(() => updates.at(-1)?.removed.map((e) => e.key), poll).toEqual([`${service}/a`]);
     expect(watcher.snapshot().endpoints).toEqual([]);
+    // A delete is a delete: never read as a malformed put.
+    expect(watcher.snapshot().skipped).toEqual([]);
+    expect(warnings).toEqual([]);
+    expect(errors).toEqual([]);
   });
 
   it("behaviour 3: skips malformed values with a warning naming the key, and never keeps a stale endpoint", async () => {

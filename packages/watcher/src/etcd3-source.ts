@@ -95,7 +95,8 @@ interface RawWatchResponse {
   compact_revision: string;
   cancel_reason: string;
   fragment: boolean;
-  events: { type: "PUT" | "DELETE"; kv: RawKeyValue }[];
+  // etcd3 loads its protos with `enums: String`, so the type is the enum value's name in its kv.proto.
+  events: { type: "Put" | "Delete"; kv: RawKeyValue }[];
 }
 interface RawRangeResponse {
   header: { revision: string };
@@ -304,7 +305,7 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
       for (const event of response.events ?? []) {
         const key = localKey(event.kv.key);
         fragments.push(
-          event.type === "DELETE"
+          event.type === "Delete"
             ? { type: "delete", key, modRevision: String(event.kv.mod_revision) }
             : { type: "put", ...toKeyValue(event.kv) },
         );
