@@ -1,0 +1,225 @@
+import { randomBytes } from "node:crypto";
+import {
+  type Clock,
+  createEtcd3Source,
+  type NamingSource,
+  systemClock,
+  type WatcherLogger,
+} from "@etcd-naming/watcher";
+import * as grpcJs from "@grpc/grpc-js";
+import type { Namespace } from "etcd3";
+import { ResolverError } from "./errors.js";
+import type { FeedPool } from "./feed.js";
+import { createFeedPool } from "./feed-pool.js";
+import { createResolverClass, type ResolverContext } from "./resolver.js";
+import type { LoadBalancingPolicy } from "./target.js";
+
+/** The parts of a `@grpc/grpc-js` module the resolver registers into. */
+export interface GrpcModule {
+  experimental: { registerResolver(scheme: string, resolverClass: never): void };
+  Metadata: new () => unknown;
+}
+
+/** Options of {@link registerEtcdResolver}. */
+export interface RegisterEtcdResolverOptions {
+  /** The etcd client (or a namespace of one) holding the registry. One of `client` or `source`. */
+  client?: Namespace;
+  /** Where endpoints come from, instead of `client`: e.g. the watcher's `createMemorySource()`. */
+  source?: NamingSource;
+  /** The URI scheme to register (default `"etcd"`), so targets read `etcd:///my-service`. */
+  scheme?: string;
+  /** The policy of targets without `?lb=` (default `"round_robin"`, unlike grpc's own default). */
+  defaultLoadBalancing?: LoadBalancingPolicy;
+  /** The grpc-js module to register into (default: the `@grpc/grpc-js` this package resolves). */
+  grpc?: GrpcModule;
+  /** Seeds `?subset=` (default: random per process), so each client keeps its own stable subset. */
+  subsetSeed?: string;
+  /** The shortest time between two updates to one channel, in ms (default 100). */
+  minUpdateIntervalMs?: number;
+  /** The longest the adaptive spacing between updates may grow on huge services, in ms (default 5,000). */
+  maxUpdateIntervalMs?: number;
+  /** How long etcd changes are gathered by the watcher before the resolver sees them, in ms (default 5). */
+  coalesceMs?: number;
+  /** Diagnostics: skipped keys, undiallable addresses, lost connections (default: `console`). */
+  logger?: WatcherLogger;
+  /** Time provider for update spacing and the watcher's timers (default: the system clock). */
+  clock?: Clock;
+}
+
+/** A registered scheme. `close()` stops every watch and makes new channels with the scheme fail. */
+export interface EtcdResolverHandle extends AsyncDisposable {
+  readonly scheme: string;
+  readonly closed: boolean;
+  /** How many services are being watched right now (one watch each, however many channels use it). */
+  readonly watchedServices: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_SCHEME = "etcd";
+const SCHEME = /^[a-z][a-z0-9+.-]*$/;
+// Schemes grpc-js resolves itself: taking them over would reroute every channel in the process.
+const BUILT_IN_SCHEMES = new Set(["dns", "unix", "unix-abstract", "ipv4", "ipv6", "xds", "vsock"]);
+// One seed per process: restarts reshuffle subsets, but a running client keeps its own.
+const processSeed = randomBytes(16).toString("hex");
+
+const consoleLogger: WatcherLogger = {
+  warn: (message, fields) => console.warn(`[etcd-naming/grpc-js] ${message}`, fields ?? ""),
+  error: (message, fields) => console.error(`[etcd-naming/grpc-js] ${message}`, fields ?? ""),
+};
+
+interface Registration {
+  readonly handle: EtcdResolverHandle;
+  readonly owner: Namespace | NamingSource;
+  readonly settings: string;
+}
+
+const registries = new WeakMap<GrpcModule, Map<string, Registration>>();
+
+function invalidOptions(message: string): ResolverError {
+  return new ResolverError("INVALID_OPTIONS", message);
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0)
+    throw invalidOptions(`${name} must be a finite number >= 0, got ${value}`);
+  return value;
+}
+
+/**
+ * Registers the `etcd` scheme with grpc-js, so that a client created with `etcd:///my-service` sends its
+ * calls to the endpoints registered under `my-service/` and follows them as they come and go.
+ *
+ * Calling it again with the same client and scheme returns the same handle; another client needs another
+ * scheme. grpc-js cannot unregister a scheme: after `close()`, channels still open keep their last
+ * endpoints and new ones fail to construct with a `CLOSED` error, until the scheme is registered again.
+ *
+ * @throws {ResolverError} `INVALID_OPTIONS` or `ALREADY_REGISTERED`.
+ * @example
+ * const etcd = new Etcd3({ hosts: "127.0.0.1:2379" });
+ * registerEtcdResolver({ client: etcd });
+ * const client = new GreeterClient("etcd:///my-service", grpc.credentials.createInsecure());
+ */
+export function registerEtcdResolver(options: RegisterEtcdResolverOptions): EtcdResolverHandle {
+  const scheme = options.scheme ?? DEFAULT_SCHEME;
+  if (typeof scheme !== "string" || !SCHEME.test(scheme)) {
+    throw invalidOptions(
+      `scheme must be a lower-case URI scheme such as "etcd", got ${JSON.stringify(scheme)}`,
+    );
+  }
+  if (BUILT_IN_SCHEMES.has(scheme))
+    throw invalidOptions(`scheme "${scheme}" belongs to grpc-js; choose another`);
+  const owner = options.client ?? options.source;
+  if (owner === undefined || (options.client !== undefined && options.source !== undefined)) {
+    throw invalidOptions("give exactly one of client (an etcd3 client) or source");
+  }
+  const defaultPolicy = options.defaultLoadBalancing ?? "round_robin";
+  if (defaultPolicy !== "round_robin" && defaultPolicy !== "pick_first") {
+    throw invalidOptions(
+      `defaultLoadBalancing must be "round_robin" or "pick_first", got ${JSON.stringify(defaultPolicy)}`,
+    );
+  }
+  const grpc = options.grpc ?? (grpcJs as unknown as GrpcModule);
+  if (typeof grpc?.experimental?.registerResolver !== "function" || typeof grpc.Metadata !== "function") {
+    throw invalidOptions("grpc must be the @grpc/grpc-js module (it needs experimental.registerResolver)");
+  }
+  const minUpdateIntervalMs = positive("minUpdateIntervalMs", options.minUpdateIntervalMs, 100);
+  const maxUpdateIntervalMs = positive("maxUpdateIntervalMs", options.maxUpdateIntervalMs, 5_000);
+  if (maxUpdateIntervalMs < minUpdateIntervalMs) {
+    throw invalidOptions("maxUpdateIntervalMs must not be below minUpdateIntervalMs");
+  }
+  const coalesceMs = positive("coalesceMs", options.coalesceMs, 5);
+  const subsetSeed = options.subsetSeed ?? processSeed;
+  const settings = JSON.stringify([
+    defaultPolicy,
+    subsetSeed,
+    minUpdateIntervalMs,
+    maxUpdateIntervalMs,
+    coalesceMs,
+  ]);
+
+  let registry = registries.get(grpc);
+  if (registry === undefined) {
+    registry = new Map();
+    registries.set(grpc, registry);
+  }
+  const existing = registry.get(scheme);
+  if (existing !== undefined) {
+    if (existing.owner === owner && existing.settings === settings) return existing.handle;
+    throw new ResolverError(
+      "ALREADY_REGISTERED",
+      existing.owner === owner
+        ? `the ${scheme}: scheme is already registered with other options; close it first`
+        : `the ${scheme}: scheme is already registered with another etcd client; pass scheme: "…" to register a second one`,
+    );
+  }
+
+  const logger = options.logger ?? consoleLogger;
+  const clock = options.clock ?? systemClock;
+  const source = options.source ?? createEtcd3Source(options.client!, { clock });
+  const pool: FeedPool = createFeedPool(source, { clock, logger, coalesceMs });
+  const resolvers = new Set<{ destroy(): void }>();
+  const warned = new Set<string>();
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const warn = (message: string, fields: Record<string, unknown>) => {
+    try {
+      logger.warn?.(message, fields);
+    } catch {
+      // A failing logger must not break resolution.
+    }
+  };
+
+  const context: ResolverContext = {
+    scheme,
+    defaultPolicy,
+    clock,
+    minUpdateIntervalMs,
+    maxUpdateIntervalMs,
+    subsetSeed,
+    get closed() {
+      return closed;
+    },
+    acquire: (service) => pool.acquire(service),
+    newMetadata: () => new grpc.Metadata(),
+    warnInvalidAddress(service, key, addr) {
+      const id = `${key}\u0000${addr}`;
+      if (warned.has(id)) return;
+      // Bounded so a registry full of junk cannot grow this set forever.
+      if (warned.size >= 10_000) warned.clear();
+      warned.add(id);
+      warn(`skipping ${key}: cannot dial address ${JSON.stringify(addr)}`, { service, key, addr });
+    },
+    warn(message, cause) {
+      warn(message, { error: cause });
+    },
+    attach: (resolver) => resolvers.add(resolver),
+    detach: (resolver) => resolvers.delete(resolver),
+  };
+
+  grpc.experimental.registerResolver(scheme, createResolverClass(context) as never);
+
+  const close = (): Promise<void> => {
+    if (closing) return closing;
+    closed = true;
+    for (const resolver of [...resolvers]) resolver.destroy();
+    if (registry.get(scheme) === registration) registry.delete(scheme);
+    closing = pool.close();
+    return closing;
+  };
+  const handle: EtcdResolverHandle = {
+    scheme,
+    get closed() {
+      return closed;
+    },
+    get watchedServices() {
+      return pool.size;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+  const registration: Registration = { handle, owner, settings };
+  registry.set(scheme, registration);
+  return handle;
+}

@@ -1,0 +1,212 @@
+import { addressKey } from "./address.js";
+import { ResolverError } from "./errors.js";
+import type { FeedLease } from "./feed.js";
+import { adaptListener, type ResolutionSink } from "./listener.js";
+import { type GrpcEndpoint, selectEndpoints } from "./select.js";
+import { channelConfigWins, type PolicyServiceConfig, serviceConfigFor } from "./service-config.js";
+import { RendezvousSubset } from "./subset.js";
+import { type EtcdTarget, type LoadBalancingPolicy, parseEtcdTarget, type TargetUri } from "./target.js";
+
+/** The timers the resolver schedules its listener calls with; the watcher's `Clock` fits. */
+export interface ResolverClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** What every resolver of one registration shares. */
+export interface ResolverContext {
+  readonly scheme: string;
+  readonly defaultPolicy: LoadBalancingPolicy;
+  readonly clock: ResolverClock;
+  /** The shortest time between two listener calls of one channel. */
+  readonly minUpdateIntervalMs: number;
+  /** The longest the adaptive spacing may grow to on very large services. */
+  readonly maxUpdateIntervalMs: number;
+  readonly subsetSeed: string;
+  /** Whether `close()` was called on the registration. */
+  readonly closed: boolean;
+  acquire(service: string): FeedLease;
+  newMetadata(): unknown;
+  warnInvalidAddress(service: string, key: string, addr: string): void;
+  warn(message: string, cause?: unknown): void;
+  /** Tracks live resolvers so `close()` can silence them. */
+  attach(resolver: { destroy(): void }): void;
+  detach(resolver: { destroy(): void }): void;
+}
+
+/** A resolver class as grpc-js's `registerResolver` takes it. */
+export interface ResolverClass {
+  new (
+    target: TargetUri,
+    listener: unknown,
+    channelOptions: Record<string, unknown>,
+  ): { updateResolution(): void; destroy(): void };
+  getDefaultAuthority(target: TargetUri): string;
+}
+
+// Spacing listener calls by ten times the cost of the last one keeps grpc-js's rebuild of every child
+// policy (round_robin rebuilds all of them on each update) under a tenth of the event loop.
+const COST_FACTOR = 10;
+
+function closedError(scheme: string): ResolverError {
+  return new ResolverError(
+    "CLOSED",
+    `the ${scheme}: resolver was closed; register it again before creating channels`,
+  );
+}
+
+function signature(endpoints: readonly GrpcEndpoint[]): string {
+  return endpoints.map((endpoint) => endpoint.addresses.map(addressKey).join("|")).join(",");
+}
+
+function describeFilters(filters: Readonly<Record<string, string>>): string {
+  const parts = Object.keys(filters).map((name) => `${name}=${filters[name]}`);
+  return parts.length === 0 ? "" : ` matching ${parts.join("&")}`;
+}
+
+/**
+ * The channel's default :authority for a service. grpc-js connects to `http://<authority>` and HTTP/2
+ * servers reset streams whose :authority holds a "/", so the name is made host-like: `foo/bar/svc` →
+ * `foo.bar.svc`. TLS users set `grpc.ssl_target_name_override` or `grpc.default_authority` as with any
+ * name that is not the certificate's host.
+ */
+export function authorityOf(service: string): string {
+  return service.replace(/\//g, ".").replace(/[^A-Za-z0-9._-]/g, "-");
+}
+
+/** Builds the class grpc-js instantiates for every channel whose target has the registered scheme. */
+export function createResolverClass(context: ResolverContext): ResolverClass {
+  class EtcdResolver {
+    readonly #target: EtcdTarget;
+    readonly #sink: ResolutionSink;
+    readonly #serviceConfig: PolicyServiceConfig | null;
+    readonly #subset: RendezvousSubset | undefined;
+    #lease: FeedLease | null = null;
+    #unsubscribe: (() => void) | null = null;
+    #timer: unknown = null;
+    #active = false;
+    /** What the channel was last told; null when nothing since (re)initialisation. */
+    #reported: string | null = null;
+    #hadEndpoints = false;
+    #lastCallAt = Number.NEGATIVE_INFINITY;
+    #spacingMs: number;
+
+    static getDefaultAuthority(target: TargetUri): string {
+      if (context.closed) throw closedError(context.scheme);
+      return authorityOf(parseEtcdTarget(target, context.scheme).service);
+    }
+
+    constructor(target: TargetUri, listener: unknown, channelOptions: Record<string, unknown>) {
+      if (context.closed) throw closedError(context.scheme);
+      this.#target = parseEtcdTarget(target, context.scheme);
+      this.#sink = adaptListener(listener, context.newMetadata);
+      this.#serviceConfig = channelConfigWins(channelOptions)
+        ? null
+        : serviceConfigFor(this.#target.policy ?? context.defaultPolicy);
+      this.#subset = this.#target.subset === undefined ? undefined : new RendezvousSubset(context.subsetSeed);
+      this.#spacingMs = context.minUpdateIntervalMs;
+    }
+
+    updateResolution(): void {
+      if (context.closed) return;
+      if (!this.#active) this.#start();
+      // The shared watch is always current, so a request is answered from it, never from etcd, and
+      // through the same spacing as updates: grpc-js asks in a loop while connections fail.
+      this.#schedule();
+    }
+
+    destroy(): void {
+      if (!this.#active) return;
+      this.#active = false;
+      context.detach(this);
+      if (this.#timer !== null) context.clock.clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#unsubscribe?.();
+      this.#unsubscribe = null;
+      this.#lease?.release();
+      this.#lease = null;
+      // A later updateResolution() re-initialises, and the channel's new policy needs the full state
+      // without waiting out the spacing meant for the old one.
+      this.#reported = null;
+      this.#lastCallAt = Number.NEGATIVE_INFINITY;
+    }
+
+    #start(): void {
+      this.#active = true;
+      context.attach(this);
+      try {
+        this.#lease = context.acquire(this.#target.service);
+      } catch (error) {
+        this.#active = false;
+        context.detach(this);
+        context.warn(`cannot watch ${this.#target.service}`, error);
+        return;
+      }
+      this.#unsubscribe = this.#lease.feed.subscribe(() => this.#schedule());
+    }
+
+    #schedule(): void {
+      if (!this.#active || this.#timer !== null) return;
+      const wait = Math.max(0, this.#lastCallAt + this.#spacingMs - context.clock.now());
+      // Even a zero wait goes through a timer: the listener is never called from the constructor,
+      // updateResolution() or a watcher callback that may run inside them.
+      this.#timer = context.clock.setTimeout(() => {
+        this.#timer = null;
+        this.#flush();
+      }, wait);
+    }
+
+    #flush(): void {
+      if (!this.#active || this.#lease === null) return;
+      const state = this.#lease.feed.state();
+      const { service, filters } = this.#target;
+
+      if (!state.ready) {
+        // Nothing is known yet. Only a failed first listing is worth reporting: calls then fail fast
+        // with the reason instead of waiting for their deadline.
+        if (state.error !== undefined && this.#reported === null) {
+          const details = `cannot resolve ${service}: etcd unavailable (${state.error.message})`;
+          this.#call(`error:${details}`, () => this.#sink.error(details, this.#serviceConfig));
+        }
+        return;
+      }
+
+      const { endpoints } = selectEndpoints(state.endpoints, {
+        filters,
+        subset: this.#subset,
+        subsetSize: this.#target.subset,
+        onInvalidAddress: (key, addr) => context.warnInvalidAddress(service, key, addr),
+      });
+      if (endpoints.length > 0) {
+        this.#hadEndpoints = true;
+        this.#call(`ok:${signature(endpoints)}`, () => this.#sink.endpoints(endpoints, this.#serviceConfig));
+        return;
+      }
+      // A service that never had endpoints stays silent so calls wait for one (up to their deadline); one
+      // emptied on purpose, or a failure reported earlier, is replaced by an explicit empty list.
+      if (this.#hadEndpoints || this.#reported !== null) {
+        const note = `no endpoints for ${service}${describeFilters(filters)}`;
+        this.#call(`empty:${note}`, () => this.#sink.empty(note));
+      }
+    }
+
+    #call(next: string, report: () => void): void {
+      if (next === this.#reported) return;
+      this.#reported = next;
+      const started = context.clock.now();
+      try {
+        report();
+      } catch (error) {
+        context.warn(`the grpc-js channel rejected the endpoints of ${this.#target.service}`, error);
+      }
+      const finished = context.clock.now();
+      this.#lastCallAt = finished;
+      this.#spacingMs = Math.min(
+        context.maxUpdateIntervalMs,
+        Math.max(context.minUpdateIntervalMs, (finished - started) * COST_FACTOR),
+      );
+    }
+  }
+  return EtcdResolver;
+}

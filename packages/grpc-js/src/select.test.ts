@@ -1,0 +1,108 @@
+import { describe, expect, it, vi } from "vitest";
+import { matchesFilters, type RegisteredEndpoint, selectEndpoints } from "./select.js";
+import { RendezvousSubset } from "./subset.js";
+
+const none = Object.create(null) as Record<string, string>;
+
+function filters(values: Record<string, string>): Record<string, string> {
+  return Object.assign(Object.create(null) as Record<string, string>, values);
+}
+
+describe("matchesFilters", () => {
+  it("keeps everything when there is no filter, whatever the metadata", () => {
+    for (const metadata of [null, "text", 3, [1], { zone: "a" }])
+      expect(matchesFilters(metadata, none)).toBe(true);
+  });
+
+  it("compares own properties of object metadata as text", () => {
+    const zoneA = filters({ zone: "a" });
+    expect(matchesFilters({ zone: "a", other: 1 }, zoneA)).toBe(true);
+    expect(matchesFilters({ zone: "b" }, zoneA)).toBe(false);
+    expect(matchesFilters({}, zoneA)).toBe(false);
+    expect(matchesFilters({ weight: 3 }, filters({ weight: "3" }))).toBe(true);
+    expect(matchesFilters({ canary: true }, filters({ canary: "true" }))).toBe(true);
+    expect(matchesFilters({ zone: { nested: "a" } }, zoneA)).toBe(false);
+    expect(matchesFilters({ zone: null }, filters({ zone: "null" }))).toBe(false);
+  });
+
+  it("never matches string, array or absent metadata", () => {
+    const zoneA = filters({ zone: "a" });
+    for (const metadata of [null, undefined, "zone=a", "a", ["a"], 7]) {
+      expect(matchesFilters(metadata, zoneA)).toBe(false);
+    }
+  });
+
+  it("requires every filter", () => {
+    const both = filters({ zone: "a", tier: "gold" });
+    expect(matchesFilters({ zone: "a", tier: "gold" }, both)).toBe(true);
+    expect(matchesFilters({ zone: "a", tier: "silver" }, both)).toBe(false);
+  });
+
+  it("ignores inherited properties, including Object.prototype's", () => {
+    expect(matchesFilters({}, filters({ toString: "x" }))).toBe(false);
+    expect(matchesFilters({}, filters({ constructor: "function Object() { [native code] }" }))).toBe(false);
+    const parsed = JSON.parse('{"__proto__": {"zone": "a"}}') as unknown;
+    expect(matchesFilters(parsed, filters({ zone: "a" }))).toBe(false);
+    expect(matchesFilters(parsed, filters({ __proto__: "[object Object]" }))).toBe(true);
+  });
+});
+
+describe("selectEndpoints", () => {
+  const registered: RegisteredEndpoint[] = [
+    { key: "svc/c", addr: "10.0.0.3:80", metadata: { zone: "b" } },
+    { key: "svc/a", addr: "10.0.0.1:80", metadata: { zone: "a" } },
+    { key: "svc/b", addr: "10.0.0.2:80", metadata: "zone=a" },
+    { key: "svc/d", addr: "unix:///tmp/d.sock", metadata: null },
+  ];
+
+  it("returns grpc-js endpoints in key order", () => {
+    const { keys, endpoints } = selectEndpoints(registered, { filters: none });
+    expect(keys).toEqual(["svc/a", "svc/b", "svc/c", "svc/d"]);
+    expect(endpoints).toEqual([
+      { addresses: [{ host: "10.0.0.1", port: 80 }] },
+      { addresses: [{ host: "10.0.0.2", port: 80 }] },
+      { addresses: [{ host: "10.0.0.3", port: 80 }] },
+      { addresses: [{ path: "/tmp/d.sock" }] },
+    ]);
+  });
+
+  it("filters on metadata", () => {
+    expect(selectEndpoints(registered, { filters: filters({ zone: "a" }) }).keys).toEqual(["svc/a"]);
+  });
+
+  it("skips undiallable addresses and names their keys", () => {
+    const onInvalidAddress = vi.fn();
+    const { keys } = selectEndpoints([...registered, { key: "svc/bad", addr: "nope:port", metadata: null }], {
+      filters: none,
+      onInvalidAddress,
+    });
+    expect(keys).not.toContain("svc/bad");
+    expect(onInvalidAddress).toHaveBeenCalledExactlyOnceWith("svc/bad", "nope:port");
+  });
+
+  it("drops a second key for the same address", () => {
+    const { keys } = selectEndpoints(
+      [
+        { key: "svc/y", addr: "10.0.0.9:80", metadata: null },
+        { key: "svc/x", addr: " 10.0.0.9:80", metadata: null },
+      ],
+      { filters: none },
+    );
+    expect(keys).toEqual(["svc/x"]);
+  });
+
+  it("applies the subset after the filters", () => {
+    const many = Array.from({ length: 50 }, (_, i) => ({
+      key: `svc/${i}`,
+      addr: `10.0.1.${i}:80`,
+      metadata: { zone: i % 2 === 0 ? "a" : "b" },
+    }));
+    const { keys } = selectEndpoints(many, {
+      filters: filters({ zone: "a" }),
+      subset: new RendezvousSubset("seed"),
+      subsetSize: 5,
+    });
+    expect(keys).toHaveLength(5);
+    for (const key of keys) expect(Number(key.slice(4)) % 2).toBe(0);
+  });
+});

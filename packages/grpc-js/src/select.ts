@@ -1,0 +1,80 @@
+import { addressKey, parseAddress, type SubchannelAddress } from "./address.js";
+import type { RendezvousSubset } from "./subset.js";
+
+/** One registered endpoint as the watcher reports it. */
+export interface RegisteredEndpoint {
+  key: string;
+  addr: string;
+  metadata: unknown;
+}
+
+/** An endpoint in grpc-js's shape: one per registered key. */
+export interface GrpcEndpoint {
+  addresses: SubchannelAddress[];
+}
+
+/** What to keep from a service's registered endpoints. */
+export interface Selection {
+  filters: Readonly<Record<string, string>>;
+  subset?: RendezvousSubset | undefined;
+  subsetSize?: number | undefined;
+  /** Called for every endpoint whose address cannot be dialled. */
+  onInvalidAddress?: ((key: string, addr: string) => void) | undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Whether `metadata` satisfies every filter. Only object metadata can match: a filter `zone=a` keeps an
+ * endpoint whose metadata has its own `zone` property equal to "a" (numbers and booleans compare by
+ * their text, so `weight=3` matches 3). String, array or absent metadata never matches a filter.
+ */
+export function matchesFilters(metadata: unknown, filters: Readonly<Record<string, string>>): boolean {
+  let plain: Record<string, unknown> | undefined;
+  for (const name in filters) {
+    if (plain === undefined) {
+      if (!isPlainObject(metadata)) return false;
+      plain = metadata;
+    }
+    // Own properties only: a registered value must never reach Object.prototype lookups.
+    if (!Object.hasOwn(plain, name)) return false;
+    const value = plain[name];
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") return false;
+    if (String(value) !== filters[name]) return false;
+  }
+  return true;
+}
+
+/**
+ * Turns a service's registered endpoints into grpc-js endpoints: filters on metadata, drops undiallable
+ * and duplicate addresses (the first key in key order wins), then applies the subset. The result is in
+ * key order, so equal inputs give equal outputs.
+ */
+export function selectEndpoints(
+  endpoints: Iterable<RegisteredEndpoint>,
+  selection: Selection,
+): { keys: string[]; endpoints: GrpcEndpoint[] } {
+  const sorted = [...endpoints].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const byKey = new Map<string, SubchannelAddress>();
+  const seen = new Set<string>();
+  for (const endpoint of sorted) {
+    if (!matchesFilters(endpoint.metadata, selection.filters)) continue;
+    const address = parseAddress(endpoint.addr);
+    if (address === null) {
+      selection.onInvalidAddress?.(endpoint.key, endpoint.addr);
+      continue;
+    }
+    const id = addressKey(address);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    byKey.set(endpoint.key, address);
+  }
+  let keys = [...byKey.keys()];
+  if (selection.subset !== undefined && selection.subsetSize !== undefined) {
+    const chosen = new Set(selection.subset.select(keys, selection.subsetSize));
+    keys = keys.filter((key) => chosen.has(key));
+  }
+  return { keys, endpoints: keys.map((key) => ({ addresses: [byKey.get(key)!] })) };
+}

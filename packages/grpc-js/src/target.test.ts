@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { ResolverError } from "./errors.js";
+import { parseEtcdTarget } from "./target.js";
+
+// grpc-js's own URI split, reproduced for the forms users type.
+function uri(text: string) {
+  const match = /^(?:([A-Za-z0-9+.-]+):)?(?:\/\/([^/]*)\/)?(.+)$/.exec(text)!;
+  return { scheme: match[1], authority: match[2], path: match[3]! };
+}
+
+function failure(text: string): ResolverError {
+  try {
+    parseEtcdTarget(uri(text), "etcd");
+  } catch (error) {
+    expect(error).toBeInstanceOf(ResolverError);
+    expect((error as ResolverError).code).toBe("INVALID_TARGET");
+    return error as ResolverError;
+  }
+  throw new Error(`${text} was accepted`);
+}
+
+describe("parseEtcdTarget", () => {
+  it("reads flat and nested services", () => {
+    expect(parseEtcdTarget(uri("etcd:///my-service"), "etcd")).toEqual({
+      service: "my-service",
+      filters: {},
+    });
+    expect(parseEtcdTarget(uri("etcd:///foo/bar/svc"), "etcd").service).toBe("foo/bar/svc");
+  });
+
+  it("turns query parameters into metadata filters, except the reserved ones", () => {
+    const target = parseEtcdTarget(
+      uri("etcd:///svc?zone=us-east-1a&tier=gold&lb=pick_first&subset=32"),
+      "etcd",
+    );
+    expect(target.service).toBe("svc");
+    expect({ ...target.filters }).toEqual({ zone: "us-east-1a", tier: "gold" });
+    expect(Object.getPrototypeOf(target.filters)).toBeNull();
+    expect(target.policy).toBe("pick_first");
+    expect(target.subset).toBe(32);
+  });
+
+  it("decodes percent-encoded filter values", () => {
+    expect(parseEtcdTarget(uri("etcd:///svc?zone=a%20b"), "etcd").filters["zone"]).toBe("a b");
+  });
+
+  it("keeps __proto__ as an ordinary filter name", () => {
+    const target = parseEtcdTarget(uri("etcd:///svc?__proto__=x"), "etcd");
+    expect(Object.keys(target.filters)).toEqual(["__proto__"]);
+    expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
+  });
+
+  it("rejects etcd://svc with a message showing the right form", () => {
+    expect(failure("etcd://svc").message).toContain('"etcd:///svc"');
+    expect(failure("etcd://foo/bar").message).toContain('"etcd:///foo/bar"');
+    expect(failure("etcd:svc").message).toContain('"etcd:///svc"');
+  });
+
+  it("rejects an authority, naming the form without it", () => {
+    const error = failure("etcd://host/svc");
+    expect(error.message).toContain("takes no authority");
+    expect(error.message).toContain('"etcd:///host/svc"');
+  });
+
+  it("uses the registered scheme in its hints", () => {
+    expect(() => parseEtcdTarget(uri("naming://svc"), "naming")).toThrow('"naming:///svc"');
+  });
+
+  it.each([
+    ["etcd:///svc?lb=random", "lb must be one of round_robin, pick_first"],
+    ["etcd:///svc?subset=0", "subset must be a whole number"],
+    ["etcd:///svc?subset=-3", "subset must be a whole number"],
+    ["etcd:///svc?subset=2.5", "subset must be a whole number"],
+    ["etcd:///svc?zone=a&zone=b", 'query parameter "zone" is given twice'],
+    ["etcd:///svc?=a", "has no name"],
+    ["etcd:///svc/?zone=a", "bad service name"],
+    ["etcd:////svc", "bad service name"],
+    ["etcd:///?zone=a", "bad service name"],
+  ])("rejects %s", (text, reason) => {
+    expect(failure(text).message).toContain(reason);
+  });
+});

@@ -1,0 +1,93 @@
+import { validateService } from "@etcd-naming/codec";
+import { ResolverError } from "./errors.js";
+
+/** The load-balancing policies a target or a registration may choose. */
+export type LoadBalancingPolicy = "round_robin" | "pick_first";
+
+const POLICIES: readonly LoadBalancingPolicy[] = ["round_robin", "pick_first"];
+
+/** The parts of a channel target grpc-js hands to a resolver (its `GrpcUri`). */
+export interface TargetUri {
+  scheme?: string | undefined;
+  authority?: string | undefined;
+  path: string;
+}
+
+/** What an `etcd:///service?…` target asks for. */
+export interface EtcdTarget {
+  /** The service whose endpoints live under `<service>/` in etcd. */
+  service: string;
+  /** Metadata equality filters from the query (null prototype; never the reserved parameters). */
+  filters: Record<string, string>;
+  /** `?lb=`: overrides the registration's default policy. */
+  policy?: LoadBalancingPolicy;
+  /** `?subset=`: keep at most this many endpoints, chosen by rendezvous hashing. */
+  subset?: number;
+}
+
+/** Query parameters with a meaning of their own; every other parameter filters on metadata. */
+export const RESERVED_PARAMS: readonly string[] = ["lb", "subset"];
+
+const MAX_SUBSET = 1_000_000;
+
+function invalid(target: string, reason: string, cause?: unknown): ResolverError {
+  return new ResolverError("INVALID_TARGET", `invalid target "${target}": ${reason}`, { cause });
+}
+
+function display(uri: TargetUri): string {
+  const scheme = uri.scheme === undefined ? "" : `${uri.scheme}:`;
+  return uri.authority === undefined ? `${scheme}${uri.path}` : `${scheme}//${uri.authority}/${uri.path}`;
+}
+
+/**
+ * Reads a grpc-js target such as `etcd:///foo/bar/svc?zone=a&lb=pick_first`. Throws a `ResolverError`
+ * (`INVALID_TARGET`) whose message shows the accepted form, e.g. for `etcd://svc`.
+ */
+export function parseEtcdTarget(uri: TargetUri, scheme: string): EtcdTarget {
+  const shown = display(uri);
+  const right = (service: string) => `${scheme}:///${service}`;
+  if (uri.authority === undefined) {
+    // grpc-js leaves `etcd://svc` (no third slash) unsplit: the path still starts with "//".
+    const rest = uri.path.replace(/^\/+/, "");
+    throw invalid(shown, `write the service after three slashes, e.g. "${right(rest || "my-service")}"`);
+  }
+  if (uri.authority !== "") {
+    throw invalid(
+      shown,
+      `the ${scheme} resolver takes no authority; write "${right(`${uri.authority}/${uri.path}`)}" (three slashes, then the service)`,
+    );
+  }
+
+  const queryAt = uri.path.indexOf("?");
+  const service = queryAt === -1 ? uri.path : uri.path.slice(0, queryAt);
+  try {
+    validateService(service);
+  } catch (error) {
+    throw invalid(shown, `bad service name "${service}": ${(error as Error).message}`, error);
+  }
+
+  const target: EtcdTarget = { service, filters: Object.create(null) as Record<string, string> };
+  if (queryAt === -1) return target;
+
+  const seen = new Set<string>();
+  for (const [name, value] of new URLSearchParams(uri.path.slice(queryAt + 1))) {
+    if (name.length === 0) throw invalid(shown, "a query parameter has no name");
+    if (seen.has(name)) throw invalid(shown, `query parameter "${name}" is given twice`);
+    seen.add(name);
+    if (name === "lb") {
+      if (!(POLICIES as readonly string[]).includes(value)) {
+        throw invalid(shown, `lb must be one of ${POLICIES.join(", ")}, got "${value}"`);
+      }
+      target.policy = value as LoadBalancingPolicy;
+    } else if (name === "subset") {
+      const size = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+      if (!(size >= 1 && size <= MAX_SUBSET)) {
+        throw invalid(shown, `subset must be a whole number from 1 to ${MAX_SUBSET}, got "${value}"`);
+      }
+      target.subset = size;
+    } else {
+      target.filters[name] = value;
+    }
+  }
+  return target;
+}
