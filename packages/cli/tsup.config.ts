@@ -11,4 +11,6 @@ export default defineConfig({
   clean: true,
   splitting: false,
   treeshake: true,
+  // version.ts reads package.json through import.meta.url, which the CommonJS build must provide.
+  shims: true,
 });

@@ -1,0 +1,371 @@
+import { isatty } from "node:tty";
+import { NamingError } from "@etcd-naming/codec";
+import { Command, CommanderError } from "commander";
+import type { Etcd3 } from "etcd3";
+import { CliError, usageError } from "./cli-error.js";
+import { addCommand } from "./command-add.js";
+import { delCommand } from "./command-del.js";
+import { listCommand } from "./command-list.js";
+import { registerCommand } from "./command-register.js";
+import { watchCommand } from "./command-watch.js";
+import {
+  type ConnectionFlags,
+  type ConnectionSettings,
+  DEFAULT_COMMAND_TIMEOUT,
+  DEFAULT_DIAL_TIMEOUT,
+  DEFAULT_ENDPOINT,
+  describeEtcdError,
+  openClient,
+  resolveConnection,
+} from "./connection.js";
+import type { CommandContext } from "./context.js";
+import { colorEnabled, Output, type TextSink, type TtyState } from "./output.js";
+import { type Prompter, type PromptInput, terminalPrompter } from "./prompt.js";
+import { startSpinner } from "./spinner.js";
+import { packageVersion } from "./version.js";
+
+/** Where the CLI reads and writes; every field defaults to the current process. */
+export interface CliOptions {
+  stdout?: TextSink;
+  stderr?: TextSink;
+  /** Read only to prompt for a password or a confirmation on a terminal. */
+  stdin?: PromptInput;
+  env?: Record<string, string | undefined>;
+  /** Whether the standard streams are terminals; a boolean sets all three. */
+  isTTY?: boolean | Partial<TtyState>;
+  /** Replaces the terminal prompts (password, confirmation). */
+  prompter?: Prompter;
+  /** Stops `watch` and `register` like SIGINT/SIGTERM would; without it they listen to those signals. */
+  signal?: AbortSignal;
+}
+
+/** A parsed-on-demand `etcd-naming` command line. */
+export interface Cli {
+  /** A commander program with every command, for help text and introspection. */
+  readonly program: Command;
+  /** Parses and runs `argv` (the arguments after the program name); resolves to the exit code. */
+  run(argv: readonly string[]): Promise<number>;
+}
+
+const NAME = "etcd-naming";
+
+const HELP_FOOTER = `
+Environment:
+  ETCD_ENDPOINTS, ETCDCTL_ENDPOINTS    endpoints when --endpoints is not given
+  ETCD_PASSWORD, ETCDCTL_PASSWORD      password for --user name (never put it in the command line)
+  ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER,
+  ETCDCTL_DIAL_TIMEOUT, ETCDCTL_COMMAND_TIMEOUT
+  NO_COLOR                             no colours even on a terminal
+
+Exit codes:
+  0  success
+  1  runtime failure (etcd unreachable, nothing to delete, request failed)
+  2  usage error`;
+
+const KEY_NOTE = `
+Here --key names the endpoint's key. The TLS client key goes before the command
+(${NAME} --cert c.pem --key c.key <command> ...) or in ETCDCTL_KEY.`;
+
+interface RunState {
+  exitCode: number;
+  active: Command | undefined;
+  settings: ConnectionSettings | undefined;
+  clients: Etcd3[];
+  disposers: Array<() => void>;
+  interrupt: AbortController | undefined;
+}
+
+type Opts = Record<string, unknown>;
+
+const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+function resolveTty(isTTY: CliOptions["isTTY"]): TtyState {
+  if (typeof isTTY === "boolean") return { stdin: isTTY, stdout: isTTY, stderr: isTTY };
+  return {
+    stdin: isTTY?.stdin ?? isatty(0),
+    stdout: isTTY?.stdout ?? isatty(1),
+    stderr: isTTY?.stderr ?? isatty(2),
+  };
+}
+
+function usageHint(cmd: Command): string {
+  const name = cmd.parent ? `${NAME} ${cmd.name()}` : NAME;
+  return `Usage: ${name} ${cmd.usage()}\nRun "${name} --help" for details.`;
+}
+
+function addConnectionOptions(cmd: Command, tlsKey: boolean): Command {
+  cmd.optionsGroup("Connection options:");
+  cmd.option(
+    "--endpoints <list>",
+    `comma-separated etcd endpoints (default ${DEFAULT_ENDPOINT}; env ETCD_ENDPOINTS, ETCDCTL_ENDPOINTS)`,
+  );
+  cmd.option("--cacert <file>", "verify etcd's TLS certificate with this CA bundle");
+  cmd.option("--cert <file>", "TLS client certificate");
+  if (tlsKey) cmd.option("--key <file>", "TLS client private key");
+  cmd.option(
+    "--user <name[:password]>",
+    "authenticate; without :password, reads ETCD_PASSWORD or asks on a terminal",
+  );
+  cmd.option(
+    "--dial-timeout <duration>",
+    `give up connecting after this long (default ${DEFAULT_DIAL_TIMEOUT})`,
+  );
+  cmd.option("--command-timeout <duration>", `timeout of each request (default ${DEFAULT_COMMAND_TIMEOUT})`);
+  cmd.optionsGroup("Options:");
+  cmd.option("-q, --quiet", "no warnings or progress on stderr");
+  return cmd;
+}
+
+/**
+ * Builds the `etcd-naming` command line around injected streams and environment, so it runs the same in a
+ * process and in a test. Nothing is parsed or connected until `run`.
+ *
+ * @example
+ * const code = await createCli({ stdout, stderr, env: {} }).run(["list", "my-service", "--json"]);
+ */
+export function createCli(options: CliOptions = {}): Cli {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const env = options.env ?? process.env;
+  const tty = resolveTty(options.isTTY);
+  let prompter = options.prompter;
+  const getPrompter = (): Prompter => {
+    prompter ??= terminalPrompter(options.stdin ?? process.stdin, stderr);
+    return prompter;
+  };
+  const plainErr = new Output(stdout, stderr, { json: false, quiet: false, tty, env });
+
+  const build = (state: RunState): Command => {
+    const program = new Command(NAME);
+    const context = (cmd: Command, tlsKeyOnCommand: boolean): CommandContext => {
+      state.active = cmd;
+      const global = program.opts<Opts>();
+      const local = cmd.opts<Opts>();
+      const pick = (name: string): string | undefined => str(local[name]) ?? str(global[name]);
+      const flags: ConnectionFlags = {};
+      const assign = (name: keyof ConnectionFlags, value: string | undefined): void => {
+        if (value !== undefined) flags[name] = value;
+      };
+      assign("endpoints", pick("endpoints"));
+      assign("cacert", pick("cacert"));
+      assign("cert", pick("cert"));
+      assign("key", tlsKeyOnCommand ? pick("key") : str(global["key"]));
+      assign("user", pick("user"));
+      assign("dialTimeout", pick("dialTimeout"));
+      assign("commandTimeout", pick("commandTimeout"));
+      const json = local["json"] === true;
+      const quiet = local["quiet"] === true || global["quiet"] === true;
+      const out = new Output(stdout, stderr, { json, quiet, tty, env });
+      const settings = resolveConnection(flags, env);
+      state.settings = settings;
+      return {
+        out,
+        env,
+        tty,
+        get prompter() {
+          return getPrompter();
+        },
+        settings,
+        async connect() {
+          const user = settings.user;
+          if (user !== undefined && user.password === undefined) {
+            if (!tty.stdin) {
+              throw usageError(
+                `no password for user "${user.name}": set ETCD_PASSWORD or pass --user ${user.name}:<password>`,
+              );
+            }
+            user.password = await getPrompter().password(`Password for ${user.name}: `);
+          }
+          if (user !== undefined && !settings.secure) {
+            out.warn(
+              `sending the password of user "${user.name}" in plaintext to ${settings.endpoints.join(",")}; ` +
+                "use https:// endpoints or --cacert",
+            );
+          }
+          const stop = startSpinner(
+            stderr,
+            tty.stderr && !json && !quiet,
+            `connecting to etcd at ${settings.endpoints.join(",")}`,
+          );
+          try {
+            const client = await openClient(settings);
+            state.clients.push(client);
+            return client;
+          } finally {
+            stop();
+          }
+        },
+        interrupted() {
+          if (options.signal) return options.signal;
+          if (state.interrupt === undefined) {
+            const controller = new AbortController();
+            const onSignal = (signal: NodeJS.Signals): void => controller.abort(signal);
+            process.once("SIGINT", onSignal);
+            process.once("SIGTERM", onSignal);
+            state.disposers.push(() => {
+              process.off("SIGINT", onSignal);
+              process.off("SIGTERM", onSignal);
+            });
+            state.interrupt = controller;
+          }
+          return state.interrupt.signal;
+        },
+      };
+    };
+
+    program
+      .description("Add, remove, list, watch and register service endpoints in etcd's gRPC naming format.")
+      .version(packageVersion(), "-v, --version", "print the version")
+      .helpOption("-h, --help", "show help")
+      .enablePositionalOptions()
+      .exitOverride()
+      .configureOutput({
+        writeOut: (text) => stdout.write(text),
+        writeErr: (text) => stderr.write(text),
+        outputError: (text, write) => write(text.replace(/^error:/, plainErr.paintErr("red", "error:"))),
+        getOutHelpWidth: () => 100,
+        getErrHelpWidth: () => 100,
+        getOutHasColors: () => colorEnabled(tty.stdout, false, env),
+        getErrHasColors: () => colorEnabled(tty.stderr, false, env),
+      })
+      .addHelpText("after", HELP_FOOTER);
+    addConnectionOptions(program, true);
+    program.addHelpText(
+      "after",
+      `\nConnection options work before the command, and after it too (except --key on add/register).`,
+    );
+
+    const add = program
+      .command("add")
+      .description("add a permanent endpoint (no lease), written in Go's format")
+      .argument("<service>", "service name, e.g. my-service or team/my-service")
+      .argument("<addr>", "address clients dial, e.g. 10.0.0.7:50051")
+      .option("--metadata <json>", `endpoint metadata as JSON, e.g. '"zone-a"' or '{"zone":"a"}'`)
+      .option("--key <key>", "the endpoint's id or full key (default <service>/<addr>)")
+      .option("--json", "print the result as JSON")
+      .addHelpText("after", KEY_NOTE);
+    addConnectionOptions(add, false).action(async (service: string, addr: string, _o: Opts, cmd: Command) => {
+      const ctx = context(cmd, false);
+      const o = cmd.opts<Opts>();
+      state.exitCode = await addCommand(ctx, service, addr, endpointOptions(o));
+    });
+
+    const register = program
+      .command("register")
+      .description("register with a lease, keep it alive until SIGINT/SIGTERM, then deregister")
+      .argument("<service>", "service name")
+      .argument("<addr>", "address clients dial")
+      .option("--ttl <seconds>", "lease TTL in seconds (default 10)")
+      .option("--metadata <json>", "endpoint metadata as JSON")
+      .option("--key <key>", "the endpoint's id or full key (default <service>/<addr>)")
+      .option("--json", "print events as JSON lines")
+      .addHelpText("after", KEY_NOTE);
+    addConnectionOptions(register, false).action(
+      async (service: string, addr: string, _o: Opts, cmd: Command) => {
+        const ctx = context(cmd, false);
+        const o = cmd.opts<Opts>();
+        state.exitCode = await registerCommand(ctx, service, addr, {
+          ...endpointOptions(o),
+          ...(str(o["ttl"]) !== undefined ? { ttl: str(o["ttl"]) as string } : {}),
+        });
+      },
+    );
+
+    const del = program
+      .command("del")
+      .description("remove one endpoint, or every endpoint of the service with --all")
+      .argument("<service>", "service name")
+      .argument("[addr-or-key]", "the endpoint's address, id, or full key under <service>/")
+      .option("--all", "remove every endpoint of the service (asks first)")
+      .option("-y, --yes", "do not ask for confirmation")
+      .option("--json", "print the deleted keys as JSON");
+    addConnectionOptions(del, true).action(
+      async (service: string, target: string | undefined, _o: Opts, cmd: Command) => {
+        const ctx = context(cmd, true);
+        const o = cmd.opts<Opts>();
+        state.exitCode = await delCommand(ctx, service, target, {
+          all: o["all"] === true,
+          yes: o["yes"] === true,
+        });
+      },
+    );
+
+    const list = program
+      .command("list")
+      .description("list the endpoints of a service (key, address, metadata, lease, TTL left)")
+      .argument("<service>", "service name")
+      .option("--json", "print a JSON array sorted by key");
+    addConnectionOptions(list, true).action(async (service: string, _o: Opts, cmd: Command) => {
+      state.exitCode = await listCommand(context(cmd, true), service, {});
+    });
+
+    const watch = program
+      .command("watch")
+      .description("print the current endpoints, then one line per change until interrupted")
+      .argument("<service>", "service name")
+      .option("--json", "print NDJSON events");
+    addConnectionOptions(watch, true).action(async (service: string, _o: Opts, cmd: Command) => {
+      state.exitCode = await watchCommand(context(cmd, true), service);
+    });
+
+    for (const cmd of [program, add, register, del, list, watch]) cmd.showHelpAfterError(usageHint(cmd));
+    return program;
+  };
+
+  const freshState = (): RunState => ({
+    exitCode: 0,
+    active: undefined,
+    settings: undefined,
+    clients: [],
+    disposers: [],
+    interrupt: undefined,
+  });
+
+  return {
+    get program() {
+      return build(freshState());
+    },
+    async run(argv) {
+      const state = freshState();
+      const program = build(state);
+      try {
+        await program.parseAsync([...argv], { from: "user" });
+        return state.exitCode;
+      } catch (error) {
+        return report(error, state, program);
+      } finally {
+        for (const dispose of state.disposers) dispose();
+        for (const client of state.clients) client.close();
+      }
+    },
+  };
+
+  function report(error: unknown, state: RunState, program: Command): number {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      // Commander already printed its one-line reason and the usage hint.
+      return 2;
+    }
+    let cliError: CliError;
+    if (error instanceof CliError) cliError = error;
+    else if (error instanceof NamingError) cliError = usageError(error.message, { cause: error });
+    else if (state.settings !== undefined) cliError = describeEtcdError(state.settings, error);
+    else {
+      const message = error instanceof Error ? error.message : String(error);
+      cliError = new CliError("INTERNAL", `unexpected failure: ${message}`, { cause: error });
+    }
+    plainErr.error(cliError.message);
+    if (cliError.code === "USAGE") stderr.write(`${usageHint(state.active ?? program)}\n`);
+    return cliError.exitCode;
+  }
+}
+
+/** `--metadata` and `--key` of add/register, leaving out what was not given. */
+function endpointOptions(o: Opts): { metadata?: string; key?: string } {
+  const result: { metadata?: string; key?: string } = {};
+  const metadata = str(o["metadata"]);
+  const key = str(o["key"]);
+  if (metadata !== undefined) result.metadata = metadata;
+  if (key !== undefined) result.key = key;
+  return result;
+}

@@ -1,0 +1,76 @@
+import {
+  decodeEndpoint,
+  type Endpoint,
+  encodeEndpoint,
+  isObjectMetadata,
+  validateAddress,
+  validateMetadata,
+} from "@etcd-naming/codec";
+import { usageError } from "./cli-error.js";
+import type { CommandContext } from "./context.js";
+import { checked, endpointKeyArg, metadataArg, serviceArg } from "./endpoint-args.js";
+import type { Output } from "./output.js";
+
+export interface EndpointOptions {
+  metadata?: string;
+  key?: string;
+}
+
+/** The endpoint and key an `add`/`register` command line describes, checked before any connection. */
+export function endpointFromArgs(
+  service: string,
+  addr: string,
+  options: EndpointOptions,
+): { key: string; endpoint: Endpoint } {
+  serviceArg(service);
+  if (addr.trim() === "") throw usageError(`invalid address ${JSON.stringify(addr)}: must not be empty`);
+  checked(() => validateAddress(addr));
+  const endpoint: Endpoint = { addr };
+  if (options.metadata !== undefined) {
+    const metadata = metadataArg(options.metadata);
+    checked(() => validateMetadata(metadata));
+    endpoint.metadata = metadata;
+  }
+  const key = endpointKeyArg(service, options.key ?? addr, options.key === undefined ? "address" : "--key");
+  return { key, endpoint };
+}
+
+/** Object metadata is valid, but etcd's Go resolver in 3.4.x–3.5.26 panics on it (etcd-io/etcd#19700). */
+export function warnObjectMetadata(out: Output, endpoint: Endpoint): void {
+  if (endpoint.metadata !== undefined && isObjectMetadata(endpoint.metadata)) {
+    out.warn(
+      "object metadata makes etcd's Go resolver 3.4.x-3.5.26 panic (etcd-io/etcd#19700); " +
+        `if Go clients resolve this service, use string metadata such as '"zone=a"'`,
+    );
+  }
+}
+
+/** `add`: a permanent endpoint (no lease), in Go's exact bytes. */
+export async function addCommand(
+  ctx: CommandContext,
+  service: string,
+  addr: string,
+  options: EndpointOptions,
+): Promise<number> {
+  const { key, endpoint } = endpointFromArgs(service, addr, options);
+  warnObjectMetadata(ctx.out, endpoint);
+  const client = await ctx.connect();
+  const value = encodeEndpoint(endpoint);
+  const response = await client.kv.put({
+    key: Buffer.from(key),
+    value: Buffer.from(value),
+    prev_kv: true,
+  });
+  const revision = Number(response.header.revision);
+  // Report what etcd now holds (Go sorts object keys), not how it was typed.
+  const decoded = decodeEndpoint(value);
+  const metadata = decoded.ok ? decoded.endpoint.metadata : (endpoint.metadata ?? null);
+  if (ctx.out.json) {
+    ctx.out.jsonLine({ key, addr, metadata, modRevision: revision });
+  } else {
+    const verb = response.prev_kv ? "updated" : "added";
+    const meta = metadata === null ? "" : ` ${JSON.stringify(metadata)}`;
+    ctx.out.line(`${ctx.out.paint("green", verb)} ${key} ${addr}${meta} (revision ${revision})`);
+  }
+  return 0;
+}

@@ -1,0 +1,122 @@
+import { MIN_TTL_SECONDS, RegistrarError, type Registration, register } from "@etcd-naming/registrar";
+import { CliError, usageError } from "./cli-error.js";
+import { type EndpointOptions, endpointFromArgs } from "./command-add.js";
+import type { CommandContext } from "./context.js";
+import { whenAborted, within } from "./interrupt.js";
+import { leaseHex } from "./registry.js";
+
+export interface RegisterCommandOptions extends EndpointOptions {
+  ttl?: string;
+}
+
+const DEFAULT_TTL = 10;
+
+function ttlArg(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_TTL;
+  if (!/^\d+$/.test(text.trim()))
+    throw usageError(`invalid --ttl "${text}": expected whole seconds, e.g. 10`);
+  const ttl = Number(text.trim());
+  if (ttl < MIN_TTL_SECONDS) {
+    throw usageError(`invalid --ttl ${ttl}: etcd's minimum lease TTL is ${MIN_TTL_SECONDS}s`);
+  }
+  return ttl;
+}
+
+function registrarFailure(error: unknown): unknown {
+  if (!(error instanceof RegistrarError)) return error;
+  if (error.code === "INVALID_INPUT" || error.code === "KEY_OUTSIDE_SERVICE") {
+    return usageError(error.message, { cause: error });
+  }
+  return new CliError("ETCD", error.message, { cause: error });
+}
+
+/**
+ * `register`: puts the endpoint with a lease and keeps it alive (re-registering if the lease is lost) until
+ * SIGINT/SIGTERM, then deletes the key and revokes the lease so clients drop it at once.
+ */
+export async function registerCommand(
+  ctx: CommandContext,
+  service: string,
+  addr: string,
+  options: RegisterCommandOptions,
+): Promise<number> {
+  const { key, endpoint } = endpointFromArgs(service, addr, options);
+  const ttl = ttlArg(options.ttl);
+  const { out } = ctx;
+  // Listen before connecting: a signal during start-up must still deregister, not kill the process.
+  const interrupted = whenAborted(ctx.interrupted());
+  const client = await ctx.connect();
+  const emit = (event: string, fields: Record<string, unknown>, human: string): void => {
+    if (out.json) out.jsonLine({ event, ...fields });
+    else out.line(human);
+  };
+
+  const registering = register({
+    client,
+    service,
+    addr,
+    key,
+    ttl,
+    ...(endpoint.metadata !== undefined ? { metadata: endpoint.metadata } : {}),
+    logger: { warn: (message) => out.warn(message.replace(/^etcd-naming: /, "")) },
+  });
+  let first: { registration: Registration } | { signal: string };
+  try {
+    first = await Promise.race([
+      registering.then((registration) => ({ registration })),
+      interrupted.then((signal) => ({ signal })),
+    ]);
+  } catch (error) {
+    throw registrarFailure(error);
+  }
+  if ("signal" in first) {
+    // Interrupted before the first write landed: take back whatever the registrar manages to write.
+    out.note(`${first.signal}: stopping before ${key} was registered`);
+    const late = await within(
+      registering.then((r) => r.deregister()),
+      ctx.settings.commandTimeoutMs,
+    ).catch(() => false);
+    return late ? 0 : 1;
+  }
+  const { registration } = first;
+  const lease = leaseHex(registration.leaseId) ?? registration.leaseId;
+  emit(
+    "registered",
+    { key, addr, metadata: endpoint.metadata ?? null, lease, ttl },
+    `${out.paint("green", "registered")} ${key} ${addr} with lease ${lease} (TTL ${ttl}s); ` +
+      "Ctrl-C or SIGTERM deregisters",
+  );
+  registration.on("lost", (error) => {
+    if (out.json) out.jsonLine({ event: "lost", key, reason: error.message });
+    else out.warn(`lease lost for ${key}: ${error.message}`);
+  });
+  registration.on("reregistered", (leaseId) => {
+    const hex = leaseHex(leaseId) ?? leaseId;
+    emit(
+      "reregistered",
+      { key, lease: hex },
+      `${out.paint("yellow", "re-registered")} ${key} with lease ${hex}`,
+    );
+  });
+  registration.on("error", (error) => out.warn(`${key}: ${error.message}`));
+
+  const signal = await interrupted;
+  out.note(`${signal}: deregistering ${key}`);
+  let failure: unknown;
+  const done = await within(
+    registration.deregister().catch((error: unknown) => {
+      failure = error;
+    }),
+    ctx.settings.commandTimeoutMs,
+  );
+  if (!done || failure !== undefined) {
+    const reason = failure instanceof Error ? failure.message : "timed out";
+    throw new CliError(
+      "ETCD",
+      `could not deregister ${key} (${reason}); it disappears when lease ${lease} expires within ${ttl}s`,
+      { cause: failure },
+    );
+  }
+  emit("deregistered", { key }, `${out.paint("red", "deregistered")} ${key}`);
+  return 0;
+}

@@ -1,0 +1,58 @@
+import { createEtcd3Source, type ServiceEndpoint, watchService } from "@etcd-naming/watcher";
+import type { CommandContext } from "./context.js";
+import { serviceArg } from "./endpoint-args.js";
+import { whenAborted, within } from "./interrupt.js";
+
+type Op = "add" | "update" | "delete";
+
+const SYMBOL: Record<Op, string> = { add: "+", update: "~", delete: "-" };
+const COLOR = { add: "green", update: "yellow", delete: "red" } as const;
+
+/** `watch`: the current endpoints, then one line per change, until SIGINT/SIGTERM. */
+export async function watchCommand(ctx: CommandContext, service: string): Promise<number> {
+  serviceArg(service);
+  const { out } = ctx;
+  const interrupted = whenAborted(ctx.interrupted());
+  const client = await ctx.connect();
+
+  const print = (op: Op, endpoint: ServiceEndpoint, revision: number): void => {
+    if (out.json) {
+      out.jsonLine(
+        op === "delete"
+          ? { op, key: endpoint.key, revision }
+          : { op, key: endpoint.key, addr: endpoint.addr, metadata: endpoint.metadata, revision },
+      );
+      return;
+    }
+    const fields = op === "delete" ? [endpoint.key] : [endpoint.key, endpoint.addr];
+    if (op !== "delete" && endpoint.metadata !== null) fields.push(JSON.stringify(endpoint.metadata));
+    out.line(`${out.paint(COLOR[op], SYMBOL[op])} ${fields.join(" ")}`);
+  };
+
+  // One update per etcd response, so each change is printed as it happens.
+  const watcher = watchService(createEtcd3Source(client), service, { coalesceMs: 0, logger: {} });
+  watcher.on("update", (update) => {
+    const revision = Number(update.revision);
+    if (update.initial) {
+      out.note(
+        `watching ${service}: ${update.endpoints.length} endpoint(s) at revision ${update.revision}; Ctrl-C to stop`,
+      );
+    }
+    for (const endpoint of update.removed) print("delete", endpoint, revision);
+    for (const endpoint of update.added) print("add", endpoint, revision);
+    for (const endpoint of update.updated) print("update", endpoint, revision);
+  });
+  watcher.on("error", (error) => {
+    // Malformed values are reported, never silently dropped; connection trouble is covered by "stale".
+    if (error.code === "INVALID_VALUE") out.warn(error.message);
+  });
+  watcher.on("stale", (error) =>
+    out.warn(`lost etcd, retrying (the last known set stands): ${error.message}`),
+  );
+  watcher.on("fresh", () => out.note("etcd reachable again"));
+
+  const signal = await interrupted;
+  out.note(`${signal}: stopping`);
+  await within(watcher.close(), ctx.settings.commandTimeoutMs);
+  return 0;
+}

@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EtcdPermissionDeniedError, GRPCUnavailableError } from "etcd3";
+import { afterAll, describe, expect, it } from "vitest";
+import { CliError } from "./cli-error.js";
+import { clientOptions, describeEtcdError, resolveConnection, unreachableError } from "./connection.js";
+
+describe("resolveConnection", () => {
+  it("defaults to 127.0.0.1:2379 with 5 s timeouts", () => {
+    const settings = resolveConnection({}, {});
+    expect(settings).toMatchObject({
+      endpoints: ["127.0.0.1:2379"],
+      endpointsSource: "default",
+      secure: false,
+      dialTimeoutMs: 5000,
+      commandTimeoutMs: 5000,
+    });
+    expect(settings.user).toBeUndefined();
+  });
+
+  it("prefers --endpoints, then ETCD_ENDPOINTS, then ETCDCTL_ENDPOINTS", () => {
+    const env = { ETCD_ENDPOINTS: "a:1", ETCDCTL_ENDPOINTS: "b:2" };
+    expect(resolveConnection({ endpoints: "c:3, d:4 ," }, env)).toMatchObject({
+      endpoints: ["c:3", "d:4"],
+      endpointsSource: "flag",
+    });
+    expect(resolveConnection({}, env)).toMatchObject({
+      endpoints: ["a:1"],
+      endpointsSource: "ETCD_ENDPOINTS",
+    });
+    expect(resolveConnection({}, { ETCDCTL_ENDPOINTS: "b:2" })).toMatchObject({
+      endpoints: ["b:2"],
+      endpointsSource: "ETCDCTL_ENDPOINTS",
+    });
+  });
+
+  it("reads etcdctl's other variables", () => {
+    const settings = resolveConnection(
+      {},
+      {
+        ETCDCTL_CACERT: "ca.pem",
+        ETCDCTL_CERT: "c.pem",
+        ETCDCTL_KEY: "c.key",
+        ETCDCTL_USER: "alice",
+        ETCDCTL_PASSWORD: "pw",
+        ETCDCTL_DIAL_TIMEOUT: "2s",
+        ETCDCTL_COMMAND_TIMEOUT: "750ms",
+      },
+    );
+    expect(settings).toMatchObject({
+      secure: true,
+      tls: { cacert: "ca.pem", cert: "c.pem", key: "c.key" },
+      user: { name: "alice", password: "pw" },
+      dialTimeoutMs: 2000,
+      commandTimeoutMs: 750,
+    });
+  });
+
+  it("splits --user at the first colon and prefers ETCD_PASSWORD over ETCDCTL_PASSWORD", () => {
+    expect(resolveConnection({ user: "bob:pa:ss" }, {}).user).toEqual({ name: "bob", password: "pa:ss" });
+    expect(
+      resolveConnection({ user: "bob" }, { ETCD_PASSWORD: "one", ETCDCTL_PASSWORD: "two" }).user,
+    ).toEqual({
+      name: "bob",
+      password: "one",
+    });
+    expect(resolveConnection({ user: "bob" }, {}).user).toEqual({ name: "bob" });
+  });
+
+  it("rejects malformed values without echoing a password", () => {
+    let caught: unknown;
+    try {
+      resolveConnection({ user: ":topsecret" }, {});
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(CliError);
+    expect((caught as CliError).message).not.toContain("topsecret");
+    expect(() => resolveConnection({ endpoints: " , " }, {})).toThrow(/--endpoints is empty/);
+    expect(() => resolveConnection({ endpoints: "a b:1" }, {})).toThrow(/invalid endpoint "a b:1"/);
+    expect(() => resolveConnection({}, { ETCD_ENDPOINTS: "https://a:1,b:2" })).toThrow(
+      /ETCD_ENDPOINTS mixes/,
+    );
+  });
+
+  it("treats https:// endpoints as secure", () => {
+    expect(resolveConnection({ endpoints: "https://a:1" }, {}).secure).toBe(true);
+  });
+});
+
+describe("clientOptions", () => {
+  const dir = mkdtempSync(join(tmpdir(), "etcd-naming-cli-tls-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("maps TLS files to etcd3 credentials and the user to auth", () => {
+    for (const [name, text] of [
+      ["ca.pem", "CA"],
+      ["c.pem", "CERT"],
+      ["c.key", "KEY"],
+    ]) {
+      writeFileSync(join(dir, name as string), text as string);
+    }
+    const settings = resolveConnection(
+      { cacert: join(dir, "ca.pem"), cert: join(dir, "c.pem"), key: join(dir, "c.key"), user: "u:p" },
+      {},
+    );
+    const options = clientOptions(settings);
+    expect(options.hosts).toEqual(["127.0.0.1:2379"]);
+    expect(options.credentials?.rootCertificate.toString()).toBe("CA");
+    expect(options.credentials?.certChain?.toString()).toBe("CERT");
+    expect(options.credentials?.privateKey?.toString()).toBe("KEY");
+    expect(options.auth).toEqual({ username: "u", password: "p" });
+  });
+
+  it("gives unary calls the command timeout and leaves streams alone", () => {
+    const options = clientOptions(resolveConnection({ commandTimeout: "3s" }, {}));
+    const factory = options.defaultCallOptions as (context: { isStream: boolean }) => { deadline?: number };
+    const before = Date.now();
+    const deadline = factory({ isStream: false }).deadline ?? 0;
+    expect(deadline).toBeGreaterThanOrEqual(before + 3000);
+    expect(deadline).toBeLessThan(before + 4000);
+    expect(factory({ isStream: true })).toEqual({});
+    expect(options.credentials).toBeUndefined();
+    expect(options.auth).toBeUndefined();
+  });
+});
+
+describe("unreachableError", () => {
+  it("extracts the socket error from gRPC's message", () => {
+    const settings = resolveConnection({ endpoints: "127.0.0.1:1" }, {});
+    const error = unreachableError(
+      settings,
+      new Error(
+        "14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: ",
+      ),
+    );
+    expect(error.code).toBe("UNREACHABLE");
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toBe(
+      "cannot reach etcd at 127.0.0.1:1 (tried 127.0.0.1:1): connect ECONNREFUSED 127.0.0.1:1. " +
+        "Is etcd running? Pass --endpoints or set ETCD_ENDPOINTS.",
+    );
+  });
+
+  it("mentions the default when no endpoints were given", () => {
+    const error = unreachableError(resolveConnection({}, {}), new Error("no answer within 5000 ms"));
+    expect(error.message).toContain("(tried 127.0.0.1:2379, the default): no answer within 5000 ms.");
+  });
+});
+
+describe("describeEtcdError", () => {
+  const settings = resolveConnection({ endpoints: "127.0.0.1:2379" }, {});
+
+  it("tells etcd's refusals from faults of the program", () => {
+    const etcdError = describeEtcdError(
+      settings,
+      new EtcdPermissionDeniedError("etcdserver: permission denied"),
+    );
+    expect(etcdError.code).toBe("ETCD");
+    expect(etcdError.message).toBe("etcd request failed: etcdserver: permission denied");
+    const bug = describeEtcdError(settings, new TypeError("x is not a function"));
+    expect(bug.code).toBe("INTERNAL");
+    expect(bug.message).toBe("unexpected failure: x is not a function");
+    expect(describeEtcdError(settings, new GRPCUnavailableError("14 UNAVAILABLE: down")).code).toBe(
+      "UNREACHABLE",
+    );
+  });
+});

@@ -1,0 +1,241 @@
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import {
+  Etcd3,
+  EtcdAuthenticationFailedError,
+  GRPCDeadlineExceededError,
+  GRPCUnavailableError,
+  type IOptions,
+} from "etcd3";
+import { CliError, usageError } from "./cli-error.js";
+import { parseDuration } from "./duration.js";
+
+/** The connection flags, exactly as commander hands them over (all optional strings). */
+export interface ConnectionFlags {
+  endpoints?: string;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  user?: string;
+  dialTimeout?: string;
+  commandTimeout?: string;
+}
+
+/** Connection settings after flags, environment and defaults were merged and checked. */
+export interface ConnectionSettings {
+  endpoints: string[];
+  /** Where the endpoints came from, for error messages. */
+  endpointsSource: "flag" | "ETCD_ENDPOINTS" | "ETCDCTL_ENDPOINTS" | "default";
+  /** TLS is used: an https:// endpoint or any of the TLS files. */
+  secure: boolean;
+  tls: { cacert?: string; cert?: string; key?: string };
+  user?: { name: string; password?: string };
+  dialTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+export const DEFAULT_ENDPOINT = "127.0.0.1:2379";
+export const DEFAULT_DIAL_TIMEOUT = "5s";
+export const DEFAULT_COMMAND_TIMEOUT = "5s";
+
+type Env = Record<string, string | undefined>;
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === "" ? undefined : value;
+
+/**
+ * Merges flags, environment (etcdctl's names too) and defaults. Throws a usage error for malformed values;
+ * never reads files or touches the network.
+ */
+export function resolveConnection(flags: ConnectionFlags, env: Env): ConnectionSettings {
+  let endpointsSource: ConnectionSettings["endpointsSource"] = "default";
+  let rawEndpoints = DEFAULT_ENDPOINT;
+  if (flags.endpoints !== undefined) {
+    endpointsSource = "flag";
+    rawEndpoints = flags.endpoints;
+  } else if (nonEmpty(env["ETCD_ENDPOINTS"]) !== undefined) {
+    endpointsSource = "ETCD_ENDPOINTS";
+    rawEndpoints = env["ETCD_ENDPOINTS"] as string;
+  } else if (nonEmpty(env["ETCDCTL_ENDPOINTS"]) !== undefined) {
+    endpointsSource = "ETCDCTL_ENDPOINTS";
+    rawEndpoints = env["ETCDCTL_ENDPOINTS"] as string;
+  }
+  const where = endpointsSource === "flag" ? "--endpoints" : endpointsSource;
+  const endpoints = rawEndpoints
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+  if (endpoints.length === 0) throw usageError(`${where} is empty: expected host:port[,host:port...]`);
+  for (const endpoint of endpoints) {
+    if (!/^(https?:\/\/)?[^\s/]+\/?$/.test(endpoint)) {
+      throw usageError(
+        `invalid endpoint "${endpoint}" in ${where}: expected host:port or http(s)://host:port`,
+      );
+    }
+  }
+  const https = endpoints.filter((e) => e.startsWith("https://")).length;
+  if (https > 0 && https < endpoints.length) {
+    throw usageError(`${where} mixes https:// and plaintext endpoints; use one or the other`);
+  }
+
+  const tls: ConnectionSettings["tls"] = {};
+  const cacert = flags.cacert ?? nonEmpty(env["ETCDCTL_CACERT"]);
+  const cert = flags.cert ?? nonEmpty(env["ETCDCTL_CERT"]);
+  const key = flags.key ?? nonEmpty(env["ETCDCTL_KEY"]);
+  if (cacert !== undefined) tls.cacert = cacert;
+  if (cert !== undefined) tls.cert = cert;
+  if (key !== undefined) tls.key = key;
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw usageError("--cert and --key go together: pass both or neither");
+  }
+
+  const settings: ConnectionSettings = {
+    endpoints,
+    endpointsSource,
+    secure: https > 0 || Object.keys(tls).length > 0,
+    tls,
+    dialTimeoutMs: parseDuration(
+      "--dial-timeout",
+      flags.dialTimeout ?? nonEmpty(env["ETCDCTL_DIAL_TIMEOUT"]) ?? DEFAULT_DIAL_TIMEOUT,
+    ),
+    commandTimeoutMs: parseDuration(
+      "--command-timeout",
+      flags.commandTimeout ?? nonEmpty(env["ETCDCTL_COMMAND_TIMEOUT"]) ?? DEFAULT_COMMAND_TIMEOUT,
+    ),
+  };
+
+  const user = flags.user ?? nonEmpty(env["ETCDCTL_USER"]);
+  if (user !== undefined) {
+    const colon = user.indexOf(":");
+    const name = colon === -1 ? user : user.slice(0, colon);
+    // The value may hold a password: never echo it back, not even in this message.
+    if (name === "") throw usageError("invalid --user: expected name or name:password");
+    const password =
+      colon === -1 ? (nonEmpty(env["ETCD_PASSWORD"]) ?? env["ETCDCTL_PASSWORD"]) : user.slice(colon + 1);
+    settings.user = password === undefined ? { name } : { name, password };
+  }
+  return settings;
+}
+
+function readTlsFile(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw usageError(`cannot read ${flag} file "${path}": ${reason}`, { cause: error });
+  }
+}
+
+/** The etcd3 client options for settings whose password (if any) is already known. */
+export function clientOptions(settings: ConnectionSettings): IOptions {
+  const options: IOptions = {
+    hosts: settings.endpoints,
+    dialTimeout: settings.dialTimeoutMs,
+    // Streams (watch, keep-alive) live as long as the command; unary calls get the command timeout.
+    defaultCallOptions: (context) =>
+      context.isStream ? {} : { deadline: Date.now() + settings.commandTimeoutMs },
+  };
+  const { cacert, cert, key } = settings.tls;
+  if (cacert !== undefined || cert !== undefined) {
+    options.credentials = {
+      // Without --cacert, trust the same roots Node trusts.
+      rootCertificate:
+        cacert !== undefined ? readTlsFile("--cacert", cacert) : Buffer.from(rootCertificates.join("\n")),
+    };
+    if (cert !== undefined && key !== undefined) {
+      options.credentials.certChain = readTlsFile("--cert", cert);
+      options.credentials.privateKey = readTlsFile("--key", key);
+    }
+  }
+  if (settings.user?.password !== undefined) {
+    options.auth = { username: settings.user.name, password: settings.user.password };
+  }
+  return options;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? text;
+}
+
+/**
+ * gRPC's connection errors read "14 UNAVAILABLE: No connection established. Last error: Error: connect
+ * ECONNREFUSED 127.0.0.1:1. Resolution note: "; the socket error inside is what an operator needs.
+ */
+function connectionReason(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const message = firstLine(cause.message);
+  const last = /Last error: (?:Error: )?(.+?)\.?(?: Resolution note:.*)?$/.exec(message)?.[1];
+  if (last !== undefined && last !== "null" && last !== "undefined") return last;
+  return message.replace(/\.? Last error: .*$/, "").replace(/\.? Resolution note:.*$/, "");
+}
+
+/** The one-line "cannot reach etcd" error with the endpoints tried and what to do about it. */
+export function unreachableError(settings: ConnectionSettings, cause: unknown): CliError {
+  const list = settings.endpoints.join(",");
+  const source =
+    settings.endpointsSource === "flag"
+      ? ""
+      : settings.endpointsSource === "default"
+        ? ", the default"
+        : ` from ${settings.endpointsSource}`;
+  const reason = connectionReason(cause);
+  return new CliError(
+    "UNREACHABLE",
+    `cannot reach etcd at ${list} (tried ${settings.endpoints.join(", ")}${source}): ${reason}. ` +
+      "Is etcd running? Pass --endpoints or set ETCD_ENDPOINTS.",
+    { cause },
+  );
+}
+
+function isConnectivityError(error: unknown): boolean {
+  if (error instanceof GRPCUnavailableError || error instanceof GRPCDeadlineExceededError) return true;
+  // cockatiel's open circuit: every host failed recently.
+  return error instanceof Error && error.name === "BrokenCircuitError";
+}
+
+/** Turns whatever etcd3 threw into a CliError with a message an operator can act on. */
+export function describeEtcdError(settings: ConnectionSettings, error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  if (isConnectivityError(error)) return unreachableError(settings, error);
+  if (error instanceof EtcdAuthenticationFailedError) {
+    return new CliError(
+      "AUTH",
+      `etcd rejected the credentials of user "${settings.user?.name ?? ""}": ${firstLine(error.message)}`,
+      { cause: error },
+    );
+  }
+  const message = error instanceof Error ? firstLine(error.message) : String(error);
+  // etcd3's error classes are all named Etcd…/GRPC…; anything else is a fault of this program.
+  if (error instanceof Error && /^(Etcd|GRPC)/.test(error.constructor.name)) {
+    return new CliError("ETCD", `etcd request failed: ${message}`, { cause: error });
+  }
+  return new CliError("INTERNAL", `unexpected failure: ${message}`, { cause: error });
+}
+
+/**
+ * Opens a client and proves etcd answers (a Status call, plus authentication when a user is set) within
+ * the dial timeout. etcd3 accepts a `dialTimeout` but does not enforce it, hence the explicit deadline.
+ */
+export async function openClient(settings: ConnectionSettings): Promise<Etcd3> {
+  const client = new Etcd3(clientOptions(settings));
+  const deadline = Date.now() + settings.dialTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${settings.dialTimeoutMs} ms`)),
+      settings.dialTimeoutMs + 250,
+    );
+  });
+  try {
+    await Promise.race([client.maintenance.status({ deadline }), timeout]);
+    return client;
+  } catch (error) {
+    client.close();
+    // Whatever answered the probe wrongly (nothing, a proxy, an HTTP server) is not a usable etcd, except
+    // for a refused login, which deserves its own message.
+    if (error instanceof EtcdAuthenticationFailedError) throw describeEtcdError(settings, error);
+    throw unreachableError(settings, error);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { CliError } from "./cli-error.js";
+import { parseDuration } from "./duration.js";
+
+describe("parseDuration", () => {
+  it("reads etcdctl's duration spellings and bare seconds", () => {
+    expect(parseDuration("--dial-timeout", "500ms")).toBe(500);
+    expect(parseDuration("--dial-timeout", "2s")).toBe(2000);
+    expect(parseDuration("--dial-timeout", "1m30s")).toBe(90_000);
+    expect(parseDuration("--dial-timeout", "1.5s")).toBe(1500);
+    expect(parseDuration("--dial-timeout", "1h")).toBe(3_600_000);
+    expect(parseDuration("--dial-timeout", "3")).toBe(3000);
+  });
+
+  it("rejects anything else as a usage error naming the flag", () => {
+    for (const bad of ["", "soon", "5 s", "-1s", "0s", "2x", "s"]) {
+      let caught: unknown;
+      try {
+        parseDuration("--command-timeout", bad);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, bad).toBeInstanceOf(CliError);
+      expect((caught as CliError).code).toBe("USAGE");
+      expect((caught as CliError).exitCode).toBe(2);
+      expect((caught as CliError).message).toContain("--command-timeout");
+    }
+  });
+});

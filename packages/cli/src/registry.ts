@@ -1,0 +1,75 @@
+import { decodeEndpoint, servicePrefix } from "@etcd-naming/codec";
+import type { Etcd3 } from "etcd3";
+
+/** One decodable endpoint as stored in etcd. */
+export interface StoredEndpoint {
+  key: string;
+  addr: string;
+  metadata: unknown;
+  /** Decimal lease id as etcd3 returns it; "0" when the key has no lease. */
+  lease: string;
+  modRevision: string;
+}
+
+/** A value under the service prefix that is not a usable endpoint. */
+export interface SkippedValue {
+  key: string;
+  reason: string;
+  code: string;
+  modRevision: string;
+}
+
+export interface ServiceSnapshot {
+  endpoints: StoredEndpoint[];
+  skipped: SkippedValue[];
+  revision: string;
+}
+
+/** The end of etcd's range for every key starting with `prefix` (the prefix with its last byte + 1). */
+export function prefixRangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  // An all-0xff prefix: "\0" means "to the end of the keyspace" to etcd.
+  return Buffer.from([0]);
+}
+
+/** Reads every key under `<service>/` in one request, split into endpoints and skipped values, by key. */
+export async function readService(client: Etcd3, service: string): Promise<ServiceSnapshot> {
+  const prefix = Buffer.from(servicePrefix(service));
+  const response = await client.kv.range({ key: prefix, range_end: prefixRangeEnd(prefix) });
+  const kvs = [...response.kvs].sort((a, b) => Buffer.compare(a.key, b.key));
+  const endpoints: StoredEndpoint[] = [];
+  const skipped: SkippedValue[] = [];
+  for (const kv of kvs) {
+    const key = kv.key.toString("utf8");
+    const decoded = decodeEndpoint(kv.value);
+    if (decoded.ok) {
+      endpoints.push({
+        key,
+        addr: decoded.endpoint.addr,
+        metadata: decoded.endpoint.metadata,
+        lease: kv.lease,
+        modRevision: kv.mod_revision,
+      });
+    } else {
+      skipped.push({
+        key,
+        reason: decoded.error.message,
+        code: decoded.error.code,
+        modRevision: kv.mod_revision,
+      });
+    }
+  }
+  return { endpoints, skipped, revision: response.header.revision };
+}
+
+/** A lease id the way etcdctl prints and accepts it (hex); undefined for "no lease". */
+export function leaseHex(lease: string | undefined): string | undefined {
+  if (lease === undefined || lease === "" || lease === "0") return undefined;
+  return BigInt(lease).toString(16);
+}
