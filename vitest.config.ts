@@ -32,7 +32,8 @@ export default defineConfig({
       ...readdirSync(`${root}examples`, { withFileTypes: true })
         .filter((d) => d.isDirectory())
         .map((d) => project(`examples/${d.name}`)),
-      ...(existsSync(`${root}interop/package.json`) ? [project("interop")] : []),
+      // Private suites at the root: Go interop, reliability (chaos) and security (TLS, auth, RBAC) tests.
+      ...["interop", "reliability", "security"].filter((d) => existsSync(`${root}${d}/package.json`)).map(project),
     ],
     passWithNoTests: false,
   },

@@ -1,0 +1,157 @@
+// 2. Our registrar and createEndpointManager write → Go's Manager.List returns the same addresses and
+//    metadata, and the stored bytes are exactly the bytes Go's Manager writes for the same endpoint.
+import type { Endpoint } from "@etcd-naming/codec";
+import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
+import { createEndpointManager, type Registration, register } from "@etcd-naming/registrar";
+import { afterAll, describe, expect, it } from "vitest";
+import { runGoOk } from "./go-helper.js";
+import { goSkipReason, useGoHelper } from "./suite.js";
+
+const etcd = useTestEtcd();
+
+type Listed = Record<string, { addr: string; metadata: unknown }>;
+
+// Metadata that exercises Go's encoder: key order, HTML escaping, non-ASCII, numbers, nesting, absence.
+const cases: { id: string; endpoint: Endpoint }[] = [
+  { id: "plain", endpoint: { addr: "10.0.0.1:50051" } },
+  { id: "null", endpoint: { addr: "10.0.0.2:50051", metadata: null } },
+  { id: "string", endpoint: { addr: "10.0.0.3:50051", metadata: "zone=eu;weight=3" } },
+  { id: "html", endpoint: { addr: "10.0.0.4:50051", metadata: "<a&b> \u2028" } },
+  { id: "unicode", endpoint: { addr: "[2001:db8::1]:443", metadata: "zone-é-東京 😀" } },
+  {
+    id: "object",
+    endpoint: { addr: "10.0.0.5:8080", metadata: { zone: "a", weight: 3, version: "v2", Ärger: true } },
+  },
+  {
+    id: "nested",
+    endpoint: { addr: "unix:///tmp/x.sock", metadata: { labels: { tier: "gold" }, ports: [1, 2] } },
+  },
+  { id: "numbers", endpoint: { addr: "h:1", metadata: [0.1, 1e21, 1e-7, 123456789012, -2.5e-300] } },
+  { id: "bool", endpoint: { addr: "h:2", metadata: false } },
+];
+
+describe.skipIf(goSkipReason !== undefined)(
+  "our writers → Go's endpoints.Manager",
+  { timeout: 30_000 },
+  () => {
+    const go = useGoHelper();
+    const client = etcd.client();
+    const registrations: Registration[] = [];
+
+    afterAll(async () => {
+      await Promise.all(registrations.map((r) => r.deregister()));
+    });
+
+    const goManager = (service: string, op: string, request?: unknown) =>
+      runGoOk(go.binary, [
+        "manager",
+        "-endpoints",
+        etcd.endpoints.join(","),
+        "-service",
+        service,
+        op,
+        ...(request === undefined ? [] : [JSON.stringify(request)]),
+      ]);
+    const goList = async (service: string) =>
+      ((await goManager(service, "list")) as { endpoints: Listed }).endpoints;
+    const stored = async (key: string) => {
+      const value = await client.get(key).buffer();
+      if (value === null) throw new Error(`${key} is not in etcd`);
+      return value;
+    };
+
+    /** Has Go's own Manager write the same endpoints under `goService` and compares the bytes key by key. */
+    async function expectGoBytes(service: string, goService: string, ids: string[]): Promise<void> {
+      await goManager(
+        goService,
+        "update",
+        ids.map((id) => {
+          const { endpoint } = cases.find((c) => c.id === id)!;
+          return {
+            op: 0,
+            key: `${goService}/${id}`,
+            addr: endpoint.addr,
+            metadata: endpoint.metadata ?? null,
+          };
+        }),
+      );
+      for (const id of ids) {
+        const ours = await stored(`${service}/${id}`);
+        const theirs = await stored(`${goService}/${id}`);
+        expect({ id, value: ours.toString("utf8") }).toEqual({ id, value: theirs.toString("utf8") });
+        expect(ours.equals(theirs)).toBe(true);
+      }
+    }
+
+    const expected = (service: string, ids: string[]): Listed =>
+      Object.fromEntries(
+        ids.map((id) => {
+          const { endpoint } = cases.find((c) => c.id === id)!;
+          return [`${service}/${id}`, { addr: endpoint.addr, metadata: endpoint.metadata ?? null }];
+        }),
+      );
+
+    it("createEndpointManager: update in one transaction, addEndpoint, deleteEndpoint", async () => {
+      const service = `${etcd.namespace}/node-manager`;
+      const manager = createEndpointManager(client, service, { logger: { warn: () => {} } });
+      await manager.update(
+        cases.map(({ id, endpoint }) => ({ op: 0 as const, key: `${service}/${id}`, endpoint })),
+      );
+      expect(await goList(service)).toEqual(
+        expected(
+          service,
+          cases.map((c) => c.id),
+        ),
+      );
+      await expectGoBytes(
+        service,
+        `${etcd.namespace}/go-manager`,
+        cases.map((c) => c.id),
+      );
+
+      await manager.deleteEndpoint(`${service}/plain`);
+      await manager.update([
+        { op: 1, key: `${service}/null` },
+        { op: 1, key: `${service}/numbers` },
+      ]);
+      await manager.addEndpoint(`${service}/again`, { addr: "10.0.0.9:1", metadata: "back" });
+      const remaining = cases.map((c) => c.id).filter((id) => !["plain", "null", "numbers"].includes(id));
+      expect(await goList(service)).toEqual({
+        ...expected(service, remaining),
+        [`${service}/again`]: { addr: "10.0.0.9:1", metadata: "back" },
+      });
+    });
+
+    it("register(): leased keys Go lists like its own, byte for byte", async () => {
+      const service = `${etcd.namespace}/node-registrar`;
+      const ids = ["string", "object", "unicode"];
+      for (const id of ids) {
+        const { endpoint } = cases.find((c) => c.id === id)!;
+        registrations.push(
+          await register({
+            client,
+            service,
+            addr: endpoint.addr,
+            metadata: endpoint.metadata,
+            key: `${service}/${id}`,
+            ttl: 10,
+            logger: { warn: () => {} },
+          }),
+        );
+      }
+      expect(await goList(service)).toEqual(expected(service, ids));
+      await expectGoBytes(service, `${etcd.namespace}/go-registrar`, ids);
+
+      // setMetadata rewrites the value; Go sees the change.
+      await registrations[0]!.setMetadata("zone=us");
+      expect((await goList(service))[`${service}/string`]).toEqual({
+        addr: "10.0.0.3:50051",
+        metadata: "zone=us",
+      });
+
+      // Deregistering removes it from Go's view at once.
+      await registrations[1]!.deregister();
+      expect(Object.keys(await goList(service)).sort()).toEqual([`${service}/string`, `${service}/unicode`]);
+    });
+  },
+);
