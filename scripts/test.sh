@@ -6,32 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 TURBO_NO_UPDATE_NOTIFIER=1
-PNPM_VERSION=10.34.9
-step() { printf '\n==> %s\n' "$*"; }
-need_root_or_say() { # $1: the apt packages
-  if [ "$(id -u)" = 0 ]; then
-    if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-  else
-    echo "error: missing $*. Install it with:  sudo apt-get install -y $*" >&2
-    exit 1
-  fi
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-step "node $(node --version)"
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("error: Node >= 20.19 is required, found "+process.version); process.exit(1) }'
-
-if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; then
-  step "installing pnpm $PNPM_VERSION"
-  npm install -g "pnpm@$PNPM_VERSION" --no-fund --no-audit >/dev/null
-fi
-
-if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
-  step "installing etcd (Debian etcd-server, etcd-client)"
-  need_root_or_say etcd-server etcd-client
-fi
-step "$(etcd --version | head -1)"
+check_node
+ensure_pnpm
+ensure_etcd
 
 # The Go interop suite builds a helper against etcd's own Go naming packages (Debian ships their source).
 # As root it is installed; otherwise that suite is skipped and says which packages to install.
