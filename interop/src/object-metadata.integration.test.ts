@@ -70,7 +70,7 @@ describe.skipIf(goSkipReason !== undefined)(
       );
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toContain(`${service}/${server.addr}`);
-      expect(warnings[0]).toContain("3.4.x-3.5.26");
+      expect(warnings[0]).toContain("3.6.0-3.6.7");
 
       const { exit } = await goResolve(service, 15);
       expect(exit.code).toBe(2); // the exit status of a Go program that died of a panic
@@ -98,7 +98,7 @@ describe.skipIf(goSkipReason !== undefined)(
       });
       const code = await cli.run(["add", service, server.addr, "--metadata", '{"zone":"a"}']);
       expect({ code, stdout }).toEqual({ code: 0, stdout: expect.stringContaining(`added ${service}/`) });
-      expect(stderr).toMatch(/^warning: object metadata makes etcd's Go resolver 3\.4\.x-3\.5\.26 panic/);
+      expect(stderr).toMatch(/^warning: object metadata makes etcd's Go resolver 3\.4\.x, 3\.5\.0-3\.5\.26 and 3\.6\.0-3\.6\.7 panic/);
 
       const { exit } = await goResolve(service, 15);
       expect(exit.code).toBe(2);

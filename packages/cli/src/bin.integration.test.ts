@@ -103,7 +103,7 @@ describe("add", () => {
     );
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(
-      /^warning: object metadata makes etcd's Go resolver 3\.4\.x-3\.5\.26 panic \(etcd-io\/etcd#19700\)/,
+      /^warning: object metadata makes etcd's Go resolver 3\.4\.x, 3\.5\.0-3\.5\.26 and 3\.6\.0-3\.6\.7 panic \(etcd-io\/etcd#19700\)/,
     );
     expect(JSON.parse(run.stdout)).toEqual({
       key: `${svc}/instance-1`,

@@ -2,7 +2,15 @@
  * Why a command failed. `USAGE` maps to exit code 2 (the command line itself is wrong); every other code is
  * a runtime failure and maps to exit code 1.
  */
-export type CliErrorCode = "USAGE" | "UNREACHABLE" | "AUTH" | "NOT_FOUND" | "ETCD" | "ABORTED" | "INTERNAL";
+export type CliErrorCode =
+  | "USAGE"
+  | "UNREACHABLE"
+  | "AUTH"
+  | "PERMISSION_DENIED"
+  | "NOT_FOUND"
+  | "ETCD"
+  | "ABORTED"
+  | "INTERNAL";
 
 /** A failure the CLI reports as one `error: ...` line and an exit code; callers branch on `code`. */
 export class CliError extends Error {

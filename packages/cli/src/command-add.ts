@@ -10,6 +10,7 @@ import { usageError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
 import { checked, endpointKeyArg, metadataArg, serviceArg } from "./endpoint-args.js";
 import type { Output } from "./output.js";
+import { writing } from "./registry.js";
 
 export interface EndpointOptions {
   metadata?: string;
@@ -35,12 +36,12 @@ export function endpointFromArgs(
   return { key, endpoint };
 }
 
-/** Object metadata is valid, but etcd's Go resolver in 3.4.x–3.5.26 panics on it (etcd-io/etcd#19700). */
+/** Object metadata is valid, but etcd's Go resolver in 3.4.x, 3.5.0–3.5.26 and 3.6.0–3.6.7 panics on it (etcd-io/etcd#19700). */
 export function warnObjectMetadata(out: Output, endpoint: Endpoint): void {
   if (endpoint.metadata !== undefined && isObjectMetadata(endpoint.metadata)) {
     out.warn(
-      "object metadata makes etcd's Go resolver 3.4.x-3.5.26 panic (etcd-io/etcd#19700); " +
-        `if Go clients resolve this service, use string metadata such as '"zone=a"'`,
+      "object metadata makes etcd's Go resolver 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 panic (etcd-io/etcd#19700); " +
+        `if Go clients resolve this service, use string metadata such as '"zone=a"' or a separate key`,
     );
   }
 }
@@ -56,11 +57,13 @@ export async function addCommand(
   warnObjectMetadata(ctx.out, endpoint);
   const client = await ctx.connect();
   const value = encodeEndpoint(endpoint);
-  const response = await client.kv.put({
-    key: Buffer.from(key),
-    value: Buffer.from(value),
-    prev_kv: true,
-  });
+  const response = await writing(service, key, () =>
+    client.kv.put({
+      key: Buffer.from(key),
+      value: Buffer.from(value),
+      prev_kv: true,
+    }),
+  );
   const revision = Number(response.header.revision);
   // Report what etcd now holds (Go sorts object keys), not how it was typed.
   const decoded = decodeEndpoint(value);

@@ -1,4 +1,5 @@
 import { createEtcd3Source, type ServiceEndpoint, watchService } from "@etcd-naming/watcher";
+import { CliError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
 import { serviceArg } from "./endpoint-args.js";
 import { whenAborted, within } from "./interrupt.js";
@@ -42,16 +43,35 @@ export async function watchCommand(ctx: CommandContext, service: string): Promis
     for (const endpoint of update.added) print("add", endpoint, revision);
     for (const endpoint of update.updated) print("update", endpoint, revision);
   });
+  // A refused read does not heal by retrying: stop with the reason instead of waiting forever.
+  let refuse: (error: CliError) => void = () => {};
+  const denied = new Promise<never>((_, reject) => {
+    refuse = reject;
+  });
   watcher.on("error", (error) => {
     // Malformed values are reported, never silently dropped; connection trouble is covered by "stale".
     if (error.code === "INVALID_VALUE") out.warn(error.message);
+    if (error.code === "PERMISSION_DENIED") {
+      const who = ctx.settings.user === undefined ? "this client" : `user "${ctx.settings.user.name}"`;
+      refuse(
+        new CliError("PERMISSION_DENIED", `etcd denied ${who} the watch: ${error.message}`, { cause: error }),
+      );
+    }
   });
-  watcher.on("stale", (error) =>
-    out.warn(`lost etcd, retrying (the last known set stands): ${error.message}`),
-  );
+  watcher.on("stale", (error) => {
+    if (error.code !== "PERMISSION_DENIED") {
+      out.warn(`lost etcd, retrying (the last known set stands): ${error.message}`);
+    }
+  });
   watcher.on("fresh", () => out.note("etcd reachable again"));
 
-  const signal = await interrupted;
+  let signal: string;
+  try {
+    signal = await Promise.race([interrupted, denied]);
+  } catch (error) {
+    await within(watcher.close(), ctx.settings.commandTimeoutMs);
+    throw error;
+  }
   out.note(`${signal}: stopping`);
   await within(watcher.close(), ctx.settings.commandTimeoutMs);
   return 0;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EtcdPermissionDeniedError, GRPCUnavailableError } from "etcd3";
+import { EtcdLeaseInvalidError, EtcdPermissionDeniedError, GRPCUnavailableError } from "etcd3";
 import { afterAll, describe, expect, it } from "vitest";
 import { CliError } from "./cli-error.js";
 import { clientOptions, describeEtcdError, resolveConnection, unreachableError } from "./connection.js";
@@ -150,15 +150,30 @@ describe("unreachableError", () => {
 });
 
 describe("describeEtcdError", () => {
+  it("reports an RBAC refusal as PERMISSION_DENIED with the user, keeping the packages' detail", () => {
+    const raw = describeEtcdError(
+      { ...settings, user: { name: "reader" } },
+      new EtcdPermissionDeniedError("etcdserver: permission denied"),
+    );
+    expect(raw.code).toBe("PERMISSION_DENIED");
+    expect(raw.exitCode).toBe(1);
+    expect(raw.message).toBe('etcd denied user "reader" the request');
+    const detailed = Object.assign(new Error("etcd permission denied: writing svc/a needs readwrite"), {
+      code: "PERMISSION_DENIED",
+    });
+    const wrapped = describeEtcdError(settings, detailed);
+    expect(wrapped.code).toBe("PERMISSION_DENIED");
+    expect(wrapped.message).toBe(
+      "etcd denied this client the request: etcd permission denied: writing svc/a needs readwrite",
+    );
+  });
+
   const settings = resolveConnection({ endpoints: "127.0.0.1:2379" }, {});
 
   it("tells etcd's refusals from faults of the program", () => {
-    const etcdError = describeEtcdError(
-      settings,
-      new EtcdPermissionDeniedError("etcdserver: permission denied"),
-    );
+    const etcdError = describeEtcdError(settings, new EtcdLeaseInvalidError("7587"));
     expect(etcdError.code).toBe("ETCD");
-    expect(etcdError.message).toBe("etcd request failed: etcdserver: permission denied");
+    expect(etcdError.message).toMatch(/^etcd request failed: .*7587/);
     const bug = describeEtcdError(settings, new TypeError("x is not a function"));
     expect(bug.code).toBe("INTERNAL");
     expect(bug.message).toBe("unexpected failure: x is not a function");

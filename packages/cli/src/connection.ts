@@ -3,6 +3,7 @@ import { rootCertificates } from "node:tls";
 import {
   Etcd3,
   EtcdAuthenticationFailedError,
+  EtcdPermissionDeniedError,
   GRPCDeadlineExceededError,
   GRPCUnavailableError,
   type IOptions,
@@ -203,6 +204,14 @@ export function describeEtcdError(settings: ConnectionSettings, error: unknown):
       `etcd rejected the credentials of user "${settings.user?.name ?? ""}": ${firstLine(error.message)}`,
       { cause: error },
     );
+  }
+  // The packages below name the key and the permission; etcd3's own error names neither.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof EtcdPermissionDeniedError || code === "PERMISSION_DENIED") {
+    const who = settings.user === undefined ? "this client" : `user "${settings.user.name}"`;
+    const detail =
+      error instanceof EtcdPermissionDeniedError ? "" : `: ${firstLine((error as Error).message)}`;
+    return new CliError("PERMISSION_DENIED", `etcd denied ${who} the request${detail}`, { cause: error });
   }
   const message = error instanceof Error ? firstLine(error.message) : String(error);
   // etcd3's error classes are all named Etcd…/GRPC…; anything else is a fault of this program.

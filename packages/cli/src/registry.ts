@@ -1,5 +1,6 @@
 import { decodeEndpoint, servicePrefix } from "@etcd-naming/codec";
-import type { Etcd3 } from "etcd3";
+import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
+import { CliError } from "./cli-error.js";
 
 /** One decodable endpoint as stored in etcd. */
 export interface StoredEndpoint {
@@ -38,10 +39,36 @@ export function prefixRangeEnd(prefix: Buffer): Buffer {
   return Buffer.from([0]);
 }
 
+/** Runs a write of `key`; etcd's RBAC refusal becomes an error naming the key and the permission it needs. */
+export async function writing<T>(service: string, key: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof EtcdPermissionDeniedError)) throw error;
+    const where = servicePrefix(service);
+    throw new CliError(
+      "PERMISSION_DENIED",
+      `etcd permission denied: writing ${key} needs the readwrite permission on the prefix ${where}`,
+      { cause: error },
+    );
+  }
+}
+
 /** Reads every key under `<service>/` in one request, split into endpoints and skipped values, by key. */
 export async function readService(client: Etcd3, service: string): Promise<ServiceSnapshot> {
   const prefix = Buffer.from(servicePrefix(service));
-  const response = await client.kv.range({ key: prefix, range_end: prefixRangeEnd(prefix) });
+  let response: Awaited<ReturnType<Etcd3["kv"]["range"]>>;
+  try {
+    response = await client.kv.range({ key: prefix, range_end: prefixRangeEnd(prefix) });
+  } catch (error) {
+    if (!(error instanceof EtcdPermissionDeniedError)) throw error;
+    const where = servicePrefix(service);
+    throw new CliError(
+      "PERMISSION_DENIED",
+      `etcd permission denied: reading ${where} needs the read permission on the prefix ${where}`,
+      { cause: error },
+    );
+  }
   const kvs = [...response.kvs].sort((a, b) => Buffer.compare(a.key, b.key));
   const endpoints: StoredEndpoint[] = [];
   const skipped: SkippedValue[] = [];

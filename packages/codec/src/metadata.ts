@@ -19,7 +19,7 @@ export function validateMetadata(metadata: unknown, options: MetadataOptions = {
 }
 
 /**
- * True when `metadata` is a JSON object or array. etcd's Go resolver from 3.4.x to 3.5.26 panics
+ * True when `metadata` is a JSON object or array. etcd's Go resolver from 3.4.x, 3.5.0 to 3.5.26 and 3.6.0 to 3.6.7 panics
  * when it compares endpoints whose metadata is a map or slice, so services shared with those Go
  * clients should carry string (or number/boolean) metadata.
  */

@@ -10,7 +10,8 @@ export type EtcdFixtureErrorCode =
   | "CLOSED"
   | "STATUS_FAILED"
   | "NO_LEADER"
-  | "NO_SHARED_ETCD";
+  | "NO_SHARED_ETCD"
+  | "CERTIFICATES_FAILED";
 
 /**
  * The one error type thrown by `@etcd-naming/etcd-fixture`. Start failures carry the tail of

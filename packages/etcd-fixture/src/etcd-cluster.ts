@@ -12,6 +12,7 @@ import {
 } from "./etcd-server.js";
 import { findEtcdBinary } from "./find-etcd.js";
 import { type PortReservation, reservePorts } from "./ports.js";
+import { type EtcdTlsOptions, resolveTls } from "./tls.js";
 
 /** Options of {@link startEtcdCluster}. */
 export interface StartEtcdClusterOptions {
@@ -26,6 +27,8 @@ export interface StartEtcdClusterOptions {
   /** How long each member's start waits for health (default 30 000 ms). */
   startTimeoutMs?: number;
   logBufferBytes?: number;
+  /** Serve clients over https on every member (peers stay on plain http). */
+  tls?: EtcdTlsOptions;
 }
 
 /** A real multi-member etcd cluster on loopback. */
@@ -122,6 +125,7 @@ export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): P
   }
   const bin = findEtcdBinary({ etcdBin: options.etcdBin });
   const prefix = validateMemberName(options.name ?? `etcd-${randomBytes(3).toString("hex")}`);
+  const tls = await resolveTls(options.tls);
   await sweepOrphansOnce();
   const reservations: PortReservation[] = [];
   const dataDirs: string[] = [];
@@ -152,6 +156,7 @@ export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): P
           startTimeoutMs: options.startTimeoutMs ?? 30_000,
           logBufferBytes: options.logBufferBytes ?? 256 * 1024,
           ports: reservations[i]!,
+          tls,
         }),
       );
     }

@@ -13,9 +13,10 @@ import {
 } from "./cleanup.js";
 import { EtcdFixtureError } from "./errors.js";
 import { findEtcdBinary } from "./find-etcd.js";
-import { httpJson } from "./http-json.js";
+import { type HttpTls, httpJson } from "./http-json.js";
 import { LogBuffer } from "./log-buffer.js";
 import { type PortReservation, reservePorts } from "./ports.js";
+import { type EtcdTlsOptions, resolveTls } from "./tls.js";
 
 /** Options of {@link startEtcd}. */
 export interface StartEtcdOptions {
@@ -31,6 +32,8 @@ export interface StartEtcdOptions {
   startTimeoutMs?: number;
   /** Bytes of etcd output kept in memory for `logs()` (default 256 KiB). */
   logBufferBytes?: number;
+  /** Serve clients over https with these certificates; `clientUrls` become `https://`. */
+  tls?: EtcdTlsOptions;
 }
 
 /** One member's view of the cluster, from the Maintenance/Status API. Ids are decimal uint64 strings. */
@@ -52,7 +55,7 @@ export interface EtcdServer extends AsyncDisposable {
   readonly name: string;
   /** `host:port` pairs, the form etcd3's `hosts` option takes. */
   readonly endpoints: string[];
-  /** `http://host:port` client URLs. */
+  /** `http://host:port` client URLs (`https://` with the `tls` option). */
   readonly clientUrls: string[];
   readonly peerUrls: string[];
   readonly dataDir: string;
@@ -94,6 +97,8 @@ export interface MemberSpec {
   startTimeoutMs: number;
   logBufferBytes: number;
   ports: PortReservation;
+  /** TLS flags for the client port, and what the health and status checks present. */
+  tls?: { args: string[]; http: HttpTls } | undefined;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
@@ -156,7 +161,7 @@ export class EtcdProcess implements EtcdServer {
     this.name = spec.name;
     this.dataDir = spec.dataDir;
     this.endpoints = [`127.0.0.1:${spec.clientPort}`];
-    this.clientUrls = [`http://127.0.0.1:${spec.clientPort}`];
+    this.clientUrls = [`${spec.tls ? "https" : "http"}://127.0.0.1:${spec.clientPort}`];
     this.peerUrls = [`http://127.0.0.1:${spec.peerPort}`];
     this.#logs = new LogBuffer(spec.logBufferBytes);
   }
@@ -196,6 +201,7 @@ export class EtcdProcess implements EtcdServer {
       "--log-level=warn",
       "--log-outputs=stderr",
       ...s.defaultArgs,
+      ...(s.tls?.args ?? []),
       ...s.args,
     ];
   }
@@ -281,6 +287,7 @@ export class EtcdProcess implements EtcdServer {
           `${this.clientUrls[0]}/health`,
           undefined,
           Math.min(1000, remaining),
+          this.#spec.tls?.http,
         );
         if ((body as { health?: unknown } | null)?.health === "true") return;
         last = JSON.stringify(body);
@@ -363,7 +370,13 @@ export class EtcdProcess implements EtcdServer {
     if (!this.#child) throw new EtcdFixtureError("NOT_RUNNING", `etcd ${this.name} is not running`);
     let body: unknown;
     try {
-      body = await httpJson("POST", `${this.clientUrls[0]}/v3/maintenance/status`, {}, timeoutMs);
+      body = await httpJson(
+        "POST",
+        `${this.clientUrls[0]}/v3/maintenance/status`,
+        {},
+        timeoutMs,
+        this.#spec.tls?.http,
+      );
     } catch (error) {
       throw new EtcdFixtureError(
         "STATUS_FAILED",
@@ -416,6 +429,7 @@ export class EtcdProcess implements EtcdServer {
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdServer> {
   const bin = findEtcdBinary({ etcdBin: options.etcdBin });
   const name = validateMemberName(options.name ?? `etcd-${randomBytes(3).toString("hex")}`);
+  const tls = await resolveTls(options.tls);
   await sweepOrphansOnce();
   const ports = await reservePorts(2);
   const [clientPort, peerPort] = ports.ports as [number, number];
@@ -442,6 +456,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
     startTimeoutMs: options.startTimeoutMs ?? 20_000,
     logBufferBytes: options.logBufferBytes ?? 256 * 1024,
     ports,
+    tls,
   });
   try {
     await server.start();

@@ -1,4 +1,12 @@
-import { request } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+
+/** PEM material for an https request: the CA to trust and, for mutual TLS, a client certificate. */
+export interface HttpTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
 
 /**
  * One JSON request over a fresh connection (no agent), so no pooled socket outlives a killed or
@@ -9,14 +17,18 @@ export function httpJson(
   url: string,
   body: unknown,
   timeoutMs: number,
+  tls?: HttpTls,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const secure = url.startsWith("https:");
+    const request = secure ? httpsRequest : httpRequest;
     const req = request(
       url,
       {
         method,
         agent: false,
+        ...(secure && tls !== undefined ? tls : {}),
         timeout: timeoutMs,
         headers: payload === undefined ? {} : { "content-type": "application/json" },
       },

@@ -1,3 +1,5 @@
+export type { TestCertificate, TestCertificates, TestCertificatesOptions } from "./certificates.js";
+export { createTestCertificates } from "./certificates.js";
 export type { SweepResult } from "./cleanup.js";
 export { sweepOrphans } from "./cleanup.js";
 export type { EtcdFixtureErrorCode } from "./errors.js";
@@ -8,3 +10,5 @@ export type { EtcdMemberStatus, EtcdServer, StartEtcdOptions } from "./etcd-serv
 export { startEtcd } from "./etcd-server.js";
 export type { FindEtcdOptions } from "./find-etcd.js";
 export { etcdInstallCommand, findEtcdBinary } from "./find-etcd.js";
+export type { EtcdTlsOptions } from "./tls.js";
+export { tlsFromCertificates } from "./tls.js";

@@ -166,7 +166,12 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         // Nothing is known yet. Only a failed first listing is worth reporting: calls then fail fast
         // with the reason instead of waiting for their deadline.
         if (state.error !== undefined && this.#reported === null) {
-          const details = `cannot resolve ${service}: etcd unavailable (${state.error.message})`;
+          // A refused read will not heal by waiting: say so, rather than blame availability.
+          const why =
+            (state.error as { code?: unknown }).code === "PERMISSION_DENIED"
+              ? "permission denied"
+              : "etcd unavailable";
+          const details = `cannot resolve ${service}: ${why} (${state.error.message})`;
           this.#call(`error:${details}`, () => this.#sink.error(details, this.#serviceConfig));
         }
         return;

@@ -1,0 +1,278 @@
+// Username/password auth with short-lived simple tokens, least-privilege roles, and what every package
+// and the CLI do when etcd refuses them something. One TLS etcd with auth for the whole file.
+import { registerEtcdResolver } from "@etcd-naming/grpc-js";
+import { RegistrarError, register } from "@etcd-naming/registrar";
+import {
+  createEtcd3Source,
+  type ServiceWatcher,
+  type WatcherError,
+  watchService,
+} from "@etcd-naming/watcher";
+import type { IOptions } from "etcd3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callOnce, startGreeter } from "./greeter.js";
+import { runCli } from "./run-cli.js";
+import { type SecureEtcd, secretPassword, startSecureEtcd } from "./secure-etcd.js";
+
+const TOKEN_TTL_S = 2;
+const poll = { timeout: 15_000, interval: 50 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let etcd: SecureEtcd;
+const writer = { user: "registrar-svc", password: secretPassword("writer") };
+const reader = { user: "resolver-svc", password: secretPassword("reader") };
+const outsider = { user: "other-svc", password: secretPassword("outsider") };
+const passwords = [writer.password, reader.password, outsider.password];
+const logged: string[] = [];
+const logger = {
+  warn: (message: string) => logged.push(message),
+  info: (message: string) => logged.push(message),
+  debug: (message: string) => logged.push(message),
+  error: (message: string) => logged.push(message),
+};
+
+/** Counts the unary calls a client makes, by method, to prove nothing retries in a tight loop. */
+function counted(): { calls: Map<string, number>; options: Partial<IOptions> } {
+  const calls = new Map<string, number>();
+  return {
+    calls,
+    options: {
+      defaultCallOptions: (context) => {
+        if (!context.isStream) calls.set(context.method, (calls.get(context.method) ?? 0) + 1);
+        return {};
+      },
+    },
+  };
+}
+
+beforeAll(async () => {
+  etcd = await startSecureEtcd({ auth: true, tokenTtl: TOKEN_TTL_S });
+  await etcd.addUser(writer.user, writer.password, [{ permission: "readwrite", prefix: "svc/" }]);
+  await etcd.addUser(reader.user, reader.password, [{ permission: "read", prefix: "svc/" }]);
+  await etcd.addUser(outsider.user, outsider.password, [{ permission: "readwrite", prefix: "other/" }]);
+}, 30_000);
+
+afterAll(async () => {
+  await etcd?.close();
+  // Nothing any package logged may carry a password.
+  for (const line of logged) for (const password of passwords) expect(line).not.toContain(password);
+});
+
+describe("least privilege: readwrite on svc/ registers, read on svc/ resolves", () => {
+  it("registers, keeps alive across token expiries, re-registers and deregisters", {
+    timeout: 30_000,
+  }, async () => {
+    const client = etcd.client(writer);
+    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
+    const registration = await register({
+      client,
+      service: "svc/greeter",
+      addr: "10.0.0.1:50051",
+      ttl: 2,
+      logger,
+    });
+    const key = "svc/greeter/10.0.0.1:50051";
+    expect(await admin.get(key).string()).toContain("10.0.0.1:50051");
+
+    // Several token lifetimes pass with only the keep-alive stream talking: the lease must survive.
+    const lease = registration.leaseId;
+    await sleep(TOKEN_TTL_S * 3 * 1000);
+    expect(registration.leaseId).toBe(lease);
+    expect(await admin.get(key).string()).toContain("10.0.0.1:50051");
+
+    // Lease revoked by an operator: a new lease and the key back, with the writer's (refreshed) token.
+    const back = new Promise<string>((resolve) => registration.once("reregistered", resolve));
+    await admin.leaseClient.leaseRevoke({ ID: lease });
+    expect(await back).not.toBe(lease);
+    await expect.poll(() => admin.get(key).string(), poll).toContain("10.0.0.1:50051");
+
+    // Deleted by hand after another token expiry: put back.
+    await sleep(TOKEN_TTL_S * 1000 + 500);
+    await admin.delete().key(key);
+    await expect.poll(() => admin.get(key).string(), poll).toContain("10.0.0.1:50051");
+
+    await registration.deregister();
+    expect(await admin.get(key).string()).toBeNull();
+  });
+
+  it("a read-only user lists and watches across token expiries, and a channel resolves", {
+    timeout: 30_000,
+  }, async () => {
+    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
+    const greeter = await startGreeter("read-only");
+    await admin.put("svc/hello/a").value(JSON.stringify({ Op: 0, Addr: greeter.addr }));
+    const client = etcd.client(reader);
+    const watcher: ServiceWatcher = watchService(createEtcd3Source(client), "svc/hello", { logger });
+    const handle = registerEtcdResolver({ client, scheme: "etcd-reader", logger });
+    try {
+      await expect.poll(() => watcher.snapshot().endpoints.map((e) => e.addr), poll).toEqual([greeter.addr]);
+      expect(await callOnce("etcd-reader:///svc/hello")).toBe("read-only");
+
+      // The watch stream outlives the reader's token; a reconnect must re-authenticate, not loop on it.
+      await sleep(TOKEN_TTL_S * 2 * 1000 + 500);
+      await admin.put("svc/hello/b").value(JSON.stringify({ Op: 0, Addr: "10.9.9.9:1" }));
+      await expect.poll(() => watcher.snapshot().endpoints.length, poll).toBe(2);
+      // Force a reconnect with an expired token: the watch is re-created and still delivers.
+      await sleep(TOKEN_TTL_S * 2 * 1000 + 500);
+      await etcd.server.restart();
+      await admin.delete().key("svc/hello/b");
+      await expect.poll(() => watcher.snapshot().endpoints.map((e) => e.addr), poll).toEqual([greeter.addr]);
+    } finally {
+      await watcher.close();
+      await handle.close();
+      greeter.close();
+      await admin.delete().prefix("svc/hello/");
+    }
+  });
+});
+
+describe("denied is clear, and never a hot loop", () => {
+  it("a read-only user cannot register: PERMISSION_DENIED naming the key and the permission", {
+    timeout: 15_000,
+  }, async () => {
+    const { calls, options } = counted();
+    const client = etcd.client({ ...reader, ...options });
+    const error = await register({ client, service: "svc/denied", addr: "10.0.0.2:1", ttl: 2, logger }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RegistrarError);
+    expect((error as RegistrarError).code).toBe("PERMISSION_DENIED");
+    expect((error as RegistrarError).message).toContain("svc/denied/10.0.0.2:1");
+    expect((error as RegistrarError).message).toMatch(
+      /permission denied.*readwrite permission on the prefix svc\/denied\//,
+    );
+    const txns = calls.get("txn") ?? 0;
+    expect(txns).toBe(1);
+    await sleep(2000);
+    expect(calls.get("txn") ?? 0).toBe(txns);
+    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
+    expect(await admin.get("svc/denied/10.0.0.2:1").string()).toBeNull();
+  });
+
+  it("a watcher without read permission reports PERMISSION_DENIED and backs off", {
+    timeout: 15_000,
+  }, async () => {
+    const client = etcd.client(outsider);
+    const source = createEtcd3Source(client);
+    const errors: WatcherError[] = [];
+    const watcher = watchService(source, "svc/hello", { logger });
+    watcher.on("error", (error) => errors.push(error));
+    try {
+      await expect.poll(() => errors.length, poll).toBeGreaterThan(0);
+      expect(errors[0]!.code).toBe("PERMISSION_DENIED");
+      expect(errors[0]!.message).toContain("permission denied");
+      expect(errors[0]!.message).toContain("svc/hello/");
+      const before = source.stats().lists;
+      await sleep(3000);
+      // Backoff from 200 ms doubling: at most a handful of attempts in 3 s, not hundreds.
+      expect(source.stats().lists - before).toBeLessThanOrEqual(5);
+      expect(watcher.snapshot().endpoints).toEqual([]);
+    } finally {
+      await watcher.close();
+    }
+  });
+
+  it("a channel without read permission fails calls with permission denied as the reason", {
+    timeout: 15_000,
+  }, async () => {
+    const client = etcd.client(outsider);
+    const handle = registerEtcdResolver({ client, scheme: "etcd-outsider", logger });
+    try {
+      const error = (await callOnce("etcd-outsider:///svc/hello", 4000).catch((e: unknown) => e)) as {
+        code?: number;
+        details?: string;
+      };
+      expect(error.code).toBe(14);
+      expect(error.details).toContain("permission denied");
+      expect(error.details).toContain("svc/hello");
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it("the CLI exits 1 with the reason for list, watch, add and register", { timeout: 20_000 }, async () => {
+    const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile];
+    const asOutsider = { env: { ETCD_PASSWORD: outsider.password } };
+    const list = await runCli([...conn, "--user", outsider.user, "list", "svc/hello"], asOutsider);
+    expect(list.code).toBe(1);
+    expect(list.stderr).toMatch(/permission denied.*read permission on the prefix svc\/hello\//);
+
+    const watch = await runCli([...conn, "--user", outsider.user, "watch", "svc/hello"], asOutsider);
+    expect(watch.code).toBe(1);
+    expect(watch.stderr).toContain("permission denied");
+    expect(watch.stderr).toContain("svc/hello/");
+
+    const asReader = { env: { ETCD_PASSWORD: reader.password } };
+    const add = await runCli([...conn, "--user", reader.user, "add", "svc/hello", "10.0.0.3:1"], asReader);
+    expect(add.code).toBe(1);
+    expect(add.stderr).toMatch(/permission denied.*svc\/hello\/10\.0\.0\.3:1.*readwrite/);
+
+    const registered = await runCli(
+      [...conn, "--user", reader.user, "register", "svc/hello", "10.0.0.4:1", "--ttl", "2"],
+      asReader,
+    );
+    expect(registered.code).toBe(1);
+    expect(registered.stderr).toMatch(/permission denied.*svc\/hello\/10\.0\.0\.4:1.*readwrite/);
+
+    for (const out of [list, watch, add, registered]) {
+      for (const password of passwords) expect(out.stdout + out.stderr).not.toContain(password);
+    }
+  });
+});
+
+describe("secrets", () => {
+  it("a wrong password fails clearly, without echoing either password", { timeout: 15_000 }, async () => {
+    const wrong = secretPassword("wrong");
+    const run = await runCli([
+      "--endpoints",
+      etcd.url,
+      "--cacert",
+      etcd.certs.caFile,
+      "--user",
+      `${writer.user}:${wrong}`,
+      "list",
+      "svc/x",
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`user "${writer.user}"`);
+    expect(run.stderr + run.stdout).not.toContain(wrong);
+
+    const client = etcd.client({ user: writer.user, password: wrong });
+    const error = await register({ client, service: "svc/x", addr: "10.0.0.5:1", ttl: 2, logger }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RegistrarError);
+    const text = `${(error as Error).message} ${String((error as Error).cause)} ${(error as Error).stack}`;
+    expect(text).not.toContain(wrong);
+  });
+
+  it("--help never shows a password, even one in the environment", async () => {
+    const env = { ETCD_PASSWORD: writer.password, ETCDCTL_PASSWORD: writer.password };
+    for (const argv of [["--help"], ["list", "--help"], ["register", "--help"], ["watch", "--help"]]) {
+      const run = await runCli(argv, { env });
+      expect(run.code).toBe(0);
+      expect(run.stdout + run.stderr).not.toContain(writer.password);
+    }
+    const withUser = await runCli(["--user", `${writer.user}:${writer.password}`, "--help"], { env });
+    expect(withUser.stdout + withUser.stderr).not.toContain(writer.password);
+  });
+
+  it("the CLI warns when a password would go over plaintext, and not over TLS", {
+    timeout: 15_000,
+  }, async () => {
+    const env = { ETCD_PASSWORD: writer.password };
+    const plain = await runCli(
+      ["--endpoints", "127.0.0.1:1", "--dial-timeout", "300ms", "--user", writer.user, "list", "svc/x"],
+      { env },
+    );
+    expect(plain.stderr).toMatch(/warning: sending the password of user "registrar-svc" in plaintext/);
+    expect(plain.stderr).not.toContain(writer.password);
+    const tls = await runCli(
+      ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile, "--user", writer.user, "list", "svc/x"],
+      { env },
+    );
+    expect(tls.code).toBe(0);
+    expect(tls.stderr).not.toContain("plaintext");
+  });
+});
