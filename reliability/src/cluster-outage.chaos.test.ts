@@ -1,0 +1,150 @@
+// Issue 10, suite 3: the whole cluster is down for longer than the lease TTL, then back. Registrars
+// must re-register under new leases, watchers must catch up with etcd, and grpc-js clients keep
+// calling the last known endpoints all along.
+import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
+import { type Registration, register, registrarClientOptions } from "@etcd-naming/registrar";
+import { createEtcd3Source, type Etcd3Source, watchService } from "@etcd-naming/watcher";
+import { Etcd3, type IOptions } from "etcd3";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { sleep } from "./chaos-env.js";
+import { until } from "./cluster-tools.js";
+import { callLoop, type GreeterServer, greeterClient, startGreeter } from "./greeter.js";
+import { diffSets, etcdEndpoints, History } from "./history.js";
+import { writeResults } from "./results.js";
+import { WatchRecorder } from "./watch-recorder.js";
+
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
+
+const root = "chaos/outage";
+const service = `${root}/greeter`;
+const quiet = { warn: () => {}, error: () => {} };
+const TTL = 3;
+
+let cluster: EtcdCluster;
+let history: History;
+const clients: Etcd3[] = [];
+const servers: GreeterServer[] = [];
+const registrations: Registration[] = [];
+const recorders: WatchRecorder[] = [];
+const sources: Etcd3Source[] = [];
+let resolver: EtcdResolverHandle | undefined;
+
+const client = (options: Omit<IOptions, "hosts"> = {}) => {
+  const created = new Etcd3({ ...options, hosts: cluster.endpoints });
+  clients.push(created);
+  return created;
+};
+
+beforeAll(async () => {
+  cluster = await startEtcdCluster({ size: 3, name: "chaos-outage" });
+  history = await History.start(cluster, root);
+});
+
+afterAll(async () => {
+  await Promise.all(recorders.map((r) => r.watcher.close()));
+  await resolver?.close();
+  await Promise.all(registrations.map((r) => r.deregister().catch(() => {})));
+  await Promise.all(servers.map((s) => s.close()));
+  for (const c of clients) c.close();
+  history?.close();
+  await cluster?.close();
+});
+
+it("re-registers under new leases, catches watchers up, and keeps RPCs flowing through a full outage", async () => {
+  for (const id of ["a", "b", "c"]) {
+    const server = await startGreeter(id);
+    servers.push(server);
+    registrations.push(
+      await register({
+        client: client(registrarClientOptions()),
+        service,
+        addr: server.addr,
+        ttl: TTL,
+        logger: quiet,
+      }),
+    );
+  }
+  const oldLeases = registrations.map((r) => r.leaseId);
+  const reregisteredAt = new Map<string, number>();
+  for (const r of registrations) r.on("reregistered", () => reregisteredAt.set(r.key, Date.now()));
+
+  for (const name of ["w1", "w2", "w3"]) {
+    const source = createEtcd3Source(client());
+    sources.push(source);
+    recorders.push(new WatchRecorder(name, watchService(source, service, { coalesceMs: 0, logger: quiet })));
+  }
+  await Promise.all(recorders.map((r) => r.watcher.ready()));
+  const before = recorders.map((r) => r.current());
+
+  resolver = registerEtcdResolver({ client: client(), logger: quiet });
+  const greeter = greeterClient(`etcd:///${service}`);
+  const calls = callLoop(greeter);
+  await until(() => Object.keys(calls.stats.byServer).length === 3, {
+    describe: () => JSON.stringify(calls.stats),
+  });
+  const callsBefore = { ok: calls.stats.ok, failed: calls.stats.failed };
+
+  // Down for twice the TTL: every lease runs out of keep-alives.
+  const downAt = Date.now();
+  await Promise.all(cluster.members.map((m) => m.stop()));
+  await until(() => recorders.every((r) => r.watcher.snapshot().stale));
+  await sleep(Math.max(0, downAt + 2 * TTL * 1000 - Date.now()));
+  // Meanwhile watchers kept their last known set.
+  expect(recorders.map((r) => r.current())).toEqual(before);
+  const callsDuringOutage = {
+    ok: calls.stats.ok - callsBefore.ok,
+    failed: calls.stats.failed - callsBefore.failed,
+  };
+  await Promise.all(cluster.members.map((m) => m.start()));
+  const upAt = Date.now();
+  const outageMs = upAt - downAt;
+  await cluster.leader();
+
+  // Every registration is back under a new lease, and every watcher shows etcd's list.
+  const reader = client();
+  await until(() => registrations.every((r, i) => reregisteredAt.has(r.key) && r.leaseId !== oldLeases[i]), {
+    describe: () => registrations.map((r) => `${r.key} lease ${r.leaseId}`).join("; "),
+  });
+  const reregisterMs = Math.max(...[...reregisteredAt.values()].map((t) => t - upAt));
+  await until(
+    async () => {
+      const now = await etcdEndpoints(reader, service);
+      return (
+        now.size === registrations.length && recorders.every((r) => diffSets(r.current(), now) === undefined)
+      );
+    },
+    { describe: async () => recorders.map((r) => diffSets(r.current(), new Map())).join("; ") },
+  );
+  const watchersConvergedMs = Date.now() - upAt;
+  const leased = await reader.kv.range({
+    key: Buffer.from(`${service}/`),
+    range_end: Buffer.from(`${service}0`),
+  });
+  expect(leased.kvs.map((kv) => String(kv.lease)).sort()).toEqual(registrations.map((r) => r.leaseId).sort());
+  // The old leases (restored by etcd on restart) are revoked rather than left to expire.
+  await until(async () => {
+    const { leases } = await reader.leaseClient.leaseLeases({});
+    return oldLeases.every((id) => !leases.some((l) => String(l.ID) === id));
+  });
+
+  await sleep(500);
+  const stats = await calls.stop();
+  greeter.close();
+  await history.sync();
+  const mismatches = recorders.flatMap((r) => r.checkHistory(history));
+  expect(mismatches).toEqual([]);
+  expect(callsDuringOutage.ok).toBeGreaterThan(0);
+  expect(stats.failed - callsBefore.failed, JSON.stringify(stats.failures.slice(0, 5))).toBe(0);
+
+  writeResults("cluster-outage", {
+    ttlSeconds: TTL,
+    outageMs,
+    reregisterAfterEtcdBackMs: reregisterMs,
+    watchersConvergedAfterEtcdBackMs: watchersConvergedMs,
+    watcherLists: sources.map((s) => s.stats().lists),
+    watcherMismatches: mismatches.length,
+    rpcsDuringOutage: callsDuringOutage,
+    rpcs: { ok: stats.ok, failed: stats.failed - callsBefore.failed },
+  });
+});

@@ -1,0 +1,220 @@
+// etcd's own history of a key prefix, read back with plain etcd3 watches (independent of the code
+// under test), so that every update a watcher emitted can be compared with the store at that revision.
+import { decodeEndpoint, isServiceKey, servicePrefix } from "@etcd-naming/codec";
+import type { EtcdCluster, EtcdServer } from "@etcd-naming/etcd-fixture";
+import { Etcd3, type IWatchResponse } from "etcd3";
+import { sleep, within } from "./chaos-env.js";
+
+/** One change of the store under the recorded prefix. */
+export interface HistoryEvent {
+  readonly key: string;
+  readonly type: "put" | "delete";
+  readonly value: string;
+  readonly revision: bigint;
+  readonly lease: string;
+}
+
+/** A service's valid endpoints at one revision: key → `addr@modRevision`. */
+export type EndpointSet = Map<string, string>;
+
+export const describeEndpoint = (addr: string, modRevision: string | bigint): string =>
+  `${addr}@${String(modRevision)}`;
+
+const isHealthy = (member: EtcdServer): boolean => member.running && !member.paused;
+
+/**
+ * Every event under `root` since the recorder was created. Each file's cluster holds nothing but keys
+ * under `root`, so every store revision has at least one event here: a gap in the revisions read back
+ * would be a lost event, and is reported as a broken history rather than silently skipped.
+ */
+export class History {
+  readonly events: HistoryEvent[] = [];
+  private last: bigint;
+  private readonly clients = new Map<EtcdServer, Etcd3>();
+  private broken: string | undefined;
+
+  private constructor(
+    private readonly cluster: EtcdCluster,
+    readonly root: string,
+    startRevision: bigint,
+  ) {
+    this.last = startRevision;
+  }
+
+  /** Starts recording from the store's current revision (the prefix must be empty then). */
+  static async start(cluster: EtcdCluster, root: string): Promise<History> {
+    const history = new History(cluster, root, 0n);
+    history.last = await history.currentRevision();
+    return history;
+  }
+
+  /** The highest revision whose events are all recorded. */
+  get revision(): bigint {
+    return this.last;
+  }
+
+  private client(member: EtcdServer): Etcd3 {
+    let client = this.clients.get(member);
+    if (client === undefined) {
+      client = new Etcd3({ hosts: member.endpoints, dialTimeout: 1_000 });
+      this.clients.set(member, client);
+    }
+    return client;
+  }
+
+  private healthyMember(): EtcdServer {
+    const healthy = this.cluster.members.filter(isHealthy);
+    const member = healthy[Math.floor(Math.random() * healthy.length)];
+    if (member === undefined) throw new Error("no running member to read the history from");
+    return member;
+  }
+
+  /** The store's current revision, read through the leader (retried through elections). */
+  async currentRevision(deadlineMs = 30_000): Promise<bigint> {
+    const deadline = Date.now() + deadlineMs;
+    for (;;) {
+      try {
+        const res = await this.client(this.healthyMember()).kv.range(
+          { key: Buffer.from(this.root), count_only: true },
+          { deadline: new Date(Date.now() + 2_000) },
+        );
+        return BigInt(res.header.revision);
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await sleep(100);
+      }
+    }
+  }
+
+  /** Reads every event up to the store's current revision. Call before compacting. */
+  async sync(deadlineMs = 30_000): Promise<bigint> {
+    const target = await this.currentRevision(deadlineMs);
+    const deadline = Date.now() + deadlineMs;
+    while (this.last < target) {
+      if (this.broken !== undefined) throw new Error(this.broken);
+      if (Date.now() > deadline) {
+        throw new Error(`history stuck at revision ${this.last}, store is at ${target}`);
+      }
+      await this.fetch(target);
+    }
+    if (this.broken !== undefined) throw new Error(this.broken);
+    return target;
+  }
+
+  /** One watch from the next revision on one healthy member, until `target` or the first hitch. */
+  private fetch(target: bigint): Promise<void> {
+    const from = this.last + 1n;
+    const watcher = this.client(this.healthyMember())
+      .watch()
+      .prefix(this.root)
+      .startRevision(String(from))
+      .watcher();
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        // etcd3 resumes by itself from its last header after a disconnect, which can skip events:
+        // every hitch ends this watch, and the next fetch starts from our own last revision.
+        void within(watcher.cancel(), 1_000);
+        resolve();
+      };
+      const timer = setTimeout(finish, 5_000);
+      watcher.on("data", (res: IWatchResponse) => {
+        if (done) return;
+        this.append(res);
+        if (this.last >= target) finish();
+      });
+      watcher.on("disconnected", finish);
+      watcher.on("error", (error: Error) => {
+        if (/compacted/i.test(error.message)) {
+          this.broken = `history from revision ${from} was compacted before it was read: ${error.message}`;
+        }
+        finish();
+      });
+    });
+  }
+
+  private append(res: IWatchResponse): void {
+    const floor = this.last;
+    let previous = floor;
+    for (const event of res.events) {
+      const revision = BigInt(event.kv.mod_revision);
+      if (revision <= floor) continue;
+      if (revision > previous + 1n) {
+        this.broken ??= `history has a gap: revision ${previous} is followed by ${revision}`;
+      }
+      previous = revision;
+      this.events.push({
+        key: event.kv.key.toString("utf8"),
+        type: event.type === "Delete" ? "delete" : "put",
+        value: event.kv.value.toString("utf8"),
+        revision,
+        lease: String(event.kv.lease ?? "0"),
+      });
+    }
+    if (previous > this.last) this.last = previous;
+  }
+
+  /** The valid endpoints of `service` as of `revision`, as a watcher should show them. */
+  setAt(service: string, revision: bigint): EndpointSet {
+    if (revision > this.last) {
+      throw new Error(`revision ${revision} is beyond the recorded history (${this.last}); sync first`);
+    }
+    const set: EndpointSet = new Map();
+    for (const event of this.events) {
+      if (event.revision > revision) break;
+      if (!isServiceKey(service, event.key)) continue;
+      const decoded = event.type === "put" ? decodeEndpoint(event.value) : undefined;
+      if (decoded?.ok) set.set(event.key, describeEndpoint(decoded.endpoint.addr, event.revision));
+      else set.delete(event.key);
+    }
+    return set;
+  }
+
+  /** The recorded events of one key. */
+  eventsOf(key: string): HistoryEvent[] {
+    return this.events.filter((e) => e.key === key);
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
+
+/** The valid endpoints of `service` in etcd right now (a linearizable read), decoded as watchers do. */
+export async function etcdEndpoints(client: Etcd3, service: string): Promise<EndpointSet> {
+  const res = await client.kv.range(
+    { key: Buffer.from(servicePrefix(service)), range_end: prefixEnd(servicePrefix(service)) },
+    { deadline: new Date(Date.now() + 3_000) },
+  );
+  const set: EndpointSet = new Map();
+  for (const kv of res.kvs) {
+    const key = kv.key.toString("utf8");
+    if (!isServiceKey(service, key)) continue;
+    const decoded = decodeEndpoint(kv.value);
+    if (decoded.ok) set.set(key, describeEndpoint(decoded.endpoint.addr, kv.mod_revision));
+  }
+  return set;
+}
+
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** Describes how two endpoint sets differ, or returns undefined when they are equal. */
+export function diffSets(actual: EndpointSet, expected: EndpointSet): string | undefined {
+  const missing = [...expected].filter(([k, v]) => actual.get(k) !== v).map(([k, v]) => `${k}=${v}`);
+  const extra = [...actual].filter(([k, v]) => expected.get(k) !== v).map(([k, v]) => `${k}=${v}`);
+  if (missing.length === 0 && extra.length === 0) return undefined;
+  return `missing [${missing.join(", ")}] unexpected [${extra.join(", ")}]`;
+}

@@ -1,0 +1,174 @@
+// Issue 10, suite 1: the leader is killed (SIGKILL) while three registrars keep their servers alive,
+// three watchers follow two services and a grpc-js client calls through etcd:///, repeatedly.
+// Nothing may be lost: no registration, no watcher change, no RPC.
+import { encodeEndpoint } from "@etcd-naming/codec";
+import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
+import { type Registration, register, registrarClientOptions } from "@etcd-naming/registrar";
+import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
+import { Etcd3, type IOptions } from "etcd3";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { chaosSeconds, createRandom, sleep } from "./chaos-env.js";
+import { summarize, until, Writer } from "./cluster-tools.js";
+import { callLoop, type GreeterServer, greeterClient, startGreeter } from "./greeter.js";
+import { diffSets, etcdEndpoints, History } from "./history.js";
+import { writeResults } from "./results.js";
+import { WatchRecorder } from "./watch-recorder.js";
+
+vi.setConfig({ testTimeout: 120_000 + chaosSeconds(0) * 2_000, hookTimeout: 60_000 });
+
+const root = "chaos/leader";
+const greeterService = `${root}/greeter`;
+const churnService = `${root}/churn`;
+const quiet = { warn: () => {}, error: () => {} };
+
+let cluster: EtcdCluster;
+let history: History;
+let writer: Writer;
+const clients: Etcd3[] = [];
+const servers: GreeterServer[] = [];
+const registrations: Registration[] = [];
+const recorders: WatchRecorder[] = [];
+let resolver: EtcdResolverHandle | undefined;
+
+const client = (options: Omit<IOptions, "hosts"> = {}) => {
+  const created = new Etcd3({ ...options, hosts: cluster.endpoints });
+  clients.push(created);
+  return created;
+};
+
+beforeAll(async () => {
+  cluster = await startEtcdCluster({ size: 3, name: "chaos-leader" });
+  history = await History.start(cluster, root);
+  writer = new Writer(cluster);
+});
+
+afterAll(async () => {
+  await Promise.all(recorders.map((r) => r.watcher.close()));
+  await resolver?.close();
+  await Promise.all(registrations.map((r) => r.deregister().catch(() => {})));
+  await Promise.all(servers.map((s) => s.close()));
+  for (const c of clients) c.close();
+  writer?.close();
+  history?.close();
+  await cluster?.close();
+});
+
+it("loses no registration, no watcher change and no RPC when the leader is killed", async () => {
+  // Three servers, each registered by its own process-like registrar (own client, own lease).
+  for (const id of ["a", "b", "c"]) {
+    const server = await startGreeter(id);
+    servers.push(server);
+    const registration = await register({
+      client: client(registrarClientOptions()),
+      service: greeterService,
+      addr: server.addr,
+      logger: quiet,
+    });
+    registrations.push(registration);
+  }
+  const lost: string[] = [];
+  for (const r of registrations) r.on("lost", (e) => lost.push(`${r.key}: ${e.message}`));
+
+  // Three watchers, each on its own client, following both services.
+  for (const name of ["w1", "w2", "w3"]) {
+    const source = createEtcd3Source(client());
+    for (const service of [greeterService, churnService]) {
+      const watcher = watchService(source, service, { coalesceMs: 0, logger: quiet });
+      recorders.push(new WatchRecorder(`${name}:${service}`, watcher));
+    }
+  }
+  await Promise.all(recorders.map((r) => r.watcher.ready()));
+
+  resolver = registerEtcdResolver({ client: client(), logger: quiet });
+  const greeter = greeterClient(`etcd:///${greeterService}`);
+  const calls = callLoop(greeter);
+  await until(() => Object.keys(calls.stats.byServer).length === 3, {
+    describe: () => JSON.stringify(calls.stats),
+  });
+  const failuresBefore = calls.stats.failed;
+
+  // Churn: puts and deletes on a second service for the whole run.
+  const random = createRandom(1);
+  let churning = true;
+  const churn = (async () => {
+    for (let i = 0; churning; i++) {
+      const key = `${churnService}/k${random.int(0, 9)}`;
+      if (random.next() < 0.6) await writer.put(key, encodeEndpoint({ addr: `10.1.0.${i % 250}:80` }));
+      else await writer.delete(key);
+      await sleep(random.int(5, 40));
+    }
+  })();
+
+  const rounds = Math.max(2, Math.round(chaosSeconds(8) / 4));
+  const figures: { electionMs: number; writeUnavailableMs: number; convergeMs: number }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    await sleep(1_000);
+    const leader = await cluster.leader();
+    const killedAt = Date.now();
+    await leader.kill();
+    const marker = `${churnService}/marker-${round}`;
+    await writer.put(marker, encodeEndpoint({ addr: `10.2.0.${round}:80` }));
+    const writeUnavailableMs = Date.now() - killedAt;
+    await cluster.leader();
+    const electionMs = Date.now() - killedAt;
+    const churnWatchers = recorders.filter((r) => r.service === churnService);
+    await until(() => churnWatchers.every((r) => r.current().has(marker)), {
+      describe: () => churnWatchers.map((r) => `${r.name}: ${[...r.current().keys()]}`).join("; "),
+    });
+    const convergeMs = Math.max(...churnWatchers.map((r) => r.firstSeen(marker)! - killedAt));
+    figures.push({ electionMs, writeUnavailableMs, convergeMs });
+    await leader.start();
+  }
+  churning = false;
+  await churn;
+  await sleep(500);
+  const stats = await calls.stop();
+  greeter.close();
+
+  // Every watcher converges on etcd's own list, and its every update matched etcd at that revision.
+  await history.sync();
+  const reader = client();
+  for (const r of recorders) {
+    await until(async () => diffSets(r.current(), await etcdEndpoints(reader, r.service)) === undefined, {
+      describe: async () => `${r.name}: ${diffSets(r.current(), await etcdEndpoints(reader, r.service))}`,
+    });
+  }
+  await history.sync();
+  const mismatches = recorders.flatMap((r) => r.checkHistory(history));
+  expect(mismatches).toEqual([]);
+
+  // No registration lost: each key was put once and never deleted, and no lease was lost.
+  const registrationDeletes = registrations.flatMap((r) =>
+    history.eventsOf(r.key).filter((e) => e.type === "delete"),
+  );
+  expect(registrationDeletes).toEqual([]);
+  expect(lost).toEqual([]);
+  const live = await etcdEndpoints(reader, greeterService);
+  expect([...live.keys()].sort()).toEqual(registrations.map((r) => r.key).sort());
+
+  // Every acknowledged write is in etcd's history at the revision etcd gave it.
+  const lostWrites = writer.acked.filter(
+    (w) => !history.events.some((e) => e.key === w.key && e.revision === w.revision && e.type === w.op),
+  );
+  expect(lostWrites).toEqual([]);
+
+  // RPCs kept succeeding through every election.
+  expect(stats.failed - failuresBefore, JSON.stringify(stats.failures.slice(0, 5))).toBe(0);
+  expect(stats.ok).toBeGreaterThan(0);
+
+  writeResults("leader-kill", {
+    rounds,
+    kills: figures,
+    electionMs: summarize(figures.map((f) => f.electionMs)),
+    writeUnavailableMs: summarize(figures.map((f) => f.writeUnavailableMs)),
+    watcherConvergeMs: summarize(figures.map((f) => f.convergeMs)),
+    updatesChecked: recorders.reduce((n, r) => n + r.updates.length, 0),
+    historyEvents: history.events.length,
+    acknowledgedWrites: writer.acked.length,
+    writesLost: lostWrites.length,
+    registrationsLost: registrationDeletes.length + lost.length,
+    watcherMismatches: mismatches.length,
+    rpcs: { ok: stats.ok, failed: stats.failed - failuresBefore },
+  });
+});
