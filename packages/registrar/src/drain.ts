@@ -1,5 +1,5 @@
 import type { Clock } from "./clock.js";
-import { systemClock } from "./clock.js";
+import { consoleLogger, systemClock } from "./clock.js";
 import type { Registration } from "./registration.js";
 
 /** Options of {@link drainOnSignals}. */
@@ -32,7 +32,8 @@ export interface Drain extends Disposable {
 /**
  * On SIGTERM/SIGINT: deregister first (clients stop picking this server within milliseconds), keep
  * serving in-flight and late requests for `grace` ms, then call `close`. A second signal skips the rest
- * of the grace period.
+ * of the grace period; one more removes the handlers and raises the signal again, so a `close` that
+ * hangs cannot keep the process from being stopped.
  */
 export function drainOnSignals(
   registrations: Registration | readonly Registration[],
@@ -50,10 +51,19 @@ export function drainOnSignals(
     resolveDrained = resolve;
   });
 
+  // A throwing error handler must not stop the drain (nor turn it into an unhandled rejection).
+  const report = (error: unknown): void => {
+    try {
+      options.onError?.(error);
+    } catch (thrown) {
+      consoleLogger.warn(`etcd-naming: drain onError threw: ${String(thrown)} (reporting: ${String(error)})`);
+    }
+  };
+
   const run = async (): Promise<void> => {
     const results = await Promise.allSettled(list.map((r) => r.deregister()));
     for (const result of results) {
-      if (result.status === "rejected") options.onError?.(result.reason);
+      if (result.status === "rejected") report(result.reason);
     }
     await new Promise<void>((resolve) => {
       if (skipRequested) {
@@ -69,7 +79,7 @@ export function drainOnSignals(
     try {
       await options.close?.();
     } catch (error) {
-      options.onError?.(error);
+      report(error);
     }
   };
 
@@ -81,12 +91,16 @@ export function drainOnSignals(
     return started;
   };
 
-  const onSignal = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
     if (started === undefined) {
       void drain();
-    } else {
+    } else if (!skipRequested) {
       skipRequested = true;
       skipGrace?.();
+    } else {
+      // The default action of the signal (usually exit) now that no handler is left.
+      dispose();
+      process.kill(process.pid, signal);
     }
   };
 

@@ -7,10 +7,10 @@ import {
   type Update,
 } from "@etcd-naming/codec";
 import type { Etcd3, IKeyValue, IRequestOp, IWatchResponse } from "etcd3";
-import { Range } from "etcd3";
+import { EtcdPermissionDeniedError, Range } from "etcd3";
 import { consoleLogger, type RegistrarLogger } from "./clock.js";
 import { within } from "./deferred.js";
-import { RegistrarError, toRegistrarError } from "./errors.js";
+import { permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import { chunk, commit, deleteOp, putOp } from "./txn.js";
 import {
   checkAddress,
@@ -138,6 +138,10 @@ export function createEndpointManager(
       try {
         await commit(client, batch);
       } catch (error) {
+        if (error instanceof EtcdPermissionDeniedError) {
+          const keys = updates.map((u) => u.key).join(", ");
+          throw permissionDenied(`endpoints: writing ${keys}`, prefix, error);
+        }
         throw toRegistrarError(error, "ETCD_UNAVAILABLE", "endpoints: transaction failed");
       }
     }
@@ -159,6 +163,9 @@ export function createEndpointManager(
     try {
       return await client.kv.range({ key: range.start, range_end: range.end });
     } catch (error) {
+      if (error instanceof EtcdPermissionDeniedError) {
+        throw permissionDenied(`endpoints: listing ${prefix}`, prefix, error, "read");
+      }
       throw toRegistrarError(error, "ETCD_UNAVAILABLE", `endpoints: listing ${prefix} failed`);
     }
   };

@@ -6,6 +6,7 @@ export type RegistrarErrorCode =
   | "LEASE_LOST"
   | "DEREGISTERED"
   | "ETCD_UNAVAILABLE"
+  | "PERMISSION_DENIED"
   | "WATCH_FAILED";
 
 /**
@@ -20,6 +21,23 @@ export class RegistrarError extends Error {
     this.name = "RegistrarError";
     this.code = code;
   }
+}
+
+/**
+ * etcd's RBAC refused a write: names the key and the permission the user's role lacks, since etcd's own
+ * message ("etcdserver: permission denied") names neither.
+ */
+export function permissionDenied(
+  action: string,
+  prefix: string,
+  cause: unknown,
+  permission: "read" | "readwrite" = "readwrite",
+): RegistrarError {
+  return new RegistrarError(
+    "PERMISSION_DENIED",
+    `etcd permission denied: ${action} needs the ${permission} permission on the prefix ${prefix}`,
+    { cause },
+  );
 }
 
 /** Wraps anything thrown by the etcd client so callers always see a `RegistrarError`. */

@@ -1,5 +1,6 @@
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { describe, expect, it, vi } from "vitest";
+import { KeepAliveStreams } from "./keepalive-streams.js";
 import { register } from "./registration.js";
 import { leaseTimeToLive } from "./test/etcdctl.js";
 import { ManualClock } from "./test/manual-clock.js";
@@ -9,15 +10,17 @@ const etcd = useTestEtcd();
 
 function countKeepAliveWrites(client: ReturnType<typeof etcd.client>): { writes: string[] } {
   const seen = { writes: [] as string[] };
-  const original = client.leaseClient.leaseKeepAlive.bind(client.leaseClient);
-  vi.spyOn(client.leaseClient, "leaseKeepAlive").mockImplementation(async (options) => {
-    const stream = await original(options);
+  const original = KeepAliveStreams.prototype.open;
+  vi.spyOn(KeepAliveStreams.prototype, "open").mockImplementation(async function (this: KeepAliveStreams) {
+    const opened = await original.call(this);
+    if (this.client !== client) return opened;
+    const { stream } = opened;
     const write = stream.write.bind(stream);
     stream.write = ((request: { ID: string }) => {
       seen.writes.push(String(request.ID));
       return write(request);
     }) as typeof stream.write;
-    return stream;
+    return opened;
   });
   return seen;
 }

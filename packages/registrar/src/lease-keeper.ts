@@ -8,11 +8,12 @@ import type {
   IWatchResponse,
   Watcher,
 } from "etcd3";
-import { ClientClosedError, EtcdLeaseInvalidError, Range } from "etcd3";
+import { ClientClosedError, EtcdLeaseInvalidError, EtcdPermissionDeniedError, Range } from "etcd3";
 import { backoffDelay, type ResolvedBackoff } from "./backoff.js";
 import type { Clock, ClockTimer, RegistrarLogger } from "./clock.js";
 import { type Deferred, deferred, within } from "./deferred.js";
-import { RegistrarError, toRegistrarError } from "./errors.js";
+import { permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
+import { KeepAliveStreams, type OpenedKeepAlive } from "./keepalive-streams.js";
 import { chunk, commit, deleteOp, putOp } from "./txn.js";
 
 /** How a keeper reports back to the registration that owns an entry. */
@@ -60,6 +61,10 @@ export interface KeeperOptions {
 interface KeepAlive {
   readonly leaseId: string;
   stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
+  /** The member the stream went to. */
+  host: OpenedKeepAlive["host"];
+  /** A response arrived since the last write. */
+  answered: boolean;
   opening: boolean;
   tick: ClockTimer | undefined;
   deadline: ClockTimer | undefined;
@@ -87,6 +92,7 @@ export class LeaseKeeper {
   private leaseId: string | undefined;
   private everGranted = false;
   private keepAlive: KeepAlive | undefined;
+  private readonly keepAliveStreams: KeepAliveStreams;
   private closing = false;
   private kicked = false;
   private wake: (() => void) | undefined;
@@ -102,6 +108,7 @@ export class LeaseKeeper {
     this.ttlMs = ttl * 1000;
     // A call that has not answered within a third of the TTL is better retried than waited on.
     this.requestTimeoutMs = Math.max(1000, this.ttlMs / 3);
+    this.keepAliveStreams = new KeepAliveStreams(client);
     this.closed = this.run().catch((error: unknown) => {
       this.options.logger.warn(`etcd-naming: lease keeper stopped unexpectedly: ${String(error)}`);
     });
@@ -201,7 +208,11 @@ export class LeaseKeeper {
       // Let every registration made in the same tick join the batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.deletes.length > 0) {
-        await this.flushDeletes();
+        if (await this.flushDeletes()) {
+          failures = 0;
+        } else {
+          await retryLater();
+        }
         continue;
       }
       if (this.closing) {
@@ -322,6 +333,18 @@ export class LeaseKeeper {
           this.abandon(error);
           return "failed";
         }
+        if (error instanceof EtcdPermissionDeniedError) {
+          // Each caller learns which of its keys was refused; live registrations are told once per
+          // attempt (the backoff spaces attempts out) and keep retrying in case the role is fixed.
+          for (const e of live) {
+            const refused = permissionDenied(`writing ${e.key}`, servicePrefix(e.service), error);
+            for (const waiter of e.waiters.splice(0)) waiter.done.reject(refused);
+            if (e.registered) e.owner.error(refused);
+          }
+          const first = live[0]!;
+          this.failInitial(permissionDenied(`writing ${first.key}`, servicePrefix(first.service), error));
+          return "failed";
+        }
         const wrapped = toRegistrarError(error, "ETCD_UNAVAILABLE", "writing endpoints to etcd failed");
         this.failInitial(wrapped);
         for (const e of live) {
@@ -332,6 +355,9 @@ export class LeaseKeeper {
       live.forEach((e, i) => {
         if (this.entries.get(e.key) !== e) return;
         e.putRevision = revision;
+        // The lease was given up while the put was in flight: the entry is dirty again and waits for
+        // the re-put under the next lease; reporting this write would announce the lost lease.
+        if (this.leaseId !== lease) return;
         e.leaseId = lease;
         e.registered = true;
         const written = versions[i] ?? e.version;
@@ -352,9 +378,16 @@ export class LeaseKeeper {
     return "ok";
   }
 
-  private async flushDeletes(): Promise<void> {
-    const pending = this.deletes.splice(0);
-    for (const batch of chunk(pending, this.options.maxTxnOps)) {
+  /**
+   * Returns false when etcd could not be reached: the unsent deletes go back to the head of the queue
+   * for a retry with backoff, because their entries are already forgotten and nothing else would ever
+   * delete the keys while another registration keeps the shared lease alive. Once the keeper is closing
+   * nobody renews the lease, so the keys go with it within the TTL: the callers are told instead.
+   */
+  private async flushDeletes(): Promise<boolean> {
+    const batches = chunk(this.deletes.splice(0), this.options.maxTxnOps);
+    let ok = true;
+    for (const [i, batch] of batches.entries()) {
       try {
         await commit(
           this.client,
@@ -363,8 +396,27 @@ export class LeaseKeeper {
         );
         for (const d of batch) d.done.resolve();
       } catch (error) {
-        const wrapped = toRegistrarError(error, "ETCD_UNAVAILABLE", "deleting endpoints from etcd failed");
-        for (const d of batch) d.done.reject(wrapped);
+        if (error instanceof EtcdPermissionDeniedError) {
+          for (const d of batch)
+            d.done.reject(permissionDenied(`deleting ${d.key}`, keyPrefix(d.key), error));
+          continue;
+        }
+        if (error instanceof ClientClosedError) this.abandon(error);
+        if (this.closing) {
+          const wrapped = toRegistrarError(
+            error,
+            "ETCD_UNAVAILABLE",
+            "deleting endpoints from etcd failed (they expire with their lease within the TTL)",
+          );
+          for (const d of batch) d.done.reject(wrapped);
+          continue;
+        }
+        this.options.logger.warn(
+          `etcd-naming: deleting ${batch.map((d) => d.key).join(", ")} failed, retrying: ${String(error)}`,
+        );
+        this.deletes.unshift(...batches.slice(i).flat());
+        ok = false;
+        break;
       }
     }
     for (const [service, watch] of this.watches) {
@@ -372,6 +424,7 @@ export class LeaseKeeper {
       this.watches.delete(service);
       watch.close();
     }
+    return ok;
   }
 
   private async shutdown(): Promise<void> {
@@ -427,6 +480,8 @@ export class LeaseKeeper {
     const ka: KeepAlive = {
       leaseId,
       stream: undefined,
+      host: undefined,
+      answered: false,
       opening: false,
       tick: undefined,
       deadline: undefined,
@@ -465,14 +520,23 @@ export class LeaseKeeper {
   }
 
   private sendKeepAlive(ka: KeepAlive): void {
-    if (ka.stream !== undefined) {
+    if (ka.stream !== undefined && ka.answered) {
+      ka.answered = false;
       ka.stream.write({ ID: ka.leaseId });
       return;
     }
+    if (ka.stream !== undefined) {
+      // No answer since the previous tick. A member that is stopped or cut off while the others are
+      // fine keeps the stream open and silent until the lease expires: give it up and reopen elsewhere.
+      const reason = `etcd member ${ka.host?.host ?? "?"} did not answer a keep-alive of lease ${ka.leaseId}`;
+      this.keepAliveStreams.silent(ka.host, reason);
+      endStream(ka.stream);
+      ka.stream = undefined;
+    }
     if (ka.opening) return;
     ka.opening = true;
-    this.client.leaseClient.leaseKeepAlive().then(
-      (stream) => {
+    this.keepAliveStreams.open().then(
+      ({ stream, host }) => {
         ka.opening = false;
         if (ka.stopped) {
           endStream(stream);
@@ -485,6 +549,7 @@ export class LeaseKeeper {
         stream.on("end", drop);
         stream.on("data", (res: ILeaseKeepAliveResponse) => {
           if (ka.stopped || res.ID !== ka.leaseId) return;
+          if (ka.stream === stream) ka.answered = true;
           if (Number(res.TTL) <= 0) {
             this.loseLease(ka.leaseId, new EtcdLeaseInvalidError(ka.leaseId), "revoked or expired in etcd");
             return;
@@ -492,6 +557,8 @@ export class LeaseKeeper {
           this.armDeadline(ka);
         });
         ka.stream = stream;
+        ka.host = host;
+        ka.answered = false;
         stream.write({ ID: ka.leaseId });
       },
       () => {
@@ -539,9 +606,13 @@ export class LeaseKeeper {
           { key: range.start, range_end: range.end, keys_only: true },
           { deadline: new Date(Date.now() + this.requestTimeoutMs) },
         );
+        // Shut down, or the service deregistered, while the range was in flight: a watch opened now
+        // would be closed by nobody (and keep the process alive).
+        const live = [...this.entries.values()].filter((e) => e.service === service);
+        if (this.closing || live.length === 0) return;
         const present = new Set(res.kvs.map((kv: IKeyValue) => kv.key.toString()));
-        for (const entry of this.entries.values()) {
-          if (entry.service === service && entry.registered && !present.has(entry.key)) entry.dirty = true;
+        for (const entry of live) {
+          if (entry.registered && !present.has(entry.key)) entry.dirty = true;
         }
         if (!this.watches.has(service)) this.watchService(service, BigInt(res.header.revision) + 1n);
         this.kick();
@@ -553,6 +624,11 @@ export class LeaseKeeper {
       }
     }
   }
+}
+
+/** The prefix a key was registered under, for messages: everything up to its last `/`. */
+function keyPrefix(key: string): string {
+  return key.slice(0, key.lastIndexOf("/") + 1);
 }
 
 function endStream(stream: { end(): void } | undefined): void {

@@ -24,7 +24,7 @@ export interface RegisterOptions {
   service: string;
   /** The address clients dial, e.g. `"10.0.0.5:50051"`. */
   addr: string;
-  /** Any JSON value; prefer a string if Go resolvers 3.4.x-3.5.26 read this service. */
+  /** Any JSON value; prefer a string if Go resolvers 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 read this service. */
   metadata?: unknown;
   /** Full key under `<service>/`. Default `<service>/<addr>`. */
   key?: string;
@@ -146,6 +146,8 @@ export class Registration implements AsyncDisposable {
   /**
    * Deletes the key now (watchers see it go at once) and, if this was the lease's last registration,
    * revokes the lease and stops its keep-alive. Idempotent: later calls return the same promise.
+   * While etcd is unreachable the delete is retried with backoff; it rejects only when etcd refuses it
+   * or when the lease's last registration is gone, whose keys then expire with the lease within the TTL.
    */
   deregister(): Promise<void> {
     this.deregistering ??= this.keeper.remove(this.entry);

@@ -88,14 +88,14 @@ export function resolveKey(service: string, addr: string, key: string | undefine
 }
 
 /**
- * etcd's Go resolver from 3.4.x through 3.5.26 panics when an endpoint's metadata is a JSON object, so
+ * etcd's Go resolver from 3.4.x, 3.5.0 through 3.5.26 and 3.6.0 through 3.6.7 panics when an endpoint's metadata is a JSON object, so
  * Go clients sharing the service would crash: say so once per write.
  */
 export function warnObjectMetadata(logger: RegistrarLogger, key: string, metadata: unknown): void {
   if (metadata !== undefined && isObjectMetadata(metadata)) {
     logger.warn(
-      `etcd-naming: endpoint ${key} has object or array metadata; etcd's Go resolver 3.4.x-3.5.26 panics on it, ` +
-        "prefer string metadata if Go clients read this service",
+      `etcd-naming: endpoint ${key} has object or array metadata; etcd's Go resolver 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 panics on it, ` +
+        "prefer string metadata (or keep structured data under a separate key) if Go clients read this service",
     );
   }
 }

@@ -6,6 +6,11 @@ export type WatcherErrorCode =
   | "COMPACTED"
   /** The watch stream broke, was cancelled by etcd, or its member stopped answering; it is being resumed. */
   | "WATCH_FAILED"
+  /**
+   * etcd refused to let this user read the service's prefix (RBAC): grant the user's role `read` on
+   * `<service>/`. Retried with the usual backoff, so a permission granted later is picked up.
+   */
+  | "PERMISSION_DENIED"
   /** A registry value could not be decoded; the key is skipped (see `error.key`). */
   | "INVALID_VALUE"
   /** The service name is not a valid etcd-naming service. */

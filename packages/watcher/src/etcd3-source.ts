@@ -1,5 +1,11 @@
 import type { Namespace } from "etcd3";
-import { GRPCResourceExhastedError, GRPCUnavailableError } from "etcd3";
+import {
+  castGrpcError,
+  EtcdInvalidAuthTokenError,
+  EtcdPermissionDeniedError,
+  GRPCResourceExhastedError,
+  GRPCUnavailableError,
+} from "etcd3";
 import type { Clock, TimerHandle } from "./clock.js";
 import { systemClock } from "./clock.js";
 import { WatcherError } from "./errors.js";
@@ -24,10 +30,10 @@ export interface Etcd3SourceOptions {
    * cancels the stream instead of serving a view that can no longer change.
    */
   requireLeader?: boolean;
-  /** After this long without any response on a watch stream, ask for a progress report (default 10,000 ms). */
+  /** After this long without any response on a watch stream, ask for a progress report (default 2,000 ms). */
   progressIntervalMs?: number;
   /**
-   * How long the member has to answer a create or progress request (default 5,000 ms). A member that
+   * How long the member has to answer a create or progress request (default 3,000 ms). A member that
    * stays silent (stopped, partitioned, overloaded) is given up on: the watch fails over to another member.
    */
   progressTimeoutMs?: number;
@@ -43,6 +49,8 @@ export interface Etcd3SourceStats {
   watchesOpened: number;
   /** Calls to `list()`. */
   lists: number;
+  /** Keys per range page `list()` asks for now: `pageSize`, halved for good while pages were too large. */
+  pageSize: number;
   /** The member (host:port) of each open watch stream, in opening order. */
   watchHosts: string[];
 }
@@ -64,11 +72,23 @@ interface Pool {
     fn: (args: { resource: PoolHost; client: GrpcWatchClient; metadata: GrpcMetadata }) => T,
     hosts?: Iterator<PoolHost>,
   ): Promise<T>;
+  withConnection<T>(
+    service: "KV",
+    fn: (args: { resource: PoolHost; client: GrpcKvClient; metadata: GrpcMetadata }) => T,
+  ): Promise<T>;
   markFailed(resource: PoolHost, error: Error): void;
 }
 interface GrpcMetadata {
   clone(): GrpcMetadata;
   set(key: string, value: string): void;
+}
+interface GrpcKvClient {
+  range(
+    request: object,
+    metadata: GrpcMetadata,
+    options: object,
+    callback: (error: Error | null, response: RawRangeResponse) => void,
+  ): void;
 }
 interface GrpcWatchClient {
   watch(metadata: GrpcMetadata, options: object): WatchStream;
@@ -106,8 +126,11 @@ interface RawRangeResponse {
 interface KvClient {
   range(request: object, options?: object): Promise<RawRangeResponse>;
 }
+interface TooLarge {
+  readonly tooLarge: Error;
+}
 interface ClientInternals {
-  readonly pool: Pool;
+  readonly pool: Pool & { readonly authenticator?: { invalidateMetadata?(): void } };
   readonly kv: KvClient;
   readonly prefix: Buffer;
 }
@@ -154,12 +177,12 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
       "createEtcd3Source expects an etcd3 client (Etcd3 or Namespace)",
     );
   }
-  const { pool, kv } = internals;
+  const { pool } = internals;
   const namespace = internals.prefix ?? Buffer.alloc(0);
   const pageSize = Math.floor(positive("pageSize", options.pageSize ?? 1000));
   const listTimeoutMs = positive("listTimeoutMs", options.listTimeoutMs ?? 10_000);
-  const progressIntervalMs = positive("progressIntervalMs", options.progressIntervalMs ?? 10_000);
-  const progressTimeoutMs = positive("progressTimeoutMs", options.progressTimeoutMs ?? 5_000);
+  const progressIntervalMs = positive("progressIntervalMs", options.progressIntervalMs ?? 2_000);
+  const progressTimeoutMs = positive("progressTimeoutMs", options.progressTimeoutMs ?? 3_000);
   const requireLeader = options.requireLeader ?? true;
   const clock = options.clock ?? systemClock;
 
@@ -168,6 +191,8 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
   const open = new Set<{ host: PoolHost | undefined }>();
   let watchesOpened = 0;
   let lists = 0;
+  // Learned across calls: a page that once exceeded the receive limit would do so again on every list.
+  let listLimit = pageSize;
 
   function* preferredHosts(): Generator<PoolHost> {
     const hosts = [...pool.hosts];
@@ -192,6 +217,43 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
     return out;
   };
 
+  // A page goes to the member through the pool directly rather than through `kv.range`: etcd3's
+  // global retry and per-host circuit breaker count RESOURCE_EXHAUSTED as a member failure (and close
+  // the member's channels), so an oversized page would open the breaker, failing the smaller pages and
+  // every other call of the client, before `list` could shrink the page. An oversized page is therefore
+  // handed back as a value: to the breaker the member answered, as it did.
+  async function rangePage(request: object, retried = false): Promise<RawRangeResponse | TooLarge> {
+    try {
+      return await pool.withConnection(
+        "KV",
+        ({ client: grpcClient, metadata }) =>
+          new Promise<RawRangeResponse | TooLarge>((resolve, reject) => {
+            const deadline = new Date(Date.now() + listTimeoutMs);
+            grpcClient.range(request, metadata, { deadline }, (error, response) => {
+              if (error === null) {
+                resolve(response);
+                return;
+              }
+              const cast = castGrpcError(error);
+              // etcd's own RESOURCE_EXHAUSTED errors (too many requests, no space) are member trouble.
+              if (cast instanceof GRPCResourceExhastedError && !cast.message.includes("etcdserver:")) {
+                resolve({ tooLarge: cast });
+              } else {
+                reject(cast);
+              }
+            });
+          }),
+      );
+    } catch (error) {
+      // What etcd3's own calls do when a simple token expired: fetch a new one and try once more.
+      if (error instanceof EtcdInvalidAuthTokenError && !retried) {
+        internals.pool.authenticator?.invalidateMetadata?.();
+        return rangePage(request, true);
+      }
+      throw error;
+    }
+  }
+
   async function list(prefix: string, listOptions: SourceListOptions): Promise<SourceListing> {
     lists++;
     const start = fullKey(prefix);
@@ -199,27 +261,25 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
     const kvs: SourceKeyValue[] = [];
     let revision: string | undefined;
     let key = start;
-    let limit = pageSize;
     for (;;) {
-      let page: RawRangeResponse;
+      let page: RawRangeResponse | TooLarge;
       try {
-        page = await kv.range(
-          {
-            key,
-            range_end: end,
-            limit,
-            // Every page reads the first page's revision, so the pages form one snapshot.
-            revision: revision ?? "0",
-            serializable: !listOptions.linearizable,
-          },
-          { deadline: new Date(Date.now() + listTimeoutMs) },
-        );
+        page = await rangePage({
+          key,
+          range_end: end,
+          limit: listLimit,
+          // Every page reads the first page's revision, so the pages form one snapshot.
+          revision: revision ?? "0",
+          serializable: !listOptions.linearizable,
+        });
       } catch (error) {
-        if (error instanceof GRPCResourceExhastedError && limit > 1) {
-          limit = Math.max(1, Math.floor(limit / 2));
-          continue;
-        }
+        if (error instanceof EtcdPermissionDeniedError) throw denied(prefix, error);
         throw error;
+      }
+      if ("tooLarge" in page) {
+        if (listLimit <= 1) throw page.tooLarge;
+        listLimit = Math.max(1, Math.floor(listLimit / 2));
+        continue;
       }
       revision ??= String(page.header.revision);
       for (const raw of page.kvs) kvs.push(toKeyValue(raw));
@@ -293,7 +353,12 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
         if (compactRevision !== "0") {
           if (finish() && !cancelled) handlers.onCompacted(compactRevision);
         } else {
-          fail(new Error(`etcd cancelled the watch: ${response.cancel_reason || "no reason given"}`));
+          const reason = response.cancel_reason || "no reason given";
+          const error = new Error(`etcd cancelled the watch: ${reason}`);
+          // etcd3 re-authenticates unary calls on this error but not streams; a simple token that
+          // expired while only a watch used it would otherwise be resent on every retry.
+          if (reason.includes(INVALID_TOKEN)) internals.pool.authenticator?.invalidateMetadata?.();
+          fail(reason.includes(PERMISSION_DENIED) ? denied(prefix, error) : error);
         }
         return;
       }
@@ -337,6 +402,7 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
             if (entry.host && error.code !== undefined && transientStatuses.has(error.code)) {
               pool.markFailed(entry.host, error);
             }
+            if (error.message.includes(INVALID_TOKEN)) internals.pool.authenticator?.invalidateMetadata?.();
             fail(error);
           });
           opened.on("end", () => fail(new Error("etcd closed the watch stream")));
@@ -372,9 +438,21 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
       openWatches: open.size,
       watchesOpened,
       lists,
+      pageSize: listLimit,
       watchHosts: [...open].flatMap((e) => (e.host ? [e.host.host] : [])),
     }),
   };
+}
+
+const INVALID_TOKEN = "invalid auth token";
+const PERMISSION_DENIED = "permission denied";
+
+function denied(prefix: string, cause: Error): WatcherError {
+  return new WatcherError(
+    "PERMISSION_DENIED",
+    `etcd permission denied: reading ${prefix} needs the read permission on the prefix ${prefix}`,
+    { cause },
+  );
 }
 
 // gRPC stream errors carry a numeric status; these are the statuses etcd3 treats as transient.

@@ -144,7 +144,9 @@ function deepFreeze<T>(value: T): T {
 
 function toWatcherError(code: "SOURCE_UNAVAILABLE" | "WATCH_FAILED", message: string, cause: unknown) {
   const detail = cause instanceof Error ? cause.message : String(cause);
-  return new WatcherError(code, `${message}: ${detail}`, { cause });
+  // A refused read is not an outage: keep the code so callers (and a channel's failure reason) can tell.
+  const denied = cause instanceof WatcherError && cause.code === "PERMISSION_DENIED";
+  return new WatcherError(denied ? "PERMISSION_DENIED" : code, `${message}: ${detail}`, { cause });
 }
 
 /** The list → watch → reconcile loop of one service on one source, shared by its views. */
@@ -175,7 +177,14 @@ class ServiceCore {
   }
 
   start(): void {
-    void this.list();
+    this.relist();
+  }
+
+  /** `list` handles a failing source itself; this catches what would otherwise be an unhandled rejection. */
+  private relist(): void {
+    this.list().catch((error: unknown) => {
+      this.log("error", `listing ${this.prefix} failed unexpectedly: ${String(error)}`, { error });
+    });
   }
 
   attach(view: View): void {
@@ -220,7 +229,7 @@ class ServiceCore {
     } catch (cause) {
       if (generation !== this.generation) return;
       this.markStale(toWatcherError("SOURCE_UNAVAILABLE", `listing ${this.prefix} failed`, cause));
-      this.retry(() => this.list());
+      this.retry(() => this.relist());
       return;
     }
     if (generation !== this.generation) return;
@@ -310,7 +319,7 @@ class ServiceCore {
         );
         this.log("info", error.message, { compactRevision });
         for (const view of this.views) view.emit("error", error);
-        void this.list();
+        this.relist();
       },
       onError: (cause) => {
         ended = true;
@@ -647,6 +656,13 @@ export function watchService(
   }
   if (options.filter !== undefined && typeof options.filter !== "function") {
     throw new WatcherError("INVALID_OPTIONS", "filter must be a function");
+  }
+  try {
+    // Bad limits would otherwise throw later, from the first list or a watch event.
+    decodeEndpoint("", options.decode);
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new WatcherError("INVALID_OPTIONS", `invalid decode options: ${detail}`, { cause });
   }
   const clock = options.clock ?? systemClock;
   const settings: CoreSettings = {
