@@ -13,15 +13,34 @@ export interface Clock {
   random(): number;
 }
 
-/** The real clock: `Date.now`, the global timers (unref'd, so a watcher never keeps a process alive) and `Math.random`. */
+// Zero delays run as immediates: Node clamps a 0 ms timeout to 1 ms, which would add a millisecond to
+// every hand-off (a coalescing window of 0, a resolver's listener call) on the propagation path.
+const immediates = new WeakSet<object>();
+
+/**
+ * The real clock: `Date.now`, the global timers (unref'd, so a watcher never keeps a process alive; a zero
+ * delay uses `setImmediate`, still never synchronous) and `Math.random`.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => {
+    if (ms <= 0) {
+      const immediate = setImmediate(callback);
+      immediate.unref();
+      immediates.add(immediate);
+      return immediate;
+    }
     const timer = setTimeout(callback, ms);
     timer.unref();
     return timer;
   },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  clearTimeout: (handle) => {
+    if (typeof handle === "object" && handle !== null && immediates.has(handle)) {
+      clearImmediate(handle as ReturnType<typeof setImmediate>);
+    } else {
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    }
+  },
   random: () => Math.random(),
 };
 

@@ -1,0 +1,39 @@
+import { readFile } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { systemClock } from "./clock.js";
+
+// Inside an I/O callback Node runs immediates before timers, so the order below is deterministic.
+const inIoCallback = (fn: () => void): void => readFile(import.meta.filename, () => fn());
+
+describe("systemClock", () => {
+  it("runs a zero delay without the 1 ms floor of a 0 ms timeout, never synchronously", async () => {
+    const order = await new Promise<string[]>((resolve) => {
+      inIoCallback(() => {
+        const seen: string[] = [];
+        setTimeout(() => {
+          seen.push("global 0 ms timeout");
+          resolve(seen);
+        }, 0);
+        systemClock.setTimeout(() => seen.push("clock 0 ms"), 0);
+        seen.push("sync");
+      });
+    });
+    expect(order).toEqual(["sync", "clock 0 ms", "global 0 ms timeout"]);
+  });
+
+  it("cancels zero and positive delays alike", async () => {
+    const fired: string[] = [];
+    systemClock.clearTimeout(systemClock.setTimeout(() => fired.push("zero"), 0));
+    systemClock.clearTimeout(systemClock.setTimeout(() => fired.push("five"), 5));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(fired).toEqual([]);
+  });
+
+  it("fires positive delays", async () => {
+    const at = Date.now();
+    const elapsed = await new Promise<number>((resolve) =>
+      systemClock.setTimeout(() => resolve(Date.now() - at), 5),
+    );
+    expect(elapsed).toBeGreaterThanOrEqual(4);
+  });
+});
