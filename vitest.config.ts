@@ -33,7 +33,9 @@ export default defineConfig({
         .filter((d) => d.isDirectory())
         .map((d) => project(`examples/${d.name}`)),
       // Private suites at the root: Go interop, reliability (chaos) and security (TLS, auth, RBAC) tests.
-      ...["interop", "reliability", "security"].filter((d) => existsSync(`${root}${d}/package.json`)).map(project),
+      ...["interop", "reliability", "security"]
+        .filter((d) => existsSync(`${root}${d}/package.json`))
+        .map(project),
     ],
     passWithNoTests: false,
   },

@@ -54,6 +54,14 @@ if [ -n "$orphans" ]; then
   kill -9 $orphans 2>/dev/null || true
   status=1
 fi
+
+# Benchmarks report figures and never fail on a missed target; the quick run only proves the harness works.
+step "benchmark harness (pnpm bench --quick)"
+if ! pnpm bench --quick; then
+  echo "error: the benchmark harness failed" >&2
+  status=1
+fi
+
 node -e '
   const r = JSON.parse(require("fs").readFileSync(".tmp/vitest-results.json", "utf8"));
   console.log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);

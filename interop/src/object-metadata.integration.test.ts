@@ -98,7 +98,9 @@ describe.skipIf(goSkipReason !== undefined)(
       });
       const code = await cli.run(["add", service, server.addr, "--metadata", '{"zone":"a"}']);
       expect({ code, stdout }).toEqual({ code: 0, stdout: expect.stringContaining(`added ${service}/`) });
-      expect(stderr).toMatch(/^warning: object metadata makes etcd's Go resolver 3\.4\.x, 3\.5\.0-3\.5\.26 and 3\.6\.0-3\.6\.7 panic/);
+      expect(stderr).toMatch(
+        /^warning: object metadata makes etcd's Go resolver 3\.4\.x, 3\.5\.0-3\.5\.26 and 3\.6\.0-3\.6\.7 panic/,
+      );
 
       const { exit } = await goResolve(service, 15);
       expect(exit.code).toBe(2);
