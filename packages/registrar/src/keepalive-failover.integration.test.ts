@@ -48,6 +48,10 @@ describe("keep-alive on a 3-member cluster", () => {
         const target = await others[0]!.status();
         await etcdctl(silent.endpoints, ["move-leader", BigInt(target.memberId).toString(16)]);
         await vi.waitFor(async () => expect(await cluster.leader()).not.toBe(silent), { timeout: 10_000 });
+        // Let a keep-alive report the new term while every member answers: a term change seen while a
+        // member is silent makes the registrar move to a fresh lease (the stale-leader guard), which is
+        // tested in leader-pause.integration.test.ts.
+        await sleep((ttl * 1000) / 3 + 500);
       }
 
       silent.pause();

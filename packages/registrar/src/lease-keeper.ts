@@ -68,6 +68,8 @@ interface KeepAlive {
   opening: boolean;
   tick: ClockTimer | undefined;
   deadline: ClockTimer | undefined;
+  /** Another member is being asked whether the lease is really gone. */
+  confirming: boolean;
   stopped: boolean;
 }
 
@@ -77,6 +79,8 @@ interface PendingDelete {
 }
 
 const CANCEL_BOUND_MS = 1000;
+/** How long other members get to say a lease is alive before it counts as lost. */
+const CONFIRM_BOUND_MS = 1000;
 
 /**
  * One lease, one keep-alive stream and one delete-watch per service prefix, shared by every
@@ -91,7 +95,11 @@ export class LeaseKeeper {
   private readonly staleLeases: string[] = [];
   private leaseId: string | undefined;
   private everGranted = false;
+  /** The highest raft term seen in a grant or keep-alive response: a rise means a new leader. */
+  private raftTerm = 0n;
   private keepAlive: KeepAlive | undefined;
+  /** The keep-alive of a lease whose keys are being moved to a new one: see `leaderChanged`. */
+  private retiring: KeepAlive | undefined;
   private readonly keepAliveStreams: KeepAliveStreams;
   private closing = false;
   private kicked = false;
@@ -243,11 +251,14 @@ export class LeaseKeeper {
   }
 
   private async grant(): Promise<boolean> {
-    let granted: { ID: string; TTL: string };
+    let granted: { ID: string; TTL: string; header?: { raft_term: string } };
     try {
-      granted = await this.client.leaseClient.leaseGrant(
+      granted = await this.keepAliveStreams.call(
+        "Lease",
+        "leaseGrant",
         { TTL: this.ttl },
-        { deadline: new Date(Date.now() + this.requestTimeoutMs) },
+        this.requestTimeoutMs,
+        (options) => this.client.leaseClient.leaseGrant({ TTL: this.ttl }, options),
       );
     } catch (error) {
       if (error instanceof ClientClosedError) {
@@ -269,6 +280,7 @@ export class LeaseKeeper {
       return true;
     }
     this.everGranted = true;
+    this.noteTerm(granted.header?.raft_term);
     this.leaseId = granted.ID;
     this.startKeepAlive(granted.ID);
     return true;
@@ -321,6 +333,7 @@ export class LeaseKeeper {
           this.client,
           live.map((e) => putOp(e.key, e.value, lease)),
           this.requestTimeoutMs,
+          this.keepAliveStreams,
         );
         revision = BigInt(res.header.revision);
       } catch (error) {
@@ -393,6 +406,7 @@ export class LeaseKeeper {
           this.client,
           batch.map((d) => deleteOp(d.key)),
           this.requestTimeoutMs,
+          this.keepAliveStreams,
         );
         for (const d of batch) d.done.resolve();
       } catch (error) {
@@ -429,6 +443,7 @@ export class LeaseKeeper {
 
   private async shutdown(): Promise<void> {
     this.stopKeepAlive();
+    this.stopRetiring();
     for (const watch of this.watches.values()) watch.close();
     this.watches.clear();
     const leases = [...this.staleLeases.splice(0), ...(this.leaseId === undefined ? [] : [this.leaseId])];
@@ -437,15 +452,15 @@ export class LeaseKeeper {
   }
 
   private async revokeStale(): Promise<void> {
+    this.stopRetiring();
     // Every key has moved to the new lease by now; revoking the old one only drops what it still holds.
     await Promise.all(this.staleLeases.splice(0).map((id) => this.revoke(id)));
   }
 
   private async revoke(id: string): Promise<void> {
     try {
-      await this.client.leaseClient.leaseRevoke(
-        { ID: id },
-        { deadline: new Date(Date.now() + this.requestTimeoutMs) },
+      await this.keepAliveStreams.call("Lease", "leaseRevoke", { ID: id }, this.requestTimeoutMs, (options) =>
+        this.client.leaseClient.leaseRevoke({ ID: id }, options),
       );
     } catch (error) {
       if (error instanceof EtcdLeaseInvalidError) return;
@@ -475,6 +490,41 @@ export class LeaseKeeper {
     this.kick();
   }
 
+  /** Returns true if `term` is newer than any seen before. */
+  private noteTerm(term: string | undefined): boolean {
+    if (term === undefined) return false;
+    const seen = BigInt(term);
+    if (seen <= this.raftTerm) return false;
+    const first = this.raftTerm === 0n;
+    this.raftTerm = seen;
+    return !first;
+  }
+
+  /**
+   * In etcd without the fix for etcd-io/etcd#15247 (3.4.23 among them), a leader that was stopped
+   * (SIGSTOP, a stall, a VM pause) revokes, when it resumes, every lease it has not seen renewed
+   * meanwhile: it still believes it leads, and its revoke is committed by the new leader. Our lease is
+   * alive on the new leader, but its keys would be deleted a moment after the old leader wakes up. If a
+   * member does not answer right after the election, move the keys to a lease that member has never
+   * seen; the old lease is revoked once nothing is attached to it, and the registrations lose nothing.
+   */
+  private async leaderChanged(leaseId: string): Promise<void> {
+    if (await this.keepAliveStreams.allMembersAnswer(this.requestTimeoutMs)) return;
+    if (this.leaseId !== leaseId || this.closing) return;
+    this.options.logger.warn(
+      `etcd-naming: etcd elected a new leader and a member does not answer; moving the keys of lease ${leaseId} to a new lease before that member can revoke it`,
+    );
+    // The old keep-alive runs on until every key is on the new lease, so the keys stay covered while
+    // the grant and the puts are retried (a call that lands on the stopped member hangs until its deadline).
+    this.stopRetiring();
+    this.retiring = this.keepAlive;
+    this.keepAlive = undefined;
+    this.leaseId = undefined;
+    this.staleLeases.push(leaseId);
+    for (const entry of this.entries.values()) entry.dirty = true;
+    this.kick();
+  }
+
   private startKeepAlive(leaseId: string): void {
     this.stopKeepAlive();
     const ka: KeepAlive = {
@@ -485,6 +535,7 @@ export class LeaseKeeper {
       opening: false,
       tick: undefined,
       deadline: undefined,
+      confirming: false,
       stopped: false,
     };
     this.keepAlive = ka;
@@ -492,10 +543,20 @@ export class LeaseKeeper {
     this.scheduleTick(ka);
   }
 
+  private stopRetiring(): void {
+    const ka = this.retiring;
+    this.retiring = undefined;
+    if (ka !== undefined) this.halt(ka);
+  }
+
   private stopKeepAlive(): void {
     const ka = this.keepAlive;
     if (ka === undefined) return;
     this.keepAlive = undefined;
+    this.halt(ka);
+  }
+
+  private halt(ka: KeepAlive): void {
     ka.stopped = true;
     if (ka.tick !== undefined) this.options.clock.clearTimeout(ka.tick);
     if (ka.deadline !== undefined) this.options.clock.clearTimeout(ka.deadline);
@@ -503,12 +564,42 @@ export class LeaseKeeper {
     ka.stream = undefined;
   }
 
-  /** etcd drops the lease once a whole TTL passes without a renewal; so do we, and re-grant. */
-  private armDeadline(ka: KeepAlive): void {
+  /**
+   * etcd drops the lease once a whole TTL passes without a renewal; so do we, and re-grant, unless
+   * another member says the lease lives on (a new leader extends every lease when it takes over).
+   */
+  private armDeadline(ka: KeepAlive, ms = this.ttlMs): void {
     if (ka.deadline !== undefined) this.options.clock.clearTimeout(ka.deadline);
     ka.deadline = this.options.clock.setTimeout(() => {
-      if (!ka.stopped) this.loseLease(ka.leaseId, undefined, "no successful keep-alive within the TTL");
-    }, this.ttlMs);
+      ka.deadline = undefined;
+      if (!ka.stopped) void this.confirmLoss(ka, "no successful keep-alive within the TTL");
+    }, ms);
+  }
+
+  /**
+   * Declares the lease lost unless a member other than the keep-alive stream's says it has time left:
+   * then the deadline is re-armed for that time, and the next tick moves a silent stream elsewhere.
+   * With no other member to ask, or none answering in time, the loss stands.
+   */
+  private async confirmLoss(ka: KeepAlive, reason: string, cause?: unknown): Promise<void> {
+    if (ka.confirming) return;
+    ka.confirming = true;
+    let ttl: number | undefined;
+    try {
+      ttl = await this.keepAliveStreams.timeToLive(ka.leaseId, ka.host, CONFIRM_BOUND_MS);
+    } finally {
+      ka.confirming = false;
+    }
+    if (ka.stopped) return;
+    if (ttl === undefined || ttl <= 0) {
+      this.loseLease(ka.leaseId, cause, reason);
+      return;
+    }
+    this.options.logger.warn(
+      `etcd-naming: lease ${ka.leaseId} looked lost (${reason}) but another etcd member reports ${ttl}s left; keeping it`,
+    );
+    // A keep-alive answered meanwhile re-armed the deadline for the whole TTL: keep that.
+    if (ka.deadline === undefined) this.armDeadline(ka, Math.min(ttl * 1000, this.ttlMs));
   }
 
   private scheduleTick(ka: KeepAlive): void {
@@ -549,12 +640,25 @@ export class LeaseKeeper {
         stream.on("end", drop);
         stream.on("data", (res: ILeaseKeepAliveResponse) => {
           if (ka.stopped || res.ID !== ka.leaseId) return;
-          if (ka.stream === stream) ka.answered = true;
           if (Number(res.TTL) <= 0) {
-            this.loseLease(ka.leaseId, new EtcdLeaseInvalidError(ka.leaseId), "revoked or expired in etcd");
+            // A member that was stopped answers from its stale view when it resumes, in which a lease
+            // granted meanwhile does not exist yet. Its stream is given up whatever the others say.
+            const reason = "revoked or expired in etcd";
+            if (ka.stream === stream) {
+              this.keepAliveStreams.silent(
+                host,
+                `etcd member ${host?.host ?? "?"} reports lease ${ka.leaseId} gone`,
+              );
+              endStream(stream);
+              ka.stream = undefined;
+            }
+            void this.confirmLoss(ka, reason, new EtcdLeaseInvalidError(ka.leaseId));
             return;
           }
+          if (ka.stream === stream) ka.answered = true;
+          this.keepAliveStreams.answered(host);
           this.armDeadline(ka);
+          if (this.noteTerm(res.header?.raft_term)) void this.leaderChanged(ka.leaseId);
         });
         ka.stream = stream;
         ka.host = host;

@@ -117,7 +117,11 @@ export class Registration implements AsyncDisposable {
     return this.keeper.add(this.entry);
   }
 
-  /** The lease the key is attached to (a decimal string: lease ids are 64-bit). */
+  /**
+   * The lease the key is attached to (a decimal string: lease ids are 64-bit). Besides `reregistered`,
+   * it also changes quietly when the key is moved to a new lease after an election that left a member
+   * silent, with no `lost` (the key stays in etcd throughout).
+   */
   get leaseId(): string {
     return this.entry.leaseId ?? "0";
   }

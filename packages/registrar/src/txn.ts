@@ -1,4 +1,5 @@
 import type { Etcd3, IRequestOp, ITxnResponse } from "etcd3";
+import type { KeepAliveStreams } from "./keepalive-streams.js";
 
 export function putOp(key: string, value: string, lease: string | undefined): IRequestOp {
   return {
@@ -22,10 +23,22 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Applies `ops` in one unconditional transaction (the Go manager's `Txn().Then(ops...)`). */
-export function commit(client: Etcd3, ops: IRequestOp[], deadlineMs?: number): Promise<ITxnResponse> {
+/**
+ * Applies `ops` in one unconditional transaction (the Go manager's `Txn().Then(ops...)`). With `streams`
+ * it goes through them, which choose the member and abandon a call that outlives `deadlineMs`.
+ */
+export function commit(
+  client: Etcd3,
+  ops: IRequestOp[],
+  deadlineMs?: number,
+  streams?: KeepAliveStreams,
+): Promise<ITxnResponse> {
+  const request = { success: ops };
+  if (deadlineMs !== undefined && streams !== undefined) {
+    return streams.call("KV", "txn", request, deadlineMs, (options) => client.kv.txn(request, options));
+  }
   return client.kv.txn(
-    { success: ops },
+    request,
     deadlineMs === undefined ? undefined : { deadline: new Date(Date.now() + deadlineMs) },
   );
 }
