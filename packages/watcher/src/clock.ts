@@ -19,14 +19,15 @@ const immediates = new WeakSet<object>();
 
 /**
  * The real clock: `Date.now`, the global timers (unref'd, so a watcher never keeps a process alive; a zero
- * delay uses `setImmediate`, still never synchronous) and `Math.random`.
+ * delay uses `setImmediate`, still never synchronous, and ref'd for the one turn it waits) and `Math.random`.
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => {
     if (ms <= 0) {
+      // Left ref'd: an unref'd immediate does not keep libuv's poll phase from blocking, so it would wait
+      // for the next unrelated wake-up (hundreds of ms on a quiet channel). It runs on the next turn anyway.
       const immediate = setImmediate(callback);
-      immediate.unref();
       immediates.add(immediate);
       return immediate;
     }
