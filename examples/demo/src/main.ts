@@ -336,7 +336,6 @@ async function main(): Promise<number> {
     const call = async (): Promise<void> => {
       while (calling) {
         const startedAt = Date.now();
-        const callPhase = phase;
         try {
           const reply = await channel.sayHello("demo", { deadline: startedAt + CALL_DEADLINE_MS });
           const server = servers.find((s) => s.name === reply.from);
@@ -348,10 +347,12 @@ async function main(): Promise<number> {
           }
         } catch (error) {
           const e = error as grpc.ServiceError;
+          // Booked under the step in which the call failed: a call started at the end of one step can
+          // fail because of the next (a call to the server killed in step 3 that began during step 2).
           failures.push({
             startedAt,
             endedAt: Date.now(),
-            phase: callPhase,
+            phase,
             code: e.code,
             details: e.details ?? e.message,
           });
