@@ -80,10 +80,18 @@ describe("startEtcdCluster", () => {
     const leader = await cluster.leader();
     const follower = cluster.members.find((m) => m !== leader)!;
     follower.pause();
+    // Written through the members still running: a request routed to the stopped member would just hang.
+    const healthy = new Etcd3({
+      hosts: cluster.members.filter((m) => m !== follower).flatMap((m) => m.endpoints),
+    });
     try {
-      await put("cluster/while-paused", "3");
+      await vi.waitFor(() => healthy.put("cluster/while-paused").value("3").exec(), {
+        timeout: 15_000,
+        interval: 200,
+      });
       expect(await readFrom(leader, "cluster/while-paused")).toBe("3");
     } finally {
+      healthy.close();
       follower.resume();
     }
     await vi.waitFor(async () => expect(await readFrom(follower, "cluster/while-paused")).toBe("3"), {
