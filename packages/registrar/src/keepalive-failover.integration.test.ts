@@ -3,22 +3,10 @@ import { Etcd3 } from "etcd3";
 import { describe, expect, it, vi } from "vitest";
 import { register } from "./registration.js";
 import { etcdctl } from "./test/etcdctl.js";
+import { openKeepAlives } from "./test/metrics.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const quiet = { warn: () => undefined };
-
-/** Keep-alive streams open on `member`, from its gRPC metrics (started minus finished). */
-async function openKeepAlives(member: EtcdServer): Promise<number> {
-  const text = await (await fetch(`${member.clientUrls[0]}/metrics`)).text();
-  let open = 0;
-  for (const line of text.split("\n")) {
-    if (!line.includes('grpc_method="LeaseKeepAlive"')) continue;
-    const count = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (line.startsWith("grpc_server_started_total")) open += count;
-    if (line.startsWith("grpc_server_handled_total")) open -= count;
-  }
-  return open;
-}
 
 describe("keep-alive on a 3-member cluster", () => {
   it("moves a keep-alive stream off a member that stopped answering, before the lease expires", async () => {
