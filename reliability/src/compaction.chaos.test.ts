@@ -2,7 +2,7 @@
 // that are cut), keys are deleted, changed and added, and the history is compacted past its resume
 // point. Once reconnected it must re-list and deliver the deletes it missed, in one update.
 import { encodeEndpoint } from "@etcd-naming/codec";
-import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { type EtcdCluster, startEtcdCluster, startTcpProxy, type TcpProxy } from "@etcd-naming/etcd-fixture";
 import { createEtcd3Source, type Etcd3Source, watchService } from "@etcd-naming/watcher";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
@@ -10,7 +10,6 @@ import { chaosSeconds } from "./chaos-env.js";
 import { summarize, until, Writer } from "./cluster-tools.js";
 import { diffSets, etcdEndpoints, History } from "./history.js";
 import { writeResults } from "./results.js";
-import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 import { WatchRecorder } from "./watch-recorder.js";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });

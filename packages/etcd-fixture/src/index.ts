@@ -10,5 +10,7 @@ export type { EtcdMemberStatus, EtcdServer, StartEtcdOptions } from "./etcd-serv
 export { startEtcd } from "./etcd-server.js";
 export type { FindEtcdOptions } from "./find-etcd.js";
 export { etcdInstallCommand, findEtcdBinary } from "./find-etcd.js";
+export type { TcpProxy } from "./tcp-proxy.js";
+export { startTcpProxy } from "./tcp-proxy.js";
 export type { EtcdTlsOptions } from "./tls.js";
 export { tlsFromCertificates } from "./tls.js";

@@ -1,10 +1,16 @@
 import { encodeEndpoint } from "@etcd-naming/codec";
-import { type EtcdCluster, type EtcdServer, startEtcd, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import {
+  type EtcdCluster,
+  type EtcdServer,
+  startEtcd,
+  startEtcdCluster,
+  startTcpProxy,
+} from "@etcd-naming/etcd-fixture";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEtcd3Source } from "./etcd3-source.js";
 import { watchService } from "./service-watcher.js";
-import { etcdMetric, record, startProxy } from "./test-support.js";
+import { etcdMetric, record } from "./test-support.js";
 
 const value = (addr: string) => encodeEndpoint({ addr });
 const keys = (endpoints: readonly { key: string }[]) => endpoints.map((e) => e.key);
@@ -47,7 +53,7 @@ describe("on a dedicated etcd", () => {
   });
 
   it("behaviour 5: after a cut connection and a compaction, re-lists and emits the missed deletes", async () => {
-    await using proxy = await startProxy(etcd.endpoints[0]!);
+    await using proxy = await startTcpProxy(etcd.endpoints[0]!);
     const client = new Etcd3({ hosts: [proxy.endpoint] });
     try {
       const service = "b5";

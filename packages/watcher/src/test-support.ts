@@ -1,5 +1,4 @@
 // Helpers shared by this package's tests; excluded from the build.
-import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Clock, TimerHandle } from "./clock.js";
 import { systemClock } from "./clock.js";
 import type { WatcherError } from "./errors.js";
@@ -40,57 +39,6 @@ export function countingClock(): Clock & { pending(): number } {
       systemClock.clearTimeout(handle);
     },
     pending: () => live.size,
-  };
-}
-
-/** A TCP proxy in front of one etcd endpoint that can cut and restore the connection. */
-export interface CuttableProxy extends AsyncDisposable {
-  readonly endpoint: string;
-  /** Destroys every connection and refuses new ones. */
-  cut(): Promise<void>;
-  /** Accepts connections again, on the same port. */
-  restore(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export async function startProxy(target: string): Promise<CuttableProxy> {
-  const [host, portText] = target.split(":") as [string, string];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(portText), host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  await listen(0);
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("proxy has no port");
-  const port = address.port;
-  const stop = async () => {
-    for (const s of sockets) s.destroy();
-    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return {
-    endpoint: `127.0.0.1:${port}`,
-    cut: stop,
-    restore: () => listen(port),
-    close: stop,
-    [Symbol.asyncDispose]: stop,
   };
 }
 

@@ -1,15 +1,27 @@
 // A TCP proxy in front of one etcd member that can cut every connection (a client-side partition:
-// the cluster stays healthy, only this client loses it) and accept connections again on the same port.
+// the server stays healthy, only the clients behind the proxy lose it) and accept connections again on
+// the same port.
 import { connect, createServer, type Socket } from "node:net";
 
+/** A proxy started by {@link startTcpProxy}. */
 export interface TcpProxy extends AsyncDisposable {
   /** `127.0.0.1:PORT`, for etcd3's `hosts`. */
   readonly endpoint: string;
+  /** Destroys every connection and refuses new ones. */
   cut(): Promise<void>;
+  /** Accepts connections again, on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
 }
 
+/**
+ * Starts a proxy on a free loopback port in front of `target` (`host:port`).
+ *
+ * @example
+ * await using proxy = await startTcpProxy(etcd.endpoints[0]!);
+ * const client = new Etcd3({ hosts: [proxy.endpoint] });
+ * await proxy.cut(); // the client loses etcd; etcd itself keeps running
+ */
 export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const colon = target.lastIndexOf(":");
   const host = target.slice(0, colon);
