@@ -36,3 +36,45 @@ ensure_etcd() {
   fi
   step "$(etcd --version | head -1)"
 }
+
+# Where fetched toolchains live: etcd-<version>/ and node-<major>/ (and whatever else a suite unpacks).
+ETCD_NAMING_CACHE=${ETCD_NAMING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/etcd-naming}
+export ETCD_NAMING_CACHE
+
+# The Debian mirror this machine's own apt configuration uses (deb822 `.sources` or one-line lists), so the
+# scripts never name a host of their own.
+debian_mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+  if [ -z "$uri" ]; then
+    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\// && $i !~ /security/) { print $i; exit } }' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -1)
+  fi
+  [ -n "$uri" ] || { echo "error: no Debian mirror found in this machine's apt configuration" >&2; return 1; }
+  echo "$uri"
+}
+
+# debian_fetch DEST PKG=VERSION...: downloads those exact Debian packages (from trixie or sid, through a
+# private sources list, lists folder and cache: the system's apt state is never touched) and unpacks each
+# into DEST with dpkg-deb -x. Needs no root.
+debian_fetch() {
+  local dest=$1; shift
+  local apt_dir="$ETCD_NAMING_CACHE/apt" mirror
+  mirror=$(debian_mirror) || return 1
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs" "$dest"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+    "$mirror" trixie "$mirror" sid >"$apt_dir/sources.list"
+  local opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "APT::Sandbox::User=root"
+    -o "Debug::NoLocking=1" -qq)
+  if [ ! -f "$apt_dir/.updated" ] || [ -n "$(find "$apt_dir/.updated" -mmin +720)" ]; then
+    apt-get "${opts[@]}" update && touch "$apt_dir/.updated"
+  fi
+  (cd "$apt_dir/debs" && apt-get "${opts[@]}" download "$@") || return 1
+  local spec name version
+  for spec in "$@"; do
+    name=${spec%%=*}; version=${spec#*=}
+    dpkg-deb -x "$apt_dir/debs/${name}_${version//:/%3a}_$(dpkg --print-architecture).deb" "$dest" || return 1
+  done
+}
