@@ -19,6 +19,7 @@ import {
   resolveConnection,
 } from "./connection.js";
 import type { CommandContext } from "./context.js";
+import { holdProcessOpen } from "./interrupt.js";
 import { colorEnabled, Output, type TextSink, type TtyState } from "./output.js";
 import { type Prompter, type PromptInput, terminalPrompter } from "./prompt.js";
 import { startSpinner } from "./spinner.js";
@@ -73,6 +74,7 @@ interface RunState {
   clients: Etcd3[];
   disposers: Array<() => void>;
   interrupt: AbortController | undefined;
+  release: (() => void) | undefined;
 }
 
 type Opts = Record<string, unknown>;
@@ -196,6 +198,12 @@ export function createCli(options: CliOptions = {}): Cli {
           }
         },
         interrupted() {
+          // Whoever waits for an interrupt keeps the process alive until the command returns.
+          if (state.release === undefined) {
+            const release = holdProcessOpen();
+            state.release = release;
+            state.disposers.push(release);
+          }
           if (options.signal) return options.signal;
           if (state.interrupt === undefined) {
             const controller = new AbortController();
@@ -319,6 +327,7 @@ export function createCli(options: CliOptions = {}): Cli {
     clients: [],
     disposers: [],
     interrupt: undefined,
+    release: undefined,
   });
 
   return {

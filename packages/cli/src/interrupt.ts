@@ -17,3 +17,15 @@ export async function within(promise: Promise<unknown>, ms: number): Promise<boo
     clearTimeout(timer);
   }
 }
+
+/**
+ * Keeps the process alive until the returned function is called. The watcher's and the registrar's timers
+ * are unref'd (a library never holds a process open), so while etcd is away and no stream is open nothing
+ * else would: Node would end a waiting `watch` with exit code 13 (an unsettled top-level await) instead of
+ * letting it resume when etcd is back.
+ */
+export function holdProcessOpen(): () => void {
+  // Well below the 2^31-1 ms at which Node clamps a delay to 1 ms.
+  const timer = setInterval(() => {}, 1 << 30);
+  return () => clearInterval(timer);
+}
