@@ -56,6 +56,25 @@ describe("the bin", () => {
     expect(lines[1]).toBe("Usage: etcd-naming add [options] <service> <addr>");
   });
 
+  it("answers help and help <command> with exit 0, and help of no command with one error line", async () => {
+    const root = await runBin(["help"], env());
+    expect(root).toMatchObject({ code: 0, stderr: "" });
+    expect(root.stdout).toContain("Usage: etcd-naming [options] [command]");
+    const list = await runBin(["help", "list"], env());
+    expect(list).toMatchObject({ code: 0, stderr: "" });
+    expect(list.stdout).toContain("Usage: etcd-naming list [options] <service>");
+    const proto = await runBin(["help", "__proto__"], env());
+    expect(proto).toMatchObject({ code: 2, stdout: "" });
+    expect(proto.stderr.split("\n")[0]).toBe(
+      'error: unknown command "__proto__"; commands are add, register, del, list, watch',
+    );
+    const none = await runBin([], env());
+    expect(none).toMatchObject({ code: 2, stdout: "" });
+    expect(none.stderr.split("\n")[0]).toBe(
+      "error: missing command; commands are add, register, del, list, watch",
+    );
+  });
+
   it("exits 1 within the dial timeout when etcd is unreachable", async () => {
     const started = Date.now();
     const run = await runBin(

@@ -67,6 +67,44 @@ describe("help and version", () => {
     expect(run.stderr).toContain("Usage: etcd-naming [options] [command]");
   });
 
+  it("help and help <command> print help on stdout with exit 0", async () => {
+    const root = await runInProcess(["help"]);
+    expect(root.code).toBe(0);
+    expect(root.stderr).toBe("");
+    expect(root.stdout).toContain("Usage: etcd-naming [options] [command]");
+    expect(root.stdout).toContain("2  usage error");
+    const list = await runInProcess(["help", "list"]);
+    expect(list).toMatchObject({ code: 0, stderr: "" });
+    expect(list.stdout).toContain("Usage: etcd-naming list [options] <service>");
+    expect(list.stdout).toContain("--json");
+    const itself = await runInProcess(["help", "help"]);
+    expect(itself).toMatchObject({ code: 0, stderr: "", stdout: root.stdout });
+  });
+
+  it("help of an unknown command is one error line and the usage, exit 2", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "frob"]) {
+      const run = await runInProcess(["help", name]);
+      expect(run.code, name).toBe(2);
+      expect(run.stdout, name).toBe("");
+      expectUsageError(
+        run.stderr,
+        new RegExp(`^error: unknown command "${name}"; commands are add, register, del, list, watch$`),
+        "etcd-naming [options] [command]",
+      );
+      expect(run.stderr.trimEnd().split("\n"), name).toHaveLength(3);
+    }
+  });
+
+  it("says that the command is missing before the help when there is none", async () => {
+    for (const argv of [[], ["--quiet"]]) {
+      const run = await runInProcess(argv);
+      expect(run.code).toBe(2);
+      const lines = run.stderr.split("\n");
+      expect(lines[0]).toBe("error: missing command; commands are add, register, del, list, watch");
+      expect(lines[1]).toBe("Usage: etcd-naming [options] [command]");
+    }
+  });
+
   it("exposes a commander program for introspection", () => {
     const names = createCli({ env: {} }).program.commands.map((c) => c.name());
     expect(names).toEqual(["add", "register", "del", "list", "watch"]);

@@ -317,6 +317,21 @@ export function createCli(options: CliOptions = {}): Cli {
     });
 
     for (const cmd of [program, add, register, del, list, watch]) cmd.showHelpAfterError(usageHint(cmd));
+    // Commander shows the root help on stderr, with no reason, both without a command and for
+    // `help <unknown>` (`help constructor` included): say why first, or fail like an unknown command.
+    const commands = `commands are ${program.commands.map((c) => c.name()).join(", ")}`;
+    program.on("beforeHelp", (context: { error: boolean }) => {
+      if (!context.error) return;
+      const [first, target] = program.args;
+      if (first === "help" && target === "help") {
+        program.outputHelp();
+        throw new CommanderError(0, "commander.helpDisplayed", "(outputHelp)");
+      }
+      if (first === "help" && target !== undefined) {
+        throw usageError(`unknown command ${JSON.stringify(target)}; ${commands}`);
+      }
+      plainErr.error(`missing command; ${commands}`);
+    });
     return program;
   };
 
@@ -352,6 +367,8 @@ export function createCli(options: CliOptions = {}): Cli {
   function report(error: unknown, state: RunState, program: Command): number {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      // `help` and `help <command>`; without a command, commander asks for exit code 1: a usage error.
+      if (error.code === "commander.help" && error.exitCode === 0) return 0;
       // Commander already printed its one-line reason and the usage hint.
       return 2;
     }
