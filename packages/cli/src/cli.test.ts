@@ -208,6 +208,9 @@ describe("usage errors exit with 2, one line and the command's usage", () => {
     expect(ttl.stderr).toMatch(/^error: invalid --ttl 1: etcd's minimum lease TTL is 2s/);
     const notNumber = await runInProcess(["register", "svc", "1.2.3.4:1", "--ttl", "ten"]);
     expect(notNumber.code).toBe(2);
+    const tooLong = await runInProcess(["register", "svc", "1.2.3.4:1", "--ttl", "99999999999"]);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toMatch(/^error: invalid --ttl 99999999999: must be at most 2147483 seconds/);
     const dial = await runInProcess(["list", "svc", "--dial-timeout", "soon"]);
     expect(dial.code).toBe(2);
     expect(dial.stderr).toMatch(/^error: invalid --dial-timeout "soon"/);
@@ -249,6 +252,17 @@ describe("passwords", () => {
       /^warning: sending the password of user "root" in plaintext to 127\.0\.0\.1:1/m,
     );
     expect(run.stderr).not.toContain("hunter2-secret");
+  });
+
+  it("does not echo the value of a mistyped option, which may be a password", async () => {
+    const run = await runInProcess(["list", "svc", "--password=hunter2-typo"]);
+    expect(run.code).toBe(2);
+    expectUsageError(
+      run.stderr,
+      /^error: unknown option '--password=\*\*\*'/,
+      "etcd-naming list [options] <service>",
+    );
+    expect(run.stderr).not.toContain("hunter2-typo");
   });
 
   it("takes name:password from --user and ETCD_PASSWORD without echoing either", async () => {

@@ -230,7 +230,13 @@ export function createCli(options: CliOptions = {}): Cli {
       .configureOutput({
         writeOut: (text) => stdout.write(text),
         writeErr: (text) => stderr.write(text),
-        outputError: (text, write) => write(text.replace(/^error:/, plainErr.paintErr("red", "error:"))),
+        outputError: (text, write) =>
+          write(
+            text
+              // `--password=…` mistyped is still a password: never echo an unknown option's value.
+              .replace(/'(-[^'=\s]*)=[^']*'/g, "'$1=***'")
+              .replace(/^error:/, plainErr.paintErr("red", "error:")),
+          ),
         getOutHelpWidth: () => 100,
         getErrHelpWidth: () => 100,
         getOutHasColors: () => colorEnabled(tty.stdout, false, env),

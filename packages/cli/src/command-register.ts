@@ -11,13 +11,24 @@ export interface RegisterCommandOptions extends EndpointOptions {
 
 const DEFAULT_TTL = 10;
 
+/**
+ * The longest `--ttl`: the registrar waits up to one TTL on a timer, and Node fires a timer of more than
+ * 2^31-1 ms after 1 ms instead (a keep-alive storm), so about 24.8 days.
+ */
+export const MAX_TTL_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 function ttlArg(text: string | undefined): number {
   if (text === undefined) return DEFAULT_TTL;
   if (!/^\d+$/.test(text.trim()))
     throw usageError(`invalid --ttl "${text}": expected whole seconds, e.g. 10`);
-  const ttl = Number(text.trim());
+  const digits = text.trim().replace(/^0+(?=\d)/, "");
+  const ttl = Number(digits);
   if (ttl < MIN_TTL_SECONDS) {
     throw usageError(`invalid --ttl ${ttl}: etcd's minimum lease TTL is ${MIN_TTL_SECONDS}s`);
+  }
+  if (ttl > MAX_TTL_SECONDS) {
+    // Shown as typed: a number this large loses digits as a double.
+    throw usageError(`invalid --ttl ${digits}: must be at most ${MAX_TTL_SECONDS} seconds (about 24.8 days)`);
   }
   return ttl;
 }

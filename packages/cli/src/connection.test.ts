@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { EtcdLeaseInvalidError, EtcdPermissionDeniedError, GRPCUnavailableError } from "etcd3";
 import { afterAll, describe, expect, it } from "vitest";
 import { CliError } from "./cli-error.js";
-import { clientOptions, describeEtcdError, resolveConnection, unreachableError } from "./connection.js";
+import {
+  clientOptions,
+  describeEtcdError,
+  readInputFile,
+  redactEndpoint,
+  resolveConnection,
+  unreachableError,
+} from "./connection.js";
 
 describe("resolveConnection", () => {
   it("defaults to 127.0.0.1:2379 with 5 s timeouts", () => {
@@ -84,6 +91,52 @@ describe("resolveConnection", () => {
     );
   });
 
+  it("drops a trailing slash and lower-cases the scheme, as etcdctl accepts them", () => {
+    expect(
+      resolveConnection({ endpoints: "http://127.0.0.1:2379/,HTTP://a:1,b:2/,[::1]:3" }, {}).endpoints,
+    ).toEqual(["http://127.0.0.1:2379", "http://a:1", "b:2", "[::1]:3"]);
+    const secure = resolveConnection({ endpoints: "HTTPS://[::1]:4/" }, {});
+    expect(secure).toMatchObject({ endpoints: ["https://[::1]:4"], secure: true });
+    expect(resolveConnection({ endpoints: "etcd.local" }, {}).endpoints).toEqual(["etcd.local"]);
+  });
+
+  it.each([
+    ["http://:2379", /no host/],
+    ["[]:1", /no host/],
+    ["h:", /port must be a number from 1 to 65535/],
+    ["h:65536", /port must be a number from 1 to 65535/],
+    ["h:00000001", /port must be a number from 1 to 65535/],
+    ["unix:///tmp/etcd.sock", /expected host:port or http\(s\):\/\/host:port/],
+    ["http://h:1/v3", /expected host:port/],
+    ["http://h:1//", /expected host:port/],
+    ["::1:2379", /IPv6 in brackets/],
+  ])("refuses the endpoint %s", (endpoint, reason) => {
+    expect(() => resolveConnection({ endpoints: endpoint }, {})).toThrow(reason);
+  });
+
+  it("refuses credentials in an endpoint and never shows them", () => {
+    for (const endpoint of [
+      "http://u:s3cr3t@h:1",
+      "u:s3cr3t@h:1",
+      "http://u:s3/cr3t@h:1",
+      "https://t0k3n@h:1",
+    ]) {
+      let caught: unknown;
+      try {
+        resolveConnection({}, { ETCD_ENDPOINTS: `a:1,${endpoint}` });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(CliError);
+      const message = (caught as CliError).message;
+      expect(message).toContain("***@");
+      expect(message).toContain("pass --user <name> and set ETCD_PASSWORD");
+      expect(message).not.toMatch(/s3|cr3t|t0k3n/);
+    }
+    expect(redactEndpoint("http://u:p@h:1")).toBe("http://***@h:1");
+    expect(redactEndpoint("h:1")).toBe("h:1");
+  });
+
   it("treats https:// endpoints as secure", () => {
     expect(resolveConnection({ endpoints: "https://a:1" }, {}).secure).toBe(true);
   });
@@ -123,6 +176,37 @@ describe("clientOptions", () => {
     expect(factory({ isStream: true })).toEqual({});
     expect(options.credentials).toBeUndefined();
     expect(options.auth).toBeUndefined();
+  });
+});
+
+describe("readInputFile", () => {
+  const dir = mkdtempSync(join(tmpdir(), "etcd-naming-files-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const failure = (path: string): string => {
+    try {
+      readInputFile("--cacert", path);
+    } catch (error) {
+      expect(error).toBeInstanceOf(CliError);
+      expect((error as CliError).exitCode).toBe(2);
+      return (error as CliError).message;
+    }
+    throw new Error(`${path} was read`);
+  };
+
+  it("reads a regular file up to 4 MiB", () => {
+    const limit = join(dir, "limit.pem");
+    writeFileSync(limit, Buffer.alloc(4 * 1024 * 1024, 0x41));
+    expect(readInputFile("--cacert", limit).length).toBe(4 * 1024 * 1024);
+    writeFileSync(limit, Buffer.alloc(4 * 1024 * 1024 + 1, 0x41));
+    expect(failure(limit)).toBe(`cannot read --cacert file "${limit}": larger than 4 MiB`);
+  });
+
+  it("refuses what is not a regular file, and names what it is", () => {
+    expect(failure("/dev/zero")).toBe(
+      'cannot read --cacert file "/dev/zero": not a regular file (a character device)',
+    );
+    expect(failure(dir)).toBe(`cannot read --cacert file "${dir}": not a regular file (a directory)`);
+    expect(failure(join(dir, "missing"))).toBe(`cannot read --cacert file "${join(dir, "missing")}": ENOENT`);
   });
 });
 

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats, statSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import {
   Etcd3,
@@ -45,6 +45,45 @@ const nonEmpty = (value: string | undefined): string | undefined =>
   value === undefined || value.trim() === "" ? undefined : value;
 
 /**
+ * An endpoint as it may be shown: whatever precedes the last "@" (user and password) is replaced by "***",
+ * so no error path ever prints a secret written into an endpoint URL.
+ */
+export function redactEndpoint(endpoint: string): string {
+  return endpoint.includes("@")
+    ? endpoint.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?.*@/s, "$1***@")
+    : endpoint;
+}
+
+/**
+ * Checks one endpoint, `host[:port]` or `http(s)://host[:port]` with at most a trailing "/" (etcdctl
+ * accepts `http://127.0.0.1:2379/`), and returns it without that slash: etcd3 hands it to grpc-js as a
+ * target, which cannot parse it. A missing host or a port out of range is refused here, before Node's dns
+ * or net module sees it (and prints a deprecation warning or fails deep inside grpc-js).
+ */
+export function parseEndpoint(endpoint: string, where: string): string {
+  const invalid = (reason: string): CliError =>
+    usageError(`invalid endpoint "${redactEndpoint(endpoint)}" in ${where}: ${reason}`);
+  if (endpoint.includes("@")) {
+    throw invalid("credentials do not go in an endpoint; pass --user <name> and set ETCD_PASSWORD");
+  }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(endpoint);
+  if (scheme !== null && !/^https?$/i.test(scheme[1] ?? "")) {
+    throw invalid("expected host:port or http(s)://host:port");
+  }
+  const prefix = scheme === null ? "" : `${(scheme[1] ?? "").toLowerCase()}://`;
+  const rest = endpoint.slice(scheme?.[0].length ?? 0).replace(/\/$/, "");
+  if (rest.includes("/") || /\s/.test(rest)) throw invalid("expected host:port or http(s)://host:port");
+  const hostPort = /^(\[[^\]]*\]|[^:[\]]*)(?::([^:]*))?$/.exec(rest);
+  if (hostPort === null) throw invalid("expected host:port or http(s)://host:port (IPv6 in brackets)");
+  const [, host = "", port] = hostPort;
+  if (host === "" || host === "[]") throw invalid("no host: expected host:port or http(s)://host:port");
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+    throw invalid("the port must be a number from 1 to 65535");
+  }
+  return `${prefix}${rest}`;
+}
+
+/**
  * Merges flags, environment (etcdctl's names too) and defaults. Throws a usage error for malformed values;
  * never reads files or touches the network.
  */
@@ -67,13 +106,7 @@ export function resolveConnection(flags: ConnectionFlags, env: Env): ConnectionS
     .map((e) => e.trim())
     .filter((e) => e !== "");
   if (endpoints.length === 0) throw usageError(`${where} is empty: expected host:port[,host:port...]`);
-  for (const endpoint of endpoints) {
-    if (!/^(https?:\/\/)?[^\s/]+\/?$/.test(endpoint)) {
-      throw usageError(
-        `invalid endpoint "${endpoint}" in ${where}: expected host:port or http(s)://host:port`,
-      );
-    }
-  }
+  for (const [i, endpoint] of endpoints.entries()) endpoints[i] = parseEndpoint(endpoint, where);
   const https = endpoints.filter((e) => e.startsWith("https://")).length;
   if (https > 0 && https < endpoints.length) {
     throw usageError(`${where} mixes https:// and plaintext endpoints; use one or the other`);
@@ -118,12 +151,51 @@ export function resolveConnection(flags: ConnectionFlags, env: Env): ConnectionS
   return settings;
 }
 
-function readTlsFile(flag: string, path: string): Buffer {
+/** The largest file the CLI reads (a CA bundle, a certificate, a key): far above any real PEM file. */
+export const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return "a directory";
+  if (stats.isFIFO()) return "a FIFO";
+  if (stats.isCharacterDevice()) return "a character device";
+  if (stats.isBlockDevice()) return "a block device";
+  if (stats.isSocket()) return "a socket";
+  return "not a file";
+}
+
+/**
+ * Reads a file named on the command line: only a regular file (never a device such as /dev/zero, which
+ * never ends, or a FIFO, whose open waits for a writer), of at most {@link MAX_FILE_BYTES}. It is opened
+ * non-blocking and checked again once open, so a file swapped in between is caught too.
+ */
+export function readInputFile(flag: string, path: string): Buffer {
+  const refuse = (reason: string, cause?: unknown): CliError =>
+    usageError(`cannot read ${flag} file "${path}": ${reason}`, cause === undefined ? undefined : { cause });
+  let fd: number | undefined;
   try {
-    return readFileSync(path);
+    const before = statSync(path);
+    if (!before.isFile()) throw refuse(`not a regular file (${fileKind(before)})`);
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw refuse(`not a regular file (${fileKind(stats)})`);
+    if (stats.size > MAX_FILE_BYTES) throw refuse("larger than 4 MiB");
+    // Read to the end rather than trust the size fstat reported (a file may grow; /proc reports 0).
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024);
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      total += read;
+      if (total > MAX_FILE_BYTES) throw refuse("larger than 4 MiB");
+      chunks.push(chunk.subarray(0, read));
+    }
+    return Buffer.concat(chunks, total);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw usageError(`cannot read ${flag} file "${path}": ${reason}`, { cause: error });
+    if (error instanceof CliError) throw error;
+    throw refuse((error as NodeJS.ErrnoException).code ?? (error as Error).message, error);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -141,11 +213,11 @@ export function clientOptions(settings: ConnectionSettings): IOptions {
     options.credentials = {
       // Without --cacert, trust the same roots Node trusts.
       rootCertificate:
-        cacert !== undefined ? readTlsFile("--cacert", cacert) : Buffer.from(rootCertificates.join("\n")),
+        cacert !== undefined ? readInputFile("--cacert", cacert) : Buffer.from(rootCertificates.join("\n")),
     };
     if (cert !== undefined && key !== undefined) {
-      options.credentials.certChain = readTlsFile("--cert", cert);
-      options.credentials.privateKey = readTlsFile("--key", key);
+      options.credentials.certChain = readInputFile("--cert", cert);
+      options.credentials.privateKey = readInputFile("--key", key);
     }
   }
   if (settings.user?.password !== undefined) {
