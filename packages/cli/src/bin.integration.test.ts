@@ -352,6 +352,19 @@ describe("register", () => {
       .map((l) => JSON.parse(l) as { event: string; lease?: string })
       .find((e) => e.event === "reregistered");
     expect(again?.lease).not.toBe(first.lease);
+    // The lost lease in hex everywhere, as etcdctl took it above; its decimal form nowhere.
+    const lost = reg
+      .lines()
+      .map((l) => JSON.parse(l) as { event: string; lease?: string; reason?: string })
+      .find((e) => e.event === "lost");
+    expect(lost).toEqual({
+      event: "lost",
+      key: `${svc}/10.1.1.2:1`,
+      lease: first.lease,
+      reason: expect.stringMatching(new RegExp(`^lease ${first.lease} was lost`)),
+    });
+    expect(first.lease).toMatch(/^[0-9a-f]{16}$/);
+    expect(reg.stdout + reg.stderr).not.toContain(BigInt(`0x${first.lease}`).toString());
     await expect
       .poll(() => etcdctl(etcd.endpoints, ["lease", "timetolive", again?.lease ?? "", "--keys"]), {
         timeout: 10_000,

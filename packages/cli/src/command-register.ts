@@ -1,9 +1,14 @@
-import { MIN_TTL_SECONDS, RegistrarError, type Registration, register } from "@etcd-naming/registrar";
+import {
+  formatLeaseId,
+  MIN_TTL_SECONDS,
+  RegistrarError,
+  type Registration,
+  register,
+} from "@etcd-naming/registrar";
 import { CliError, usageError } from "./cli-error.js";
 import { type EndpointOptions, endpointFromArgs } from "./command-add.js";
 import type { CommandContext } from "./context.js";
 import { whenAborted, within } from "./interrupt.js";
-import { leaseHex } from "./registry.js";
 
 export interface RegisterCommandOptions extends EndpointOptions {
   ttl?: string;
@@ -90,7 +95,7 @@ export async function registerCommand(
     return late ? 0 : 1;
   }
   const { registration } = first;
-  const lease = leaseHex(registration.leaseId) ?? registration.leaseId;
+  const lease = registration.leaseIdHex;
   emit(
     "registered",
     { key, addr, metadata: endpoint.metadata ?? null, lease, ttl },
@@ -98,11 +103,12 @@ export async function registerCommand(
       "Ctrl-C or SIGTERM deregisters",
   );
   registration.on("lost", (error) => {
-    if (out.json) out.jsonLine({ event: "lost", key, reason: error.message });
+    // Until the key is put again, the registration still names the lease that was lost.
+    if (out.json) out.jsonLine({ event: "lost", key, lease: registration.leaseIdHex, reason: error.message });
     else out.warn(`lease lost for ${key}: ${error.message}`);
   });
   registration.on("reregistered", (leaseId) => {
-    const hex = leaseHex(leaseId) ?? leaseId;
+    const hex = formatLeaseId(leaseId);
     emit(
       "reregistered",
       { key, lease: hex },

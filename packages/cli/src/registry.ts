@@ -1,4 +1,5 @@
 import { decodeEndpoint, servicePrefix } from "@etcd-naming/codec";
+import { formatLeaseId } from "@etcd-naming/registrar";
 import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
 import { CliError } from "./cli-error.js";
 
@@ -95,8 +96,8 @@ export async function readService(client: Etcd3, service: string): Promise<Servi
   return { endpoints, skipped, revision: response.header.revision };
 }
 
-/** A lease id the way etcdctl prints and accepts it (hex); undefined for "no lease". */
+/** A lease id the way etcdctl prints and accepts it (16 hex digits); undefined for "no lease". */
 export function leaseHex(lease: string | undefined): string | undefined {
   if (lease === undefined || lease === "" || lease === "0") return undefined;
-  return BigInt(lease).toString(16);
+  return formatLeaseId(lease);
 }

@@ -14,6 +14,7 @@ export type {
 export { createEndpointManager } from "./endpoint-manager.js";
 export type { RegistrarErrorCode } from "./errors.js";
 export { RegistrarError } from "./errors.js";
+export { formatLeaseId } from "./lease-id.js";
 export type { RegisterOptions, RegistrationEvents } from "./registration.js";
 export { Registration, register } from "./registration.js";
 export { DEFAULT_MAX_TXN_OPS, DEFAULT_TTL_SECONDS, MIN_TTL_SECONDS } from "./validate.js";

@@ -14,6 +14,7 @@ import type { Clock, ClockTimer, RegistrarLogger } from "./clock.js";
 import { type Deferred, deferred, within } from "./deferred.js";
 import { permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import { KeepAliveStreams, type OpenedKeepAlive } from "./keepalive-streams.js";
+import { formatLeaseId } from "./lease-id.js";
 import { chunk, commit, deleteOp, putOp } from "./txn.js";
 
 /** How a keeper reports back to the registration that owns an entry. */
@@ -465,7 +466,7 @@ export class LeaseKeeper {
     } catch (error) {
       if (error instanceof EtcdLeaseInvalidError) return;
       this.options.logger.warn(
-        `etcd-naming: could not revoke lease ${id} (it expires within its TTL): ${String(error)}`,
+        `etcd-naming: could not revoke lease ${formatLeaseId(id)} (it expires within its TTL): ${String(error)}`,
       );
     }
   }
@@ -477,7 +478,7 @@ export class LeaseKeeper {
     this.stopKeepAlive();
     const error = new RegistrarError(
       "LEASE_LOST",
-      `lease ${leaseId} was lost${reason === undefined ? "" : ` (${reason})`}; re-registering`,
+      `lease ${formatLeaseId(leaseId)} was lost${reason === undefined ? "" : ` (${reason})`}; re-registering`,
       { cause },
     );
     for (const entry of this.entries.values()) {
@@ -512,7 +513,7 @@ export class LeaseKeeper {
     if (await this.keepAliveStreams.allMembersAnswer(this.requestTimeoutMs)) return;
     if (this.leaseId !== leaseId || this.closing) return;
     this.options.logger.warn(
-      `etcd-naming: etcd elected a new leader and a member does not answer; moving the keys of lease ${leaseId} to a new lease before that member can revoke it`,
+      `etcd-naming: etcd elected a new leader and a member does not answer; moving the keys of lease ${formatLeaseId(leaseId)} to a new lease before that member can revoke it`,
     );
     // The old keep-alive runs on until every key is on the new lease, so the keys stay covered while
     // the grant and the puts are retried (a call that lands on the stopped member hangs until its deadline).
@@ -596,7 +597,7 @@ export class LeaseKeeper {
       return;
     }
     this.options.logger.warn(
-      `etcd-naming: lease ${ka.leaseId} looked lost (${reason}) but another etcd member reports ${ttl}s left; keeping it`,
+      `etcd-naming: lease ${formatLeaseId(ka.leaseId)} looked lost (${reason}) but another etcd member reports ${ttl}s left; keeping it`,
     );
     // A keep-alive answered meanwhile re-armed the deadline for the whole TTL: keep that.
     if (ka.deadline === undefined) this.armDeadline(ka, Math.min(ttl * 1000, this.ttlMs));
@@ -619,7 +620,7 @@ export class LeaseKeeper {
     if (ka.stream !== undefined) {
       // No answer since the previous tick. A member that is stopped or cut off while the others are
       // fine keeps the stream open and silent until the lease expires: give it up and reopen elsewhere.
-      const reason = `etcd member ${ka.host?.host ?? "?"} did not answer a keep-alive of lease ${ka.leaseId}`;
+      const reason = `etcd member ${ka.host?.host ?? "?"} did not answer a keep-alive of lease ${formatLeaseId(ka.leaseId)}`;
       this.keepAliveStreams.silent(ka.host, reason);
       endStream(ka.stream);
       ka.stream = undefined;
@@ -647,7 +648,7 @@ export class LeaseKeeper {
             if (ka.stream === stream) {
               this.keepAliveStreams.silent(
                 host,
-                `etcd member ${host?.host ?? "?"} reports lease ${ka.leaseId} gone`,
+                `etcd member ${host?.host ?? "?"} reports lease ${formatLeaseId(ka.leaseId)} gone`,
               );
               endStream(stream);
               ka.stream = undefined;

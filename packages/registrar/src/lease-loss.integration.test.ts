@@ -13,6 +13,8 @@ describe("lease lost (behaviour 3)", () => {
     try {
       const reg = await register({ client, service: "svc", addr: "10.0.0.1:80", ttl: 3 });
       const oldLease = reg.leaseId;
+      const oldHex = reg.leaseIdHex;
+      expect(oldHex).toBe(BigInt(oldLease).toString(16).padStart(16, "0"));
       const lost: RegistrarError[] = [];
       const reregistered: string[] = [];
       reg.on("lost", (e) => lost.push(e));
@@ -25,6 +27,9 @@ describe("lease lost (behaviour 3)", () => {
 
       expect(lost).toHaveLength(1);
       expect(lost[0]?.code).toBe("LEASE_LOST");
+      // Hex, as etcdctl prints it and as the revoke above took it; never the decimal form.
+      expect(lost[0]?.message).toMatch(new RegExp(`^lease ${oldHex} was lost`));
+      expect(lost[0]?.message).not.toContain(oldLease);
       expect(reregistered[0]).toBe(reg.leaseId);
       expect(reg.leaseId).not.toBe(oldLease);
       expect((await leaseTimeToLive(server.endpoints, reg.leaseId)).keys).toEqual(["svc/10.0.0.1:80"]);

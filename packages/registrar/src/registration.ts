@@ -3,6 +3,7 @@ import type { Etcd3 } from "etcd3";
 import { type BackoffOptions, resolveBackoff } from "./backoff.js";
 import { type Clock, consoleLogger, type RegistrarLogger, systemClock } from "./clock.js";
 import { RegistrarError } from "./errors.js";
+import { formatLeaseId } from "./lease-id.js";
 import { type EntryOwner, KeeperEntry, LeaseKeeper } from "./lease-keeper.js";
 import {
   checkAddress,
@@ -124,6 +125,14 @@ export class Registration implements AsyncDisposable {
    */
   get leaseId(): string {
     return this.entry.leaseId ?? "0";
+  }
+
+  /**
+   * {@link leaseId} the way etcdctl prints and takes it: 16 hex digits (`694da20c8de24042`), for messages
+   * and for `etcdctl lease timetolive`. `leaseId` stays decimal, the form etcd3's API takes.
+   */
+  get leaseIdHex(): string {
+    return formatLeaseId(this.leaseId);
   }
 
   get metadata(): unknown {
