@@ -10,5 +10,5 @@ export type { MetadataOptions } from "./metadata.js";
 export { isObjectMetadata, validateMetadata } from "./metadata.js";
 export type { NamingErrorCode } from "./naming-error.js";
 export { NamingError } from "./naming-error.js";
-export type { Target } from "./target.js";
+export type { ParseTargetOptions, Target } from "./target.js";
 export { formatTarget, parseTarget } from "./target.js";

@@ -31,6 +31,26 @@ describe("parseTarget", () => {
     expect(Object.getPrototypeOf(target.params)).toBeNull();
   });
 
+  it("keeps + as + and reads %20 as a space: a target is a URI, not a form", () => {
+    expect({ ...parseTarget("etcd:///svc?zone=a+b").params }).toEqual({ zone: "a+b" });
+    expect({ ...parseTarget("etcd:///svc?zone=a%2Bb&z+1=a%20b").params }).toEqual({
+      zone: "a+b",
+      "z+1": "a b",
+    });
+    expect(parseTarget("etcd:///a+b").service).toBe("a+b");
+  });
+
+  it("takes another scheme, for a resolver registered under it, and names it in hints", () => {
+    expect(parseTarget("naming:///svc?zone=a", { scheme: "naming" }).service).toBe("svc");
+    expect(parseTarget("NAMING:///svc", { scheme: "naming" }).service).toBe("svc");
+    expect(thrown(() => parseTarget("etcd:///svc", { scheme: "naming" })).message).toMatch(
+      /scheme "etcd": only naming:\/\/\/<service>/,
+    );
+    expect(thrown(() => parseTarget("naming://svc", { scheme: "naming" })).message).toContain(
+      '"naming:///svc"',
+    );
+  });
+
   it("keeps a __proto__ parameter as data", () => {
     const target = parseTarget("etcd:///svc?__proto__=x&constructor=y");
     expect(Object.getOwnPropertyDescriptor(target.params, "__proto__")?.value).toBe("x");

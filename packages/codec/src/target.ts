@@ -9,17 +9,29 @@ export interface Target {
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 
+/** Options of {@link parseTarget}. */
+export interface ParseTargetOptions {
+  /**
+   * The scheme the target must have (case-insensitive), default `"etcd"`: a resolver registered under
+   * another scheme parses its targets with the same grammar.
+   */
+  scheme?: string;
+}
+
 /**
  * Parses a gRPC target of the form `etcd:///<service>[?k=v&…]`: the service may be nested and is
- * percent-decoded, as are the query parameters (`+` is kept as `+`). `etcd://my-service` (which
- * grpc-js reads as an authority) and any other non-empty authority are rejected with a hint showing
- * the `etcd:///…` form, as are other schemes, fragments and repeated parameters. Throws NamingError
- * INVALID_TARGET.
+ * percent-decoded, as are the query parameters. A target is a URI (RFC 3986), not an HTML form: `+` is
+ * kept as `+` (`?zone=a+b` is `a+b`; a space is `%20`). `etcd://my-service` (which grpc-js reads as an
+ * authority) and any other non-empty authority are rejected with a hint showing the `etcd:///…` form,
+ * as are other schemes, fragments and repeated parameters. Throws NamingError INVALID_TARGET; for a bad
+ * service its `cause` is the INVALID_SERVICE error. This is the one target grammar of the project: the
+ * `etcd:` resolver of `@etcd-naming/grpc-js` parses with it too.
  *
  * @example
  * parseTarget("etcd:///foo/my-service?zone=a"); // { service: "foo/my-service", params: { zone: "a" } }
  */
-export function parseTarget(uri: string): Target {
+export function parseTarget(uri: string, options: ParseTargetOptions = {}): Target {
+  const expected = options.scheme ?? "etcd";
   if (typeof uri !== "string") {
     throw new NamingError(
       "INVALID_TARGET",
@@ -29,18 +41,18 @@ export function parseTarget(uri: string): Target {
   const shown = `target ${JSON.stringify(uri)}`;
   const scheme = SCHEME.exec(uri);
   if (!scheme) {
-    const hint = uri !== "" && !uri.includes(":") ? `; did you mean "etcd:///${uri}"?` : "";
-    throw invalidTarget(`${shown} has no scheme: expected etcd:///<service>${hint}`);
+    const hint = uri !== "" && !uri.includes(":") ? `; did you mean "${expected}:///${uri}"?` : "";
+    throw invalidTarget(`${shown} has no scheme: expected ${expected}:///<service>${hint}`);
   }
-  if (scheme[1]!.toLowerCase() !== "etcd") {
+  if (scheme[1]!.toLowerCase() !== expected.toLowerCase()) {
     throw invalidTarget(
-      `${shown} has scheme "${scheme[1]}": only etcd:///<service> targets are resolved here`,
+      `${shown} has scheme "${scheme[1]}": only ${expected}:///<service> targets are resolved here`,
     );
   }
   const rest = uri.slice(scheme[0].length);
   if (rest.includes("#")) throw invalidTarget(`${shown} has a fragment ("#…"), which a target cannot carry`);
   if (!rest.startsWith("//")) {
-    throw invalidTarget(`${shown} is missing "//": write "etcd:///${rest.replace(/^\/+/, "")}"`);
+    throw invalidTarget(`${shown} is missing "//": write "${expected}:///${rest.replace(/^\/+/, "")}"`);
   }
   const afterSlashes = rest.slice(2);
   const authorityEnd = afterSlashes.search(/[/?]/);
@@ -50,15 +62,17 @@ export function parseTarget(uri: string): Target {
     if (tail.startsWith("/") && tail.length > 1) {
       throw invalidTarget(
         `${shown} has an authority ("${authority}"); etcd endpoints are configured on the client, ` +
-          `not in the target: write "etcd://${tail}"`,
+          `not in the target: write "${expected}://${tail}"`,
       );
     }
     throw invalidTarget(
       `${shown} names "${authority}" as the authority (grpc-js reads the part after "//" that way), ` +
-        `not as the service: write "etcd:///${authority}${tail.replace(/^\//, "")}" (three slashes)`,
+        `not as the service: write "${expected}:///${authority}${tail.replace(/^\//, "")}" (three slashes)`,
     );
   }
-  if (!tail.startsWith("/")) throw invalidTarget(`${shown} names no service: expected etcd:///<service>`);
+  if (!tail.startsWith("/")) {
+    throw invalidTarget(`${shown} names no service: expected ${expected}:///<service>`);
+  }
   const queryStart = tail.indexOf("?");
   const rawPath = queryStart < 0 ? tail.slice(1) : tail.slice(1, queryStart);
   const rawQuery = queryStart < 0 ? "" : tail.slice(queryStart + 1);

@@ -1,3 +1,5 @@
+import { formatTarget, parseTarget } from "@etcd-naming/codec";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ResolverError } from "./errors.js";
 import { parseEtcdTarget } from "./target.js";
@@ -44,6 +46,43 @@ describe("parseEtcdTarget", () => {
     expect(parseEtcdTarget(uri("etcd:///svc?zone=a%20b"), "etcd").filters["zone"]).toBe("a b");
   });
 
+  it("keeps + as + in the query and the service, like the codec's parseTarget", () => {
+    expect({ ...parseEtcdTarget(uri("etcd:///svc?zone=a+b"), "etcd").filters }).toEqual({ zone: "a+b" });
+    expect(parseEtcdTarget(uri("etcd:///svc?zone=a%2Bb"), "etcd").filters["zone"]).toBe("a+b");
+    expect(parseEtcdTarget(uri("etcd:///my%2Dservice"), "etcd").service).toBe("my-service");
+  });
+
+  it("reads every target exactly as the codec's parseTarget does", () => {
+    const text = fc.string({ unit: "grapheme", minLength: 1, maxLength: 8 });
+    const segment = text.filter((s) => s !== "." && s !== ".." && !/[\s\p{Cc}/]/u.test(s));
+    fc.assert(
+      fc.property(
+        fc.array(segment, { minLength: 1, maxLength: 3 }),
+        fc.dictionary(
+          text.filter((k) => k !== "lb" && k !== "subset"),
+          fc.string({ maxLength: 8 }),
+          {
+            maxKeys: 4,
+          },
+        ),
+        (segments, params) => {
+          const target = formatTarget(segments.join("/"), params);
+          const codec = parseTarget(target);
+          const resolver = parseEtcdTarget(uri(target), "etcd");
+          expect(resolver.service).toBe(codec.service);
+          expect({ ...resolver.filters }).toEqual({ ...codec.params });
+        },
+      ),
+      { seed: 14, numRuns: 300 },
+    );
+    for (const raw of ["etcd:///s?a=1+2&b=%2B&c=x%20y&d", "etcd:///a+b/c%2Fd?k+1=v=w"]) {
+      const codec = parseTarget(raw);
+      const resolver = parseEtcdTarget(uri(raw), "etcd");
+      expect(resolver.service).toBe(codec.service);
+      expect({ ...resolver.filters }).toEqual({ ...codec.params });
+    }
+  });
+
   it("keeps __proto__ as an ordinary filter name", () => {
     const target = parseEtcdTarget(uri("etcd:///svc?__proto__=x"), "etcd");
     expect(Object.keys(target.filters)).toEqual(["__proto__"]);
@@ -71,8 +110,11 @@ describe("parseEtcdTarget", () => {
     ["etcd:///svc?subset=0", "subset must be a whole number"],
     ["etcd:///svc?subset=-3", "subset must be a whole number"],
     ["etcd:///svc?subset=2.5", "subset must be a whole number"],
-    ["etcd:///svc?zone=a&zone=b", 'query parameter "zone" is given twice'],
-    ["etcd:///svc?=a", "has no name"],
+    // The codec's wording since both parse with its grammar.
+    ["etcd:///svc?zone=a&zone=b", 'repeats the parameter "zone"'],
+    ["etcd:///svc?=a", "has a parameter without a name"],
+    ["etcd:///svc?zone=%zz", "malformed percent-encoding"],
+    ["etcd:///svc#frag", "fragment"],
     ["etcd:///svc/?zone=a", "bad service name"],
     ["etcd:////svc", "bad service name"],
     ["etcd:///?zone=a", "bad service name"],

@@ -1,4 +1,4 @@
-import { validateService } from "@etcd-naming/codec";
+import { NamingError, parseTarget, type Target } from "@etcd-naming/codec";
 import { ResolverError } from "./errors.js";
 
 /** The load-balancing policies a target or a registration may choose. */
@@ -40,8 +40,9 @@ function display(uri: TargetUri): string {
 }
 
 /**
- * Reads a grpc-js target such as `etcd:///foo/bar/svc?zone=a&lb=pick_first`. Throws a `ResolverError`
- * (`INVALID_TARGET`) whose message shows the accepted form, e.g. for `etcd://svc`.
+ * Reads a grpc-js target such as `etcd:///foo/bar/svc?zone=a&lb=pick_first` with the codec's target
+ * grammar (`parseTarget`): the service and the parameters are percent-decoded and `+` stays `+`. Throws a
+ * `ResolverError` (`INVALID_TARGET`) whose message shows the accepted form, e.g. for `etcd://svc`.
  */
 export function parseEtcdTarget(uri: TargetUri, scheme: string): EtcdTarget {
   const shown = display(uri);
@@ -58,22 +59,27 @@ export function parseEtcdTarget(uri: TargetUri, scheme: string): EtcdTarget {
     );
   }
 
-  const queryAt = uri.path.indexOf("?");
-  const service = queryAt === -1 ? uri.path : uri.path.slice(0, queryAt);
+  // One grammar for targets, the codec's: percent-decoding, `+` kept as `+`, no repeated parameters.
+  const full = `${scheme}:///${uri.path}`;
+  let parsed: Target;
   try {
-    validateService(service);
+    parsed = parseTarget(full, { scheme });
   } catch (error) {
-    throw invalid(shown, `bad service name "${service}": ${(error as Error).message}`, error);
+    const cause = error instanceof NamingError ? error.cause : undefined;
+    if (cause instanceof NamingError && cause.code === "INVALID_SERVICE") {
+      const service = uri.path.split("?")[0] ?? "";
+      throw invalid(shown, `bad service name "${service}": ${cause.message}`, error);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    throw invalid(shown, message.replace(`target ${JSON.stringify(full)} `, ""), error);
   }
 
-  const target: EtcdTarget = { service, filters: Object.create(null) as Record<string, string> };
-  if (queryAt === -1) return target;
-
-  const seen = new Set<string>();
-  for (const [name, value] of new URLSearchParams(uri.path.slice(queryAt + 1))) {
-    if (name.length === 0) throw invalid(shown, "a query parameter has no name");
-    if (seen.has(name)) throw invalid(shown, `query parameter "${name}" is given twice`);
-    seen.add(name);
+  const target: EtcdTarget = {
+    service: parsed.service,
+    filters: Object.create(null) as Record<string, string>,
+  };
+  for (const name of Object.keys(parsed.params)) {
+    const value = parsed.params[name] ?? "";
     if (name === "lb") {
       if (!(POLICIES as readonly string[]).includes(value)) {
         throw invalid(shown, `lb must be one of ${POLICIES.join(", ")}, got "${value}"`);
