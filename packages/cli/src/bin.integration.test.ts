@@ -133,6 +133,23 @@ describe("add", () => {
     const value = await etcdctl(etcd.endpoints, ["get", `${svc}/instance-1`, "--print-value-only"]);
     expect(value).toBe('{"Op":0,"Addr":"10.0.0.7:8080","Metadata":{"weight":3,"zone":"a"}}\n');
   });
+
+  it("warns on stderr, and still writes, an address the resolver cannot dial", async () => {
+    const svc = service();
+    for (const addr of ["10.0.0.1:99999", "http://x"]) {
+      const run = await runBin(["add", svc, addr], env());
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^added /);
+      expect(run.stderr).toBe(
+        `warning: gRPC clients cannot dial ${JSON.stringify(addr)} (expected host:port with a port from 1 to 65535, ` +
+          `[IPv6]:port or unix:/path): the etcd:///${svc} resolver will skip it\n`,
+      );
+    }
+    const quiet = await runBin(["add", svc, "10.0.0.1:99999", "--quiet"], env());
+    expect(quiet).toMatchObject({ code: 0, stderr: "" });
+    const fine = await runBin(["add", svc, "[::1]:50051"], env());
+    expect(fine).toMatchObject({ code: 0, stderr: "" });
+  });
 });
 
 describe("list", () => {

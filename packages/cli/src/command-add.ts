@@ -3,6 +3,7 @@ import {
   type Endpoint,
   encodeEndpoint,
   isObjectMetadata,
+  parseAddress,
   validateAddress,
   validateMetadata,
 } from "@etcd-naming/codec";
@@ -46,6 +47,18 @@ export function warnObjectMetadata(out: Output, endpoint: Endpoint): void {
   }
 }
 
+/**
+ * An address the `etcd:` resolver cannot dial (a port out of range, a URL) is still written (other readers
+ * of the registry may take any string, as Go's endpoints manager does) but never silently.
+ */
+export function warnUndialable(out: Output, service: string, addr: string): void {
+  if (parseAddress(addr) !== null) return;
+  out.warn(
+    `gRPC clients cannot dial ${JSON.stringify(addr)} (expected host:port with a port from 1 to 65535, ` +
+      `[IPv6]:port or unix:/path): the etcd:///${service} resolver will skip it`,
+  );
+}
+
 /** `add`: a permanent endpoint (no lease), in Go's exact bytes. */
 export async function addCommand(
   ctx: CommandContext,
@@ -54,6 +67,7 @@ export async function addCommand(
   options: EndpointOptions,
 ): Promise<number> {
   const { key, endpoint } = endpointFromArgs(service, addr, options);
+  warnUndialable(ctx.out, service, addr);
   warnObjectMetadata(ctx.out, endpoint);
   const client = await ctx.connect();
   const value = encodeEndpoint(endpoint);

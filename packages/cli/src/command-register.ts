@@ -6,7 +6,7 @@ import {
   register,
 } from "@etcd-naming/registrar";
 import { CliError, usageError } from "./cli-error.js";
-import { type EndpointOptions, endpointFromArgs } from "./command-add.js";
+import { type EndpointOptions, endpointFromArgs, warnUndialable } from "./command-add.js";
 import type { CommandContext } from "./context.js";
 import { whenAborted, within } from "./interrupt.js";
 
@@ -20,7 +20,7 @@ const DEFAULT_TTL = 10;
  * The longest `--ttl`: the registrar waits up to one TTL on a timer, and Node fires a timer of more than
  * 2^31-1 ms after 1 ms instead (a keep-alive storm), so about 24.8 days.
  */
-export const MAX_TTL_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+export const MAX_TTL_SECONDS: number = Math.floor((2 ** 31 - 1) / 1000);
 
 function ttlArg(text: string | undefined): number {
   if (text === undefined) return DEFAULT_TTL;
@@ -59,6 +59,7 @@ export async function registerCommand(
   const { key, endpoint } = endpointFromArgs(service, addr, options);
   const ttl = ttlArg(options.ttl);
   const { out } = ctx;
+  warnUndialable(out, service, addr);
   // Listen before connecting: a signal during start-up must still deregister, not kill the process.
   const interrupted = whenAborted(ctx.interrupted());
   const client = await ctx.connect();

@@ -152,7 +152,7 @@ export function resolveConnection(flags: ConnectionFlags, env: Env): ConnectionS
 }
 
 /** The largest file the CLI reads (a CA bundle, a certificate, a key): far above any real PEM file. */
-export const MAX_FILE_BYTES = 4 * 1024 * 1024;
+export const MAX_FILE_BYTES: number = 4 * 1024 * 1024;
 
 function fileKind(stats: Stats): string {
   if (stats.isDirectory()) return "a directory";

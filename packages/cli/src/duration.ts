@@ -6,7 +6,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  * The longest duration a flag takes: a day. Every timer derived from a duration stays far below the
  * 2^31-1 ms past which Node fires a timer after 1 ms instead (with a TimeoutOverflowWarning).
  */
-export const MAX_DURATION_MS = 24 * 3_600_000;
+export const MAX_DURATION_MS: number = 24 * 3_600_000;
 
 /**
  * Parses a duration the way etcdctl spells it (`500ms`, `2s`, `1m30s`); a bare number means seconds.

@@ -1,3 +1,5 @@
+export type { SubchannelAddress, TcpAddress, UnixAddress } from "./address.js";
+export { DEFAULT_PORT, ipVersion, parseAddress } from "./address.js";
 export type { DecodedEndpoint, DecodeOptions, DecodeResult } from "./decode-endpoint.js";
 export { decodeEndpoint } from "./decode-endpoint.js";
 export type { EncodeOptions } from "./encode-endpoint.js";
