@@ -204,7 +204,7 @@ export function recipes(
         run: async () => {
           const registration = await register({ client, service: s3, addr, metadata, ttl });
           registrations.push(registration);
-          return `lease ${BigInt(registration.leaseId).toString(16)}`;
+          return `lease ${registration.leaseIdHex}`;
         },
       },
     ],
