@@ -98,7 +98,7 @@ GO_ETCD35_PACKAGES=(
 ensure_go_etcd35() {
   local dest="$ETCD_NAMING_CACHE/go-etcd-3.5.30" stamp="${GO_ETCD35_PACKAGES[*]}"
   if [ -f "$dest/.packages" ] && [ "$(cat "$dest/.packages")" = "$stamp" ]; then
-    step "Go $("$dest/usr/lib/go-1.27/bin/go" env GOVERSION) and etcd 3.5.30's Go sources: $dest"
+    step "$(head -1 "$dest/usr/lib/go-1.27/VERSION") and etcd 3.5.30's Go sources: $dest"
     return 0
   fi
   step "fetching Go 1.27 and etcd 3.5.30's Go sources (Debian unstable) into $dest"
