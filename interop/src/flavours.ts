@@ -20,6 +20,11 @@ export interface GoFlavour {
   /** Whether etcd's Go resolver copies an endpoint's `Metadata` into grpc-go's `resolver.Address`. */
   readonly resolverPassesMetadata: boolean;
   /**
+   * Whether the helper's Go writes `\b` and `\f` in JSON strings as such (Go 1.22+) rather than as
+   * `\u0008` and `\u000c` (Go 1.19, and our codec).
+   */
+  readonly goShortEscapes: boolean;
+  /**
    * Whether Go's Manager (List, and the watch behind its resolver) reads the bare `<service>` prefix, so
    * keys of a sibling service such as `<service>-canary/…` too: etcd 3.4 does; 3.5.30 reads `<service>/`
    * (etcd-io/etcd#15022).
@@ -85,6 +90,7 @@ export const GO_FLAVOURS: readonly GoFlavour[] = [
     resolverPassesMetadata: true,
     grpcEncodesAuthority: false,
     managerReadsSiblings: true,
+    goShortEscapes: false,
     go: "go",
     goEnv: {},
     gocode: "/usr/share/gocode",
@@ -106,6 +112,7 @@ export const GO_FLAVOURS: readonly GoFlavour[] = [
     resolverPassesMetadata: false,
     grpcEncodesAuthority: true,
     managerReadsSiblings: false,
+    goShortEscapes: true,
     go: join(go35, "usr/lib/go-1.27/bin/go"),
     goEnv: { GOROOT: join(go35, "usr/lib/go-1.27") },
     gocode: join(go35, "usr/share/gocode"),

@@ -1,6 +1,7 @@
 // 2. Our registrar and createEndpointManager write → Go's Manager.List returns the same addresses and
 //    metadata, and the stored bytes are exactly the bytes Go's Manager writes for the same endpoint. A
 //    sibling service whose name extends this one's (`svc-canary`) leaks into etcd 3.4's Go view, not ours.
+//    Go 1.22+ spells \b and \f differently from Go 1.19 and our codec; each reads the other's.
 import type { Endpoint } from "@etcd-naming/codec";
 import { createEndpointManager, type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
@@ -152,7 +153,8 @@ describeGoFlavours("our writers → Go's endpoints.Manager", { timeout: 30_000 }
     expect(Object.keys(await goList(service)).sort()).toEqual([`${service}/string`, `${service}/unicode`]);
   });
 
-  it(`a sibling service (svc-canary): Go's Manager and resolver ${flavour.managerReadsSiblings ? "read" : "leave out"} its endpoints, ours never`, async () => {
+  const siblingVerdict = flavour.managerReadsSiblings ? "read" : "leave out";
+  it(`a sibling service (svc-canary): Go's Manager and resolver ${siblingVerdict} its endpoints, ours never`, async () => {
     const service = `${etcd.namespace}/sibling/svc`;
     const sibling = `${service}-canary`;
     const ours = createEndpointManager(client, service);
@@ -178,5 +180,26 @@ describeGoFlavours("our writers → Go's endpoints.Manager", { timeout: 30_000 }
         .sort(),
     );
     expect([...(await ours.list()).keys()]).toEqual([`${service}/a`]);
+  });
+
+  const escapes = flavour.goShortEscapes ? String.raw`\b and \f` : String.raw`\u0008 and \u000c as we do`;
+  it(`backspace, form feed: Go ${flavour.expected.go} writes ${escapes}; each side reads the other's`, async () => {
+    const service = `${etcd.namespace}/control-ours`;
+    const goService = `${etcd.namespace}/control-go`;
+    const metadata = "a\bb\fc";
+    await createEndpointManager(client, service).addEndpoint(`${service}/x`, { addr: "h:3", metadata });
+    await goManager(goService, "add", { key: `${goService}/x`, addr: "h:3", metadata });
+
+    expect((await stored(`${service}/x`)).toString("utf8")).toBe(
+      String.raw`{"Op":0,"Addr":"h:3","Metadata":"a\u0008b\u000cc"}`,
+    );
+    expect((await stored(`${goService}/x`)).toString("utf8")).toBe(
+      flavour.goShortEscapes
+        ? String.raw`{"Op":0,"Addr":"h:3","Metadata":"a\bb\fc"}`
+        : String.raw`{"Op":0,"Addr":"h:3","Metadata":"a\u0008b\u000cc"}`,
+    );
+    expect(await goList(service)).toEqual({ [`${service}/x`]: { addr: "h:3", metadata } });
+    const theirs = await createEndpointManager(client, goService).list();
+    expect(Object.fromEntries(theirs)).toEqual({ [`${goService}/x`]: { addr: "h:3", metadata } });
   });
 });
