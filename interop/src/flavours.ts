@@ -44,6 +44,8 @@ export interface GoFlavour {
   readonly buildTags: readonly string[];
   /** Folders under `gocode` that must exist. */
   readonly requiredSources: readonly string[];
+  /** Files under `gocode` that name the etcd and grpc-go releases: part of the helper's cache key. */
+  readonly versionFiles: readonly string[];
   /** Where to look for the etcd server of `etcdVersion`, in order. */
   readonly etcdCandidates: readonly string[];
   /** The command that provides the Go toolchain and sources. */
@@ -100,6 +102,7 @@ export const GO_FLAVOURS: readonly GoFlavour[] = [
       "src/go.etcd.io/etcd/clientv3/naming/resolver",
       "src/google.golang.org/grpc",
     ],
+    versionFiles: ["src/go.etcd.io/etcd/version/version.go", "src/google.golang.org/grpc/version.go"],
     etcdCandidates: [join(CACHE_DIR, "etcd-3.4.23/usr/bin/etcd"), ...onPath("etcd")],
     install: "sudo apt-get install -y golang-go golang-etcd-server-dev golang-google-grpc-dev etcd-server",
   },
@@ -122,6 +125,7 @@ export const GO_FLAVOURS: readonly GoFlavour[] = [
       "src/go.etcd.io/etcd/client/v3/naming/resolver",
       "src/google.golang.org/grpc",
     ],
+    versionFiles: ["src/go.etcd.io/etcd/api/version/version.go", "src/google.golang.org/grpc/version.go"],
     etcdCandidates: [join(CACHE_DIR, "etcd-3.5.30/usr/bin/etcd")],
     install: "bash -c '. scripts/lib.sh && ensure_go_etcd35' (and etcd 3.5.30 in the same cache folder)",
   },
@@ -177,7 +181,7 @@ export function flavourGoVersion(flavour: GoFlavour): string | undefined {
 export function flavourUnavailableReason(flavour: GoFlavour): string | undefined {
   const missing: string[] = [];
   if (flavourGoVersion(flavour) === undefined) missing.push(`\`${flavour.go} version\` does not run`);
-  for (const dir of flavour.requiredSources) {
+  for (const dir of [...flavour.requiredSources, ...flavour.versionFiles]) {
     if (!existsSync(join(flavour.gocode, dir))) missing.push(`${join(flavour.gocode, dir)} is missing`);
   }
   if (flavourEtcdBinary(flavour) === undefined) {

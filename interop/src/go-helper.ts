@@ -40,13 +40,18 @@ function sourceFiles(dir = programDir, prefix = ""): string[] {
     .sort();
 }
 
+/** The cache key: the flavour, its Go version, the etcd and grpc-go releases, and the helper's sources. */
 function sourceHash(flavour: GoFlavour, goVersion: string): string {
   const hash = createHash("sha256").update(`${flavour.id}\0${goVersion}\0${flavour.buildTags.join(",")}\0`);
-  for (const file of sourceFiles())
+  for (const file of flavour.versionFiles) {
+    hash.update(readFileSync(join(flavour.gocode, file)));
+  }
+  for (const file of sourceFiles()) {
     hash
       .update(file)
       .update("\0")
       .update(readFileSync(join(programDir, file)));
+  }
   return hash.digest("hex").slice(0, 16);
 }
 
