@@ -72,9 +72,39 @@ debian_fetch() {
     apt-get "${opts[@]}" update && touch "$apt_dir/.updated"
   fi
   (cd "$apt_dir/debs" && apt-get "${opts[@]}" download "$@") || return 1
-  local spec name version
+  local spec name version deb
   for spec in "$@"; do
     name=${spec%%=*}; version=${spec#*=}
-    dpkg-deb -x "$apt_dir/debs/${name}_${version//:/%3a}_$(dpkg --print-architecture).deb" "$dest" || return 1
+    deb="$apt_dir/debs/${name}_${version//:/%3a}_$(dpkg --print-architecture).deb"
+    [ -f "$deb" ] || deb="$apt_dir/debs/${name}_${version//:/%3a}_all.deb" # Architecture: all
+    dpkg-deb -x "$deb" "$dest" || return 1
   done
+}
+
+# The Go toolchain and Go sources of etcd 3.5.30's naming packages (client/v3/naming/{endpoints,resolver})
+# and their dependencies, from Debian unstable, for the interop suite's second Go flavour. Unpacked (never
+# installed) into $ETCD_NAMING_CACHE/go-etcd-3.5.30: Go in usr/lib/go-1.27, the sources in usr/share/gocode,
+# built in GOPATH mode offline. The versions are pinned; the folder is reused while its stamp matches them.
+GO_ETCD35_PACKAGES=(
+  golang-1.27-go=1.27.3-1 golang-1.27-src=1.27.3-1
+  golang-etcd-server-dev=3.5.30-2 golang-google-grpc-dev=1.81.1-1
+  golang-google-protobuf-dev=1.36.10-2 golang-github-golang-protobuf-1-5-dev=1.5.4-2
+  golang-github-gogo-protobuf-dev=1.3.2-3 golang-google-genproto-dev=0.0~git20260414.afd174a-2
+  golang-go.uber-zap-dev=1.27.0-2 golang-go.uber-multierr-dev=1.11.0-2
+  golang-golang-x-net-dev=1:0.62.0-1 golang-golang-x-sys-dev=0.49.0+dfsg-1
+  golang-golang-x-text-dev=0.43.0-1 golang-github-coreos-go-semver-dev=0.3.1-1
+  golang-github-coreos-go-systemd-dev=22.6.0-1
+)
+ensure_go_etcd35() {
+  local dest="$ETCD_NAMING_CACHE/go-etcd-3.5.30" stamp="${GO_ETCD35_PACKAGES[*]}"
+  if [ -f "$dest/.packages" ] && [ "$(cat "$dest/.packages")" = "$stamp" ]; then
+    step "$(head -1 "$dest/usr/lib/go-1.27/VERSION") and etcd 3.5.30's Go sources: $dest"
+    return 0
+  fi
+  step "fetching Go 1.27 and etcd 3.5.30's Go sources (Debian unstable) into $dest"
+  local partial="$dest.partial.$$"
+  rm -rf "$partial"
+  debian_fetch "$partial" "${GO_ETCD35_PACKAGES[@]}" || { rm -rf "$partial"; return 1; }
+  echo "$stamp" >"$partial/.packages"
+  rm -rf "$dest" && mv "$partial" "$dest"
 }

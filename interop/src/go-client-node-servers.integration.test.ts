@@ -1,23 +1,23 @@
 // 3. A Go gRPC client dialing etcd:///<service> through etcd's Go resolver with round_robin calls Node
 //    grpc-js servers registered by our registrar; one of them drains → the Go client stops calling it.
-import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { type Registration, register } from "@etcd-naming/registrar";
-import { afterAll, describe, expect, it } from "vitest";
+import type { Etcd3 } from "etcd3";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { type GoLine, startGo } from "./go-helper.js";
 import { type NodeGreeter, startNodeGreeter } from "./greeter.js";
-import { goSkipReason, useGoHelper } from "./suite.js";
-
-const etcd = useTestEtcd();
+import { describeGoFlavours } from "./suite.js";
 
 const answeredBy = (lines: readonly GoLine[]): string[] =>
   lines.flatMap((line) => (typeof line["server"] === "string" ? [line["server"]] : []));
 
-describe.skipIf(goSkipReason !== undefined)(
+describeGoFlavours(
   "Go client, etcd's Go resolver → Node servers",
   { timeout: 60_000 },
-  () => {
-    const go = useGoHelper();
-    const client = etcd.client();
+  ({ flavour, etcd, go }) => {
+    let client: Etcd3;
+    beforeAll(() => {
+      client = etcd.client();
+    });
     const servers: NodeGreeter[] = [];
     const registrations: Registration[] = [];
 
@@ -111,25 +111,35 @@ describe.skipIf(goSkipReason !== undefined)(
       expect(exit.code).toBe(0);
     });
 
-    it("known trap: a nested service name as grpc-go's default :authority is refused by Node servers", async () => {
-      const service = `${etcd.namespace}/nested/greeter`;
-      const server = await startNodeGreeter("node-nested");
-      servers.push(server);
-      registrations.push(await register({ client, service, addr: server.addr, ttl: 10 }));
+    it(
+      flavour.grpcEncodesAuthority
+        ? `a nested service name: grpc-go ${flavour.expected.grpc} percent-encodes it into :authority, and Node servers answer`
+        : `known trap: a nested service name as grpc-go ${flavour.expected.grpc}'s default :authority is refused by Node servers`,
+      async () => {
+        const service = `${etcd.namespace}/nested/greeter`;
+        const server = await startNodeGreeter("node-nested");
+        servers.push(server);
+        registrations.push(await register({ client, service, addr: server.addr, ttl: 10 }));
 
-      const goClient = startGo(go.binary, [
-        "client",
-        "-endpoints",
-        etcd.endpoints.join(","),
-        "-target",
-        `etcd:///${service}`,
-        "-interval",
-        "20ms",
-      ]);
-      const failure = await goClient.waitForLine((line) => "error" in line || "server" in line);
-      expect(failure["error"]).toMatch(/PROTOCOL_ERROR/);
-      expect(server.calls).toBe(0);
-      await goClient.stop();
-    });
+        const goClient = startGo(go.binary, [
+          "client",
+          "-endpoints",
+          etcd.endpoints.join(","),
+          "-target",
+          `etcd:///${service}`,
+          "-interval",
+          "20ms",
+        ]);
+        const first = await goClient.waitForLine((line) => "error" in line || "server" in line);
+        if (flavour.grpcEncodesAuthority) {
+          expect(first).toEqual({ seq: 1, server: "node-nested" });
+          expect([...server.authorities]).toEqual([service.replaceAll("/", "%2F")]);
+        } else {
+          expect(first["error"]).toMatch(/PROTOCOL_ERROR/);
+          expect(server.calls).toBe(0);
+        }
+        await goClient.stop();
+      },
+    );
   },
 );

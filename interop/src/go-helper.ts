@@ -1,6 +1,7 @@
 // Builds and drives `naminginterop`, the Go program (interop/go/src/naminginterop) that uses etcd's own
-// Go naming packages. Every child process started here is tracked so a test file can kill them all.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+// Go naming packages, one build per flavour (flavours.ts). Every child process started here is tracked so
+// a test file can kill them all.
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   existsSync,
@@ -11,59 +12,46 @@ import {
   rmSync,
   statSync,
   unlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { flavourGoVersion, GO_CACHE_DIR, type GoFlavour, goCommandEnv } from "./flavours.js";
 
-/** The Debian packages that provide Go, etcd's Go sources and grpc-go. */
-export const GO_APT_PACKAGES: readonly string[] = [
-  "golang-go",
-  "golang-etcd-server-dev",
-  "golang-google-grpc-dev",
-];
-
-const GOCODE = "/usr/share/gocode";
-const REQUIRED_SOURCES = [
-  "src/go.etcd.io/etcd/clientv3/naming/endpoints",
-  "src/go.etcd.io/etcd/clientv3/naming/resolver",
-  "src/google.golang.org/grpc",
-];
 const goRoot = fileURLToPath(new URL("../go/", import.meta.url));
 const programDir = join(goRoot, "src", "naminginterop");
 const binDir = join(goRoot, "bin");
+/**
+ * The longest a cold build may take (etcd 3.5 with Go 1.27 took 4 to 5 min on two busy cores); a lock
+ * older than this is left from a killed run and taken over.
+ */
+export const BUILD_TIMEOUT_MS = 600_000;
 
-function goVersion(): string | undefined {
-  try {
-    return execFileSync("go", ["version"], { encoding: "utf8", timeout: 20_000 }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Why the Go suite cannot run here (with the fix), or undefined when it can. */
-export function goUnavailableReason(): string | undefined {
-  const missing: string[] = [];
-  if (goVersion() === undefined) missing.push("`go` is not on PATH");
-  for (const dir of REQUIRED_SOURCES) {
-    if (!existsSync(join(GOCODE, dir))) missing.push(`${join(GOCODE, dir)} is missing`);
-  }
-  if (missing.length === 0) return undefined;
-  return (
-    `skipping the Go interop suite: ${missing.join("; ")}. ` +
-    `Install the missing pieces with: sudo apt-get install -y ${GO_APT_PACKAGES.join(" ")}`
-  );
-}
-
-function sourceHash(version: string): string {
-  const hash = createHash("sha256").update(version);
-  const files = readdirSync(programDir)
-    .filter((f) => f.endsWith(".go"))
+/** The helper's sources (main.go, the etcd shim package, go.mod), relative to programDir, sorted. */
+function sourceFiles(dir = programDir, prefix = ""): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? sourceFiles(join(dir, entry.name), `${prefix}${entry.name}/`)
+        : entry.name.endsWith(".go") || entry.name === "go.mod"
+          ? [`${prefix}${entry.name}`]
+          : [],
+    )
     .sort();
-  for (const file of files)
+}
+
+/** The cache key: the flavour, its Go version, the etcd and grpc-go releases, and the helper's sources. */
+function sourceHash(flavour: GoFlavour, goVersion: string): string {
+  const hash = createHash("sha256").update(`${flavour.id}\0${goVersion}\0${flavour.buildTags.join(",")}\0`);
+  for (const file of flavour.versionFiles) {
+    hash.update(readFileSync(join(flavour.gocode, file)));
+  }
+  for (const file of sourceFiles()) {
     hash
       .update(file)
       .update("\0")
       .update(readFileSync(join(programDir, file)));
+  }
   return hash.digest("hex").slice(0, 16);
 }
 
@@ -71,16 +59,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function runBuild(output: string): Promise<void> {
+function runBuild(flavour: GoFlavour, output: string): Promise<void> {
+  const tags = flavour.buildTags.length > 0 ? ["-tags", flavour.buildTags.join(",")] : [];
   return new Promise((resolve, reject) => {
-    const child = spawn("go", ["build", "-o", output, "."], {
+    const child = spawn(flavour.go, ["build", ...tags, "-o", output, "."], {
       cwd: programDir,
       env: {
-        ...process.env,
+        ...goCommandEnv(flavour),
         // GOPATH mode against Debian's packaged sources: no module download, works offline.
         GO111MODULE: "off",
-        GOPATH: `${goRoot.replace(/\/$/, "")}:${GOCODE}`,
-        GOCACHE: join(goRoot, ".cache"),
+        GOPROXY: "off",
+        GOPATH: `${goRoot.replace(/\/$/, "")}:${flavour.gocode}`,
+        GOCACHE: GO_CACHE_DIR,
         GOFLAGS: "",
         CGO_ENABLED: "0",
       },
@@ -92,29 +82,53 @@ function runBuild(output: string): Promise<void> {
     });
     child.on("error", reject);
     child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new Error(`go build failed (exit ${code}):\n${stderr}`)),
+      code === 0
+        ? resolve()
+        : reject(new Error(`go build (${flavour.id}) failed (exit ${code}):\n${stderr}`)),
     );
   });
 }
 
+/** Whether the process that took a build lock is gone (a killed test run), so the lock can be taken over. */
+function lockAbandoned(lock: string): boolean {
+  const stat = statSync(lock, { throwIfNoEntry: false });
+  if (stat === undefined) return false;
+  if (Date.now() - stat.mtimeMs > BUILD_TIMEOUT_MS) return true;
+  let owner: number;
+  try {
+    owner = Number(readFileSync(join(lock, "pid"), "utf8"));
+  } catch {
+    // Just created, the pid not written yet.
+    return false;
+  }
+  try {
+    process.kill(owner, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
 /**
- * Builds the Go helper once per source version into interop/go/bin (a cache keyed by a hash of the Go
- * sources and the Go version) and returns its path. Concurrent test files wait for one build.
+ * Builds the flavour's Go helper once per source version into interop/go/bin (a cache keyed by the flavour,
+ * a hash of the Go sources and the Go version) and returns its path. Concurrent test files wait for one
+ * build.
  */
-export async function buildGoHelper(): Promise<string> {
-  const version = goVersion();
-  if (version === undefined) throw new Error("go is not on PATH");
+export async function buildGoHelper(flavour: GoFlavour): Promise<string> {
+  const version = flavourGoVersion(flavour);
+  if (version === undefined) throw new Error(`${flavour.go} does not run`);
   mkdirSync(binDir, { recursive: true });
-  const binary = join(binDir, `naminginterop-${sourceHash(version)}`);
+  const prefix = `naminginterop-${flavour.id}-`;
+  const binary = join(binDir, `${prefix}${sourceHash(flavour, version)}`);
   const lock = `${binary}.lock`;
-  const deadline = Date.now() + 300_000;
+  const deadline = Date.now() + BUILD_TIMEOUT_MS;
   while (!existsSync(binary)) {
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
     } catch {
-      // Another test file is building it; a lock older than any build is left from a killed run.
-      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > 240_000) rmSync(lock, { recursive: true, force: true });
+      // Another test file is building it; the lock of a killed run is taken over.
+      if (lockAbandoned(lock)) rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
       await sleep(250);
       continue;
@@ -122,11 +136,15 @@ export async function buildGoHelper(): Promise<string> {
     try {
       if (existsSync(binary)) break;
       const partial = `${binary}.${process.pid}.tmp`;
-      await runBuild(partial);
+      const started = Date.now();
+      await runBuild(flavour, partial);
       renameSync(partial, binary);
+      console.info(
+        `built the Go helper for ${flavour.id} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
       for (const old of readdirSync(binDir)) {
         const path = join(binDir, old);
-        if (old.startsWith("naminginterop-") && path !== binary && !old.endsWith(".lock")) unlinkSync(path);
+        if (old.startsWith(prefix) && path !== binary && !old.endsWith(".lock")) unlinkSync(path);
       }
     } finally {
       rmSync(lock, { recursive: true, force: true });

@@ -1,15 +1,12 @@
 // 1. Go's endpoints.Manager writes (AddEndpoint, Update with several ops in one txn, DeleteEndpoint) →
 //    our watcher and our grpc-js resolver see exactly the set Go's own Manager.List reports, metadata included.
-import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { createEndpointManager } from "@etcd-naming/registrar";
 import { createEtcd3Source, type ServiceWatcher, watchService } from "@etcd-naming/watcher";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { runGoOk } from "./go-helper.js";
 import { probeResolution, type ResolutionProbe } from "./resolution.js";
-import { goSkipReason, useGoHelper } from "./suite.js";
-
-const etcd = useTestEtcd();
+import { describeGoFlavours } from "./suite.js";
 
 type Listed = Record<string, { addr: string; metadata: unknown }>;
 
@@ -18,11 +15,10 @@ const zoneOf = (metadata: unknown): unknown =>
     ? (metadata as Record<string, unknown>)["zone"]
     : undefined;
 
-describe.skipIf(goSkipReason !== undefined)(
+describeGoFlavours(
   "Go's endpoints.Manager → our watcher and resolver",
   { timeout: 30_000 },
-  () => {
-    const go = useGoHelper();
+  ({ etcd, go }) => {
     const service = `${etcd.namespace}/go-writes`;
     const key = (id: string) => `${service}/${id}`;
     let handle: EtcdResolverHandle;

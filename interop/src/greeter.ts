@@ -30,15 +30,19 @@ export interface NodeGreeter extends AsyncDisposable {
   readonly addr: string;
   /** How many calls it answered. */
   readonly calls: number;
+  /** Every `:authority` the calls it answered carried. */
+  readonly authorities: ReadonlySet<string>;
   close(): Promise<void>;
 }
 
 export async function startNodeGreeter(id: string): Promise<NodeGreeter> {
   const server = new grpc.Server();
   let calls = 0;
+  const authorities = new Set<string>();
   server.addService(definition as unknown as grpc.ServiceDefinition, {
-    whoAmI: (_call: unknown, callback: (error: null, reply: Reply) => void) => {
+    whoAmI: (call: { getHost(): string }, callback: (error: null, reply: Reply) => void) => {
       calls++;
+      authorities.add(call.getHost());
       callback(null, { id });
     },
   });
@@ -59,6 +63,7 @@ export async function startNodeGreeter(id: string): Promise<NodeGreeter> {
     get calls() {
       return calls;
     },
+    authorities,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,23 +1,100 @@
-// What every Go interop test file shares: skip (saying what to install) when Go or etcd's Go sources are
-// missing, build the helper once, and leave no Go process behind.
-import { afterAll, afterEach, beforeAll } from "vitest";
-import { buildGoHelper, goUnavailableReason, killAllGo } from "./go-helper.js";
+// What every Go interop test file shares: one `describe` per Go flavour (etcd 3.4.23's and 3.5.30's Go
+// packages), each skipped (saying what to install) when its toolchain or sources are missing, with an etcd
+// server of the flavour's release, the helper built once, and no Go process left behind.
+import { type EtcdServer, startEtcd } from "@etcd-naming/etcd-fixture";
+import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
+import { Etcd3, type IOptions } from "etcd3";
+import { afterAll, afterEach, beforeAll, describe } from "vitest";
+import { flavourEtcdBinary, flavourUnavailableReason, GO_FLAVOURS, type GoFlavour } from "./flavours.js";
+import { BUILD_TIMEOUT_MS, buildGoHelper, killAllGo, runGoOk } from "./go-helper.js";
 
-/** Why the suite is skipped here, or undefined when Go and etcd's Go sources are installed. */
-export const goSkipReason: string | undefined = goUnavailableReason();
-if (goSkipReason !== undefined) console.warn(goSkipReason);
+/** Why each flavour is skipped here (undefined when it runs), printed once per test file. */
+const skipReasons = new Map(GO_FLAVOURS.map((f) => [f.id, flavourUnavailableReason(f)]));
+for (const reason of skipReasons.values()) if (reason !== undefined) console.warn(reason);
 
 /** The built helper, available from `beforeAll` on. */
 export interface GoHelper {
   readonly binary: string;
 }
 
-/** Call inside a `describe.skipIf(goSkipReason !== undefined)`: builds the helper and kills its children. */
-export function useGoHelper(): GoHelper {
+/** The etcd a flavour's tests run against: the shared one when it is that release, else a private one. */
+export interface FlavourEtcd {
+  /** `host:port` endpoints, available from `beforeAll` on. */
+  readonly endpoints: string[];
+  /** Put every key under `${namespace}/`; deleted after the file. */
+  readonly namespace: string;
+  /** A new etcd3 client on that etcd (from `beforeAll` on), closed after the file. */
+  client(options?: Partial<IOptions>): Etcd3;
+}
+
+/** What a flavour's `describe` body gets. */
+export interface GoSuite {
+  readonly flavour: GoFlavour;
+  readonly etcd: FlavourEtcd;
+  readonly go: GoHelper;
+}
+
+async function serverVersion(endpoint: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(`http://${endpoint}/version`, { signal: AbortSignal.timeout(5_000) });
+    return ((await response.json()) as { etcdserver?: string }).etcdserver;
+  } catch {
+    return undefined;
+  }
+}
+
+function useFlavourEtcd(flavour: GoFlavour): FlavourEtcd {
+  const shared = useTestEtcd();
+  let endpoints: string[] | undefined;
+  let own: EtcdServer | undefined;
+  const clients: Etcd3[] = [];
+
+  beforeAll(async () => {
+    if ((await serverVersion(shared.endpoints[0]!)) === flavour.etcdVersion) {
+      endpoints = shared.endpoints;
+    } else {
+      own = await startEtcd({ name: `interop-${flavour.id}`, etcdBin: flavourEtcdBinary(flavour)! });
+      endpoints = own.endpoints;
+    }
+  }, 60_000);
+  afterAll(async () => {
+    // The shared etcd's namespace is cleaned by useTestEtcd(); a private etcd goes away whole.
+    for (const client of clients.splice(0)) client.close();
+    await own?.close();
+  });
+
+  const ready = (): string[] => {
+    if (endpoints === undefined)
+      throw new Error("the flavour's etcd is not started yet (use it from a hook)");
+    return endpoints;
+  };
+  return {
+    get endpoints() {
+      return ready();
+    },
+    namespace: shared.namespace,
+    client(options: Partial<IOptions> = {}) {
+      if (own === undefined) return shared.client(options);
+      const client = new Etcd3({ ...options, hosts: options.hosts ?? ready() });
+      clients.push(client);
+      return client;
+    },
+  };
+}
+
+function useGoHelper(flavour: GoFlavour): GoHelper {
   let binary: string | undefined;
   beforeAll(async () => {
-    binary = await buildGoHelper();
-  }, 180_000);
+    const built = await buildGoHelper(flavour);
+    // The build must be the flavour it claims: etcd's own version constant, grpc-go's, the Go runtime.
+    const version = (await runGoOk(built, ["version"])) as Record<string, string>;
+    const { etcd, grpc, go } = version;
+    const goRelease = /^go(\d+\.\d+)/.exec(go ?? "")?.[1];
+    if (etcd !== flavour.etcdVersion || grpc !== flavour.expected.grpc || goRelease !== flavour.expected.go) {
+      throw new Error(`the ${flavour.id} helper reports ${JSON.stringify(version)}`);
+    }
+    binary = built;
+  }, BUILD_TIMEOUT_MS);
   afterEach(killAllGo);
   afterAll(killAllGo);
   return {
@@ -27,4 +104,26 @@ export function useGoHelper(): GoHelper {
       return binary;
     },
   };
+}
+
+/**
+ * Declares `title` once per Go flavour, as `title (Go: etcd <version>)`, skipped with the install command
+ * when the flavour is missing here. The body sets up its hooks and tests as a `describe` body would.
+ */
+export function describeGoFlavours(
+  title: string,
+  options: { timeout: number },
+  body: (suite: GoSuite) => void,
+): void {
+  for (const flavour of GO_FLAVOURS) {
+    describe.skipIf(skipReasons.get(flavour.id) !== undefined)(
+      `${title} (Go: etcd ${flavour.etcdVersion})`,
+      options,
+      () => {
+        const etcd = useFlavourEtcd(flavour);
+        const go = useGoHelper(flavour);
+        body({ flavour, etcd, go });
+      },
+    );
+  }
 }

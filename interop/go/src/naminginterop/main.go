@@ -1,10 +1,13 @@
-// Command naminginterop drives etcd's own Go naming packages (go.etcd.io/etcd/clientv3/naming/endpoints and
-// naming/resolver, etcd 3.4) and grpc-go, so the Node packages can be checked against the real thing rather
-// than against a reading of it. Every subcommand talks JSON: requests as arguments, results as one JSON
-// document (or one JSON line per event) on stdout.
+// Command naminginterop drives etcd's own Go naming packages (endpoints and resolver: etcd 3.4's
+// go.etcd.io/etcd/clientv3/naming by default, etcd 3.5's go.etcd.io/etcd/client/v3/naming with -tags etcd35;
+// see package naminginterop/etcd) and grpc-go, so the Node packages can be checked against the real thing
+// rather than against a reading of it. Every subcommand talks JSON: requests as arguments, results as one
+// JSON document (or one JSON line per event) on stdout.
 //
+//	naminginterop version
 //	naminginterop vectors  -endpoints E -service S
 //	naminginterop manager  -endpoints E -service S add|update|delete|list [request JSON]
+//	naminginterop resolve  -endpoints E -service S [-for 10s]
 //	naminginterop server   -endpoints E -service S -id ID [-ttl 10] [-metadata JSON]
 //	naminginterop client   -endpoints E -target etcd:///S [-interval 50ms] [-deadline 2s] [-authority A]
 //	naminginterop resolve-object-metadata -endpoints E -target etcd:///S [-for 20s]
@@ -22,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,10 +33,9 @@ import (
 	"syscall"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/clientv3"
-	"go.etcd.io/etcd/clientv3/naming/endpoints"
-	etcdresolver "go.etcd.io/etcd/clientv3/naming/resolver"
 	"google.golang.org/grpc"
+
+	"naminginterop/etcd"
 )
 
 // The wire contract of the test greeter shared with the Node side: JSON messages, any request, and a
@@ -46,12 +49,16 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(errors.New("usage: naminginterop vectors|manager|server|client|resolve-object-metadata [flags]"))
+		fail(errors.New("usage: naminginterop version|vectors|manager|resolve|server|client|resolve-object-metadata [flags]"))
 	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "version":
+		out(map[string]string{"etcd": etcd.Version, "packages": etcd.Packages, "grpc": etcd.GRPCVersion, "go": runtime.Version()})
 	case "vectors":
 		err = runVectors(args)
+	case "resolve":
+		err = runResolve(args)
 	case "manager":
 		err = runManager(args)
 	case "server":
@@ -85,7 +92,7 @@ func out(v interface{}) {
 	_ = enc.Encode(v)
 }
 
-func connect(endpointList string) (*clientv3.Client, error) {
+func connect(endpointList string) (*etcd.Client, error) {
 	var eps []string
 	for _, e := range strings.Split(endpointList, ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -95,7 +102,7 @@ func connect(endpointList string) (*clientv3.Client, error) {
 	if len(eps) == 0 {
 		return nil, errors.New("-endpoints is required")
 	}
-	return clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
+	return etcd.New(etcd.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
 }
 
 func opCtx() (context.Context, context.CancelFunc) {
@@ -177,10 +184,15 @@ type vectorsDoc struct {
 	Decode []decodeCase `json:"decode"`
 }
 
-const vectorsAbout = "Produced by etcd's own Go code (go.etcd.io/etcd/clientv3/naming/endpoints, etcd 3.4.23 as " +
-	"packaged by Debian, Go 1.19 encoding/json). 'encode': the exact bytes Go's endpoints.Manager writes for an " +
-	"Add of {Addr, Metadata}. 'decode': how a stored value must be read; accept=false means the value is " +
-	"skipped (with a warning naming the key), never fatal."
+// vectorsAbout names the etcd, package and Go release that produced the vectors; the committed file was
+// produced by etcd 3.4.23 and Go 1.19.
+func vectorsAbout() string {
+	goMinor := strings.Join(strings.SplitN(strings.TrimPrefix(runtime.Version(), "go"), ".", 3)[:2], ".")
+	return fmt.Sprintf("Produced by etcd's own Go code (%s, etcd %s as packaged by Debian, Go %s encoding/json). "+
+		"'encode': the exact bytes Go's endpoints.Manager writes for an Add of {Addr, Metadata}. 'decode': how a "+
+		"stored value must be read; accept=false means the value is skipped (with a warning naming the key), "+
+		"never fatal.", strings.TrimSuffix(etcd.Packages, "/{endpoints,resolver}")+"/endpoints", etcd.Version, goMinor)
+}
 
 func encodeInputs() []encodeCase {
 	return []encodeCase{
@@ -242,19 +254,19 @@ func runVectors(args []string) error {
 		return err
 	}
 	defer cli.Close()
-	em, err := endpoints.NewManager(cli, *service)
+	em, err := etcd.NewManager(cli, *service)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := opCtx()
 	defer cancel()
-	defer func() { _, _ = cli.Delete(context.Background(), *service+"/", clientv3.WithPrefix()) }()
+	defer func() { _, _ = cli.Delete(context.Background(), *service+"/", etcd.WithPrefix()) }()
 
-	doc := vectorsDoc{About: vectorsAbout}
+	doc := vectorsDoc{About: vectorsAbout()}
 	// Encode: what the real Manager.AddEndpoint stores, read back byte for byte.
 	for i, c := range encodeInputs() {
 		key := fmt.Sprintf("%s/encode-%d", *service, i)
-		if err := em.AddEndpoint(ctx, key, endpoints.Endpoint{Addr: c.Addr, Metadata: c.Metadata}); err != nil {
+		if err := em.AddEndpoint(ctx, key, etcd.Endpoint{Addr: c.Addr, Metadata: c.Metadata}); err != nil {
 			return fmt.Errorf("AddEndpoint %q: %w", c.Name, err)
 		}
 		resp, err := cli.Get(ctx, key)
@@ -295,7 +307,7 @@ func runVectors(args []string) error {
 
 // checkDecodeWithManager stores every decode input and reads it back through the real Manager.List, which
 // drops what fails to unmarshal: the mirror struct must agree with it on every case.
-func checkDecodeWithManager(ctx context.Context, cli *clientv3.Client, em endpoints.Manager, service string, cases []decodeCase) error {
+func checkDecodeWithManager(ctx context.Context, cli *etcd.Client, em etcd.Manager, service string, cases []decodeCase) error {
 	keys := make([]string, len(cases))
 	for i, c := range cases {
 		keys[i] = fmt.Sprintf("%s/decode-%d", service, i)
@@ -336,7 +348,7 @@ type opRequest struct {
 	Lease    string      `json:"lease"`
 }
 
-func (r opRequest) opts() ([]clientv3.OpOption, error) {
+func (r opRequest) opts() ([]etcd.OpOption, error) {
 	if r.Lease == "" {
 		return nil, nil
 	}
@@ -344,7 +356,7 @@ func (r opRequest) opts() ([]clientv3.OpOption, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bad lease id %q: %w", r.Lease, err)
 	}
-	return []clientv3.OpOption{clientv3.WithLease(clientv3.LeaseID(id))}, nil
+	return []etcd.OpOption{etcd.WithLease(etcd.LeaseID(id))}, nil
 }
 
 func runManager(args []string) error {
@@ -361,7 +373,7 @@ func runManager(args []string) error {
 		return err
 	}
 	defer cli.Close()
-	em, err := endpoints.NewManager(cli, *service)
+	em, err := etcd.NewManager(cli, *service)
 	if err != nil {
 		return err
 	}
@@ -383,7 +395,7 @@ func runManager(args []string) error {
 			return err
 		}
 		if rest[0] == "add" {
-			err = em.AddEndpoint(ctx, r.Key, endpoints.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...)
+			err = em.AddEndpoint(ctx, r.Key, etcd.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...)
 		} else {
 			err = em.DeleteEndpoint(ctx, r.Key, opts...)
 		}
@@ -395,7 +407,7 @@ func runManager(args []string) error {
 		if err := json.Unmarshal([]byte(request), &rs); err != nil {
 			return fmt.Errorf("bad request: %w", err)
 		}
-		updates := make([]*endpoints.UpdateWithOpts, 0, len(rs))
+		updates := make([]*etcd.UpdateWithOpts, 0, len(rs))
 		for _, r := range rs {
 			opts, err := r.opts()
 			if err != nil {
@@ -404,13 +416,13 @@ func runManager(args []string) error {
 			switch {
 			case r.Op == nil:
 				return fmt.Errorf("update for %q has no op", r.Key)
-			case endpoints.Operation(*r.Op) == endpoints.Add:
-				updates = append(updates, endpoints.NewAddUpdateOpts(r.Key, endpoints.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...))
-			case endpoints.Operation(*r.Op) == endpoints.Delete:
-				updates = append(updates, endpoints.NewDeleteUpdateOpts(r.Key, opts...))
+			case etcd.Operation(*r.Op) == etcd.Add:
+				updates = append(updates, etcd.NewAddUpdateOpts(r.Key, etcd.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...))
+			case etcd.Operation(*r.Op) == etcd.Delete:
+				updates = append(updates, etcd.NewDeleteUpdateOpts(r.Key, opts...))
 			default:
 				// Passed through so Go's own "bad update op" error is what the caller sees.
-				updates = append(updates, &endpoints.UpdateWithOpts{Update: endpoints.Update{Op: endpoints.Operation(*r.Op), Key: r.Key}})
+				updates = append(updates, &etcd.UpdateWithOpts{Update: etcd.Update{Op: etcd.Operation(*r.Op), Key: r.Key}})
 			}
 		}
 		if err := em.Update(ctx, updates); err != nil {
@@ -430,12 +442,73 @@ func runManager(args []string) error {
 	default:
 		return fmt.Errorf("manager: unknown operation %q", rest[0])
 	}
-	resp, err := cli.Get(ctx, *service+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := cli.Get(ctx, *service+"/", etcd.WithPrefix(), etcd.WithCountOnly())
 	if err != nil {
 		return err
 	}
 	out(map[string]interface{}{"ok": true, "revision": resp.Header.Revision})
 	return nil
+}
+
+// ---- resolve ----
+
+// runResolve builds etcd's Go resolver for etcd:///<service> on a recording resolver.ClientConn and prints
+// the first state it hands to grpc-go that holds an address ({"addresses":[…],"endpoints":[[…]]}, each
+// address with its Metadata, sorted by address): what grpc-go would receive, without a channel in the way.
+func runResolve(args []string) error {
+	fs := flag.NewFlagSet("resolve", flag.ExitOnError)
+	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
+	service := fs.String("service", "", "the service to resolve")
+	maxWait := fs.Duration("for", 10*time.Second, "how long to wait for a state with an address")
+	_ = fs.Parse(args)
+	if *service == "" {
+		return errors.New("-service is required")
+	}
+	cli, err := connect(*endpointList)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	states := make(chan etcd.ResolverState, 16)
+	closeResolver, err := etcd.WatchResolver(cli, *service, func(s etcd.ResolverState) {
+		select {
+		case states <- s:
+		default:
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer closeResolver()
+	timeout := time.After(*maxWait)
+	for {
+		select {
+		case s := <-states:
+			if len(s.Addresses) == 0 && len(s.Endpoints) == 0 {
+				continue
+			}
+			sortResolved(s.Addresses)
+			for _, e := range s.Endpoints {
+				sortResolved(e)
+			}
+			sort.Slice(s.Endpoints, func(i, j int) bool { return firstAddr(s.Endpoints[i]) < firstAddr(s.Endpoints[j]) })
+			out(s)
+			return nil
+		case <-timeout:
+			return fmt.Errorf("etcd's resolver sent no state with an address for %q within %s", *service, *maxWait)
+		}
+	}
+}
+
+func sortResolved(as []etcd.ResolvedAddress) {
+	sort.Slice(as, func(i, j int) bool { return as[i].Addr < as[j].Addr })
+}
+
+func firstAddr(as []etcd.ResolvedAddress) string {
+	if len(as) == 0 {
+		return ""
+	}
+	return as[0].Addr
 }
 
 // ---- server ----
@@ -486,7 +559,7 @@ func runServer(args []string) error {
 		return err
 	}
 	defer cli.Close()
-	em, err := endpoints.NewManager(cli, *service)
+	em, err := etcd.NewManager(cli, *service)
 	if err != nil {
 		return err
 	}
@@ -498,7 +571,7 @@ func runServer(args []string) error {
 	}
 	addr := lis.Addr().String()
 	key := *service + "/" + addr
-	if err := em.AddEndpoint(ctx, key, endpoints.Endpoint{Addr: addr, Metadata: metadata}, clientv3.WithLease(lease.ID)); err != nil {
+	if err := em.AddEndpoint(ctx, key, etcd.Endpoint{Addr: addr, Metadata: metadata}, etcd.WithLease(lease.ID)); err != nil {
 		return err
 	}
 	keepCtx, stopKeep := context.WithCancel(context.Background())
@@ -549,7 +622,7 @@ func runClient(args []string, survivalCheck bool) error {
 		return err
 	}
 	defer cli.Close()
-	builder, err := etcdresolver.NewBuilder(cli)
+	builder, err := etcd.NewResolverBuilder(cli)
 	if err != nil {
 		return err
 	}

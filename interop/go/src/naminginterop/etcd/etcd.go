@@ -1,0 +1,19 @@
+// Package etcd is the one place that names etcd's Go packages, so that the helper builds against either
+// release line: etcd 3.4's go.etcd.io/etcd/clientv3/naming/... by default (etcd34.go) or, with
+// `-tags etcd35`, etcd 3.5's go.etcd.io/etcd/client/v3/naming/... (etcd35.go). Both export the same names
+// (aliases of etcd's own types and functions), so main.go is one program for both.
+package etcd
+
+// ResolvedAddress is one address etcd's Go resolver handed to grpc-go, with the Metadata it set on it.
+type ResolvedAddress struct {
+	Addr     string      `json:"addr"`
+	Metadata interface{} `json:"metadata"`
+}
+
+// ResolverState is what one resolver.ClientConn.UpdateState call carried: the flat State.Addresses (what
+// etcd 3.4 fills) and State.Endpoints, one list of addresses per endpoint (what etcd 3.5 fills; grpc-go
+// before 1.40 has no such field).
+type ResolverState struct {
+	Addresses []ResolvedAddress   `json:"addresses"`
+	Endpoints [][]ResolvedAddress `json:"endpoints"`
+}
