@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { printableKey } from "@etcd-naming/codec";
 import {
   type Clock,
   createEtcd3Source,
@@ -189,7 +190,11 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
       // Bounded so a registry full of junk cannot grow this set forever.
       if (warned.size >= 10_000) warned.clear();
       warned.add(id);
-      warn(`skipping ${key}: cannot dial address ${JSON.stringify(addr)}`, { service, key, addr });
+      warn(`skipping ${printableKey(key)}: cannot dial address ${JSON.stringify(addr)}`, {
+        service,
+        key,
+        addr,
+      });
     },
     warn(message, cause) {
       warn(message, { error: cause });

@@ -1,4 +1,4 @@
-import { encodeEndpoint, Operation, type Update } from "@etcd-naming/codec";
+import { encodeEndpoint, keyToBytes, Operation, type Update } from "@etcd-naming/codec";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { describe, expect, it, vi } from "vitest";
 import { createEndpointManager } from "./endpoint-manager.js";
@@ -62,6 +62,36 @@ describe("endpoint manager on etcd", () => {
     await manager.update(updates, { split: true });
     expect(txn).toHaveBeenCalledTimes(3);
     expect((await manager.list()).size).toBe(300);
+  });
+
+  it("keeps keys that differ only in bytes that are not UTF-8 apart, in list, watch and delete", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/bytes`;
+    const manager = createEndpointManager(client, service, { logger: quiet });
+    const raw = (byte: number) => Buffer.concat([Buffer.from(`${service}/k-`), Buffer.from([byte])]);
+    const controller = new AbortController();
+    const seen: Update[][] = [];
+    await client.put(raw(0xff)).value(encodeEndpoint({ addr: "10.0.0.1:1" }));
+    await client.put(raw(0xfe)).value(encodeEndpoint({ addr: "10.0.0.2:1" }));
+    const listed = await manager.list();
+    expect([...listed.values()].map((e) => e.addr).sort()).toEqual(["10.0.0.1:1", "10.0.0.2:1"]);
+    const keyOf = (addr: string) => [...listed].find(([, e]) => e.addr === addr)![0];
+    expect(Buffer.from(keyToBytes(keyOf("10.0.0.2:1")))).toEqual(raw(0xfe));
+
+    const done = (async () => {
+      for await (const batch of manager.watch({ signal: controller.signal })) seen.push(batch);
+    })();
+    await vi.waitFor(() => expect(seen).toHaveLength(1), { timeout: 3000, interval: 10 });
+    // Deleting the exact key (as list() gave it) removes that key alone.
+    await manager.deleteEndpoint(keyOf("10.0.0.2:1"));
+    await vi.waitFor(() => expect(seen).toHaveLength(2), { timeout: 3000, interval: 10 });
+    expect(seen[1]).toEqual([{ op: Operation.Delete, key: keyOf("10.0.0.2:1") }]);
+    expect([...(await manager.list()).values()]).toEqual([{ addr: "10.0.0.1:1" }]);
+    // And an Add to an exact key writes those bytes.
+    await manager.addEndpoint(keyOf("10.0.0.2:1"), { addr: "10.0.0.3:1" });
+    expect(await client.get(raw(0xfe)).string()).toBe(encodeEndpoint({ addr: "10.0.0.3:1" }));
+    controller.abort();
+    await done;
   });
 
   it("skips values that do not decode, with a warning naming the key", async () => {

@@ -2,7 +2,9 @@ import {
   decodeEndpoint,
   type Endpoint,
   encodeEndpoint,
+  keyFromBytes,
   Operation,
+  printableKey,
   servicePrefix,
   type Update,
 } from "@etcd-naming/codec";
@@ -148,10 +150,9 @@ export function createEndpointManager(
   };
 
   const decode = (kv: IKeyValue): Endpoint | undefined => {
-    const key = kv.key.toString();
     const result = decodeEndpoint(kv.value);
     if (!result.ok) {
-      logger.warn(`etcd-naming: skipping ${key}: ${result.error.message}`);
+      logger.warn(`etcd-naming: skipping ${printableKey(keyFromBytes(kv.key))}: ${result.error.message}`);
       return undefined;
     }
     const { addr, metadata } = result.endpoint;
@@ -185,7 +186,7 @@ export function createEndpointManager(
       const out = new Map<string, Endpoint>();
       for (const kv of res.kvs) {
         const endpoint = decode(kv);
-        if (endpoint !== undefined) out.set(kv.key.toString(), endpoint);
+        if (endpoint !== undefined) out.set(keyFromBytes(kv.key), endpoint);
       }
       return out;
     },
@@ -205,7 +206,7 @@ async function* watchUpdates(
   const initial: Update[] = [];
   for (const kv of listed.kvs) {
     const endpoint = decode(kv);
-    if (endpoint !== undefined) initial.push({ op: Operation.Add, key: kv.key.toString(), endpoint });
+    if (endpoint !== undefined) initial.push({ op: Operation.Add, key: keyFromBytes(kv.key), endpoint });
   }
 
   const queue: Update[][] = [];
@@ -224,7 +225,7 @@ async function* watchUpdates(
     for (const event of res.events) {
       const revision = BigInt(event.kv.mod_revision);
       if (revision >= resumeFrom) resumeFrom = revision + 1n;
-      const key = event.kv.key.toString();
+      const key = keyFromBytes(event.kv.key);
       if (event.type === "Delete") {
         batch.push({ op: Operation.Delete, key });
         continue;

@@ -1,4 +1,4 @@
-import { servicePrefix } from "@etcd-naming/codec";
+import { keyFromBytes, servicePrefix } from "@etcd-naming/codec";
 import type {
   Etcd3,
   IDuplexStream,
@@ -714,7 +714,7 @@ export class LeaseKeeper {
         // would be closed by nobody (and keep the process alive).
         const live = [...this.entries.values()].filter((e) => e.service === service);
         if (this.closing || live.length === 0) return;
-        const present = new Set(res.kvs.map((kv: IKeyValue) => kv.key.toString()));
+        const present = new Set(res.kvs.map((kv: IKeyValue) => keyFromBytes(kv.key)));
         for (const entry of live) {
           if (entry.registered && !present.has(entry.key)) entry.dirty = true;
         }
@@ -765,7 +765,7 @@ class ServiceWatch {
       for (const event of res.events) {
         const revision = BigInt(event.kv.mod_revision);
         if (revision >= this.resumeFrom) this.resumeFrom = revision + 1n;
-        if (event.type === "Delete") events.deleted(event.kv.key.toString(), revision);
+        if (event.type === "Delete") events.deleted(keyFromBytes(event.kv.key), revision);
       }
     });
     this.watcher.on("disconnected", () => {

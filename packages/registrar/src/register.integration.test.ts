@@ -109,6 +109,34 @@ describe("hand-deleted key (behaviour 4)", () => {
   });
 });
 
+describe("keys as bytes", () => {
+  it("does not mistake the delete of a key differing only in bytes that are not UTF-8 for its own", async () => {
+    const client = etcd.client();
+    const service = newService("bytes");
+    // A key holding U+FFFD, and a foreign key whose last byte is not UTF-8: a lossy decode makes them equal.
+    await using own = await register({
+      client,
+      service,
+      addr: "10.0.1.3:80",
+      key: `${service}/k-\ufffd`,
+      ttl: 5,
+    });
+    await using witness = await register({ client, service, addr: "10.0.1.4:80", ttl: 5 });
+    const before = (await client.get(own.key).exec()).kvs[0]!.mod_revision;
+    const foreign = Buffer.concat([Buffer.from(`${service}/k-`), Buffer.from([0xff])]);
+    await client.put(foreign).value(encodeEndpoint({ addr: "10.9.9.9:1" }));
+    await client.delete().key(foreign);
+    // The witness's key is put back through the same delete watch, after the foreign delete was seen.
+    const witnessValue = await client.get(witness.key).string();
+    await client.delete().key(witness.key);
+    await expect
+      .poll(() => client.get(witness.key).string(), { timeout: 5000, interval: 20 })
+      .toBe(witnessValue);
+    expect((await client.get(own.key).exec()).kvs[0]!.mod_revision).toBe(before);
+    expect(await client.get(foreign).string()).toBeNull();
+  });
+});
+
 describe("deregister (behaviour 5)", () => {
   it("deletes the key at once: a watcher sees the delete, then the lease is revoked", async () => {
     const client = etcd.client();

@@ -1,10 +1,12 @@
+import { keyToBytes } from "@etcd-naming/codec";
 import type { Etcd3, IRequestOp, ITxnResponse } from "etcd3";
 import type { KeepAliveStreams } from "./keepalive-streams.js";
 
+/** Keys are key strings (see `keyFromBytes` in the codec): written as the exact bytes they stand for. */
 export function putOp(key: string, value: string, lease: string | undefined): IRequestOp {
   return {
     request_put: {
-      key: Buffer.from(key),
+      key: Buffer.from(keyToBytes(key)),
       value: Buffer.from(value),
       ...(lease === undefined ? {} : { lease }),
     },
@@ -12,7 +14,7 @@ export function putOp(key: string, value: string, lease: string | undefined): IR
 }
 
 export function deleteOp(key: string): IRequestOp {
-  return { request_delete_range: { key: Buffer.from(key) } };
+  return { request_delete_range: { key: Buffer.from(keyToBytes(key)) } };
 }
 
 /** Splits `items` into consecutive chunks of at most `size`. */

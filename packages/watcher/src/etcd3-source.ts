@@ -1,3 +1,4 @@
+import { keyFromBytes, keyToBytes } from "@etcd-naming/codec";
 import type { Namespace } from "etcd3";
 import {
   castGrpcError,
@@ -204,8 +205,9 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
     for (;;) yield* hosts;
   }
 
-  const fullKey = (key: string) => Buffer.concat([namespace, Buffer.from(key)]);
-  const localKey = (key: Buffer) => key.subarray(namespace.length).toString("utf8");
+  const fullKey = (key: string) => Buffer.concat([namespace, keyToBytes(key)]);
+  // Keys are bytes: two keys that differ only in bytes that are not UTF-8 must stay two keys.
+  const localKey = (key: Buffer) => keyFromBytes(key.subarray(namespace.length));
   const toKeyValue = (raw: RawKeyValue): SourceKeyValue => {
     const out: SourceKeyValue = {
       key: localKey(raw.key),

@@ -1,5 +1,11 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
-import { decodeEndpoint, isServiceKey, servicePrefix, validateService } from "@etcd-naming/codec";
+import {
+  decodeEndpoint,
+  isServiceKey,
+  printableKey,
+  servicePrefix,
+  validateService,
+} from "@etcd-naming/codec";
 import type { BackoffOptions, ResolvedBackoff } from "./backoff.js";
 import { backoffDelay, resolveBackoff } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
@@ -9,6 +15,12 @@ import type { CancelWatch, NamingSource, SourceEvent, SourceKeyValue, SourceList
 
 /** One endpoint of a service: the decoded value of one etcd key. The key identifies the endpoint. */
 export interface ServiceEndpoint {
+  /**
+   * The etcd key, exactly. etcd keys are bytes: a key that is valid UTF-8 (every key written from a JS
+   * string) is its text; in one that is not, each byte that is not UTF-8 is the lone surrogate
+   * U+DC80 + byte, so keys that differ only in such bytes stay two endpoints. `keyToBytes(key)` (from
+   * `@etcd-naming/codec`) gives the bytes to delete or rewrite it; `printableKey(key)` shows it.
+   */
   readonly key: string;
   readonly addr: string;
   /** The decoded metadata (any JSON value; `null` when the value has none). Frozen. */
@@ -22,6 +34,7 @@ export interface ServiceEndpoint {
 
 /** A key under the service prefix whose value could not be decoded, and why. */
 export interface SkippedKey {
+  /** The etcd key, exactly (see {@link ServiceEndpoint.key}). */
   readonly key: string;
   readonly reason: string;
   readonly modRevision: string;
@@ -267,9 +280,10 @@ class ServiceCore {
       const existed = this.endpoints.delete(kv.key);
       const reason = decoded.error.message;
       this.skipped.set(kv.key, Object.freeze({ key: kv.key, reason, modRevision: kv.modRevision }));
+      const shown = printableKey(kv.key);
       const message = existed
-        ? `malformed value at ${kv.key} replaces a valid endpoint, which is removed: ${reason}`
-        : `malformed value at ${kv.key} skipped: ${reason}`;
+        ? `malformed value at ${shown} replaces a valid endpoint, which is removed: ${reason}`
+        : `malformed value at ${shown} skipped: ${reason}`;
       this.log("warn", message, { key: kv.key, modRevision: kv.modRevision, reason });
       const error = new WatcherError("INVALID_VALUE", message, { cause: decoded.error, key: kv.key });
       for (const view of this.views) view.emit("error", error);
@@ -496,7 +510,7 @@ class View implements ServiceWatcher {
     try {
       return this.filter(endpoint);
     } catch (error) {
-      this.log("error", `the filter threw on ${endpoint.key}; endpoint excluded`, { error });
+      this.log("error", `the filter threw on ${printableKey(endpoint.key)}; endpoint excluded`, { error });
       return false;
     }
   }
