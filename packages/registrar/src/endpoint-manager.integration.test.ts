@@ -47,6 +47,21 @@ describe("endpoint manager on etcd", () => {
     expect([...(await manager.list()).keys()]).toEqual([`${service}/y`]);
   });
 
+  it("refuses a lease id beyond etcd's int64 (2^64 would be written as lease 0) and writes nothing", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/lease-range`;
+    const manager = createEndpointManager(client, service, { logger: quiet });
+    for (const lease of ["18446744073709551616", "9223372036854775808", "18446744073709551617"]) {
+      await expect(
+        manager.addEndpoint(`${service}/a`, { addr: "10.0.0.1:1" }, { lease }),
+      ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    }
+    expect((await client.get(`${service}/a`).exec()).kvs).toEqual([]);
+    // "0" is no lease, as in Go.
+    await manager.addEndpoint(`${service}/a`, { addr: "10.0.0.1:1" }, { lease: "0" });
+    expect((await client.get(`${service}/a`).exec()).kvs[0]?.lease).toBe("0");
+  });
+
   it("splits above 128 operations only when asked, and then writes them all", async () => {
     const client = etcd.client();
     const service = `${etcd.namespace}/m3`;

@@ -36,6 +36,19 @@ describe("createEndpointManager input checks", () => {
       { op: Operation.Add, key: "foo/bar/svc/a", endpoint: { addr: "" } },
       { op: Operation.Add, key: "foo/bar/svc/a", endpoint: { addr: "1.2.3.4:1", metadata: { f: () => 1 } } },
       { op: Operation.Add, key: "foo/bar/svc/a", endpoint: { addr: "1.2.3.4:1" }, lease: "0x1f" },
+      // 2^64 and 2^63 do not fit etcd's int64 lease field (2^64 would be written as 0: no lease).
+      {
+        op: Operation.Add,
+        key: "foo/bar/svc/a",
+        endpoint: { addr: "1.2.3.4:1" },
+        lease: "18446744073709551616",
+      },
+      {
+        op: Operation.Add,
+        key: "foo/bar/svc/a",
+        endpoint: { addr: "1.2.3.4:1" },
+        lease: "9223372036854775808",
+      },
     ];
     for (const update of bad) expect(await codeOf(manager.update([update]))).toBe("INVALID_INPUT");
     await expect(manager.update([bad[0]!])).rejects.toThrow("endpoints: bad update op");

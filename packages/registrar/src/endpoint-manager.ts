@@ -17,6 +17,7 @@ import { chunk, commit, deleteOp, putOp } from "./txn.js";
 import {
   checkAddress,
   checkInput,
+  checkLeaseId,
   checkMetadata,
   checkService,
   DEFAULT_MAX_TXN_OPS,
@@ -31,7 +32,10 @@ export interface EndpointUpdate {
   key: string;
   /** Required for `Add`. */
   endpoint?: Endpoint;
-  /** Lease to attach on `Add` (decimal string: lease ids are 64-bit). */
+  /**
+   * Lease to attach on `Add`: a decimal string from "1" to "9223372036854775807" (lease ids are 64-bit;
+   * etcdctl prints them in hex). "0" means no lease, as in Go.
+   */
   lease?: string;
 }
 
@@ -78,8 +82,6 @@ export interface EndpointManager {
   watch(options?: WatchOptions): AsyncGenerator<Update[], void, undefined>;
 }
 
-const LEASE_ID = /^[0-9]{1,20}$/;
-
 /**
  * Creates the endpoint manager of `service` (Go's `endpoints.NewManager(client, target)`): writes Go's
  * exact values, so Go and Node servers and resolvers can share a service.
@@ -113,15 +115,10 @@ export function createEndpointManager(
     }
     checkAddress(endpoint.addr);
     checkMetadata(endpoint.metadata);
-    if (lease !== undefined && (typeof lease !== "string" || !LEASE_ID.test(lease))) {
-      throw new RegistrarError(
-        "INVALID_INPUT",
-        `endpoints: lease must be a decimal lease id string, got ${String(lease)}`,
-      );
-    }
+    const leaseId = lease === undefined ? undefined : checkLeaseId(lease, "endpoints");
     const value = checkInput("endpoint", () => encodeEndpoint(endpoint));
     warnObjectMetadata(logger, key, endpoint.metadata);
-    return putOp(key, value, lease === undefined || lease === "0" ? undefined : lease);
+    return putOp(key, value, leaseId);
   };
 
   const update = async (updates: readonly EndpointUpdate[], updateOptions: UpdateOptions = {}) => {
