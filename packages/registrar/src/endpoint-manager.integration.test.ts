@@ -2,7 +2,9 @@ import { encodeEndpoint, keyToBytes, Operation, type Update } from "@etcd-naming
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { describe, expect, it, vi } from "vitest";
 import { createEndpointManager } from "./endpoint-manager.js";
+import type { RegistrarError } from "./errors.js";
 import { leaseTimeToLive } from "./test/etcdctl.js";
+import { spyOnTxn } from "./test/txn-spy.js";
 
 const etcd = useTestEtcd();
 const quiet = { warn: () => undefined };
@@ -34,7 +36,7 @@ describe("endpoint manager on etcd", () => {
     const manager = createEndpointManager(client, service);
     const lease = client.lease(30, { autoKeepAlive: false });
     const leaseId = String(await lease.grant());
-    const txn = vi.spyOn(client.kv, "txn");
+    const txn = spyOnTxn(client);
     await manager.update([
       { op: Operation.Add, key: `${service}/x`, endpoint: { addr: "10.0.0.1:1" }, lease: leaseId },
       { op: Operation.Add, key: `${service}/y`, endpoint: { addr: "10.0.0.2:1" } },
@@ -62,6 +64,67 @@ describe("endpoint manager on etcd", () => {
     expect((await client.get(`${service}/a`).exec()).kvs[0]?.lease).toBe("0");
   });
 
+  it("reports what etcd refused under its own code, with etcd's reason, and the client stays usable", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/refused`;
+    const manager = createEndpointManager(client, service, { logger: quiet, maxTxnOps: 1_000 });
+    const add = (key: string, metadata?: unknown) => ({
+      op: Operation.Add,
+      key: `${service}/${key}`,
+      endpoint: metadata === undefined ? { addr: "10.0.0.1:1" } : { addr: "10.0.0.1:1", metadata },
+    });
+    const refusal = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (error: RegistrarError) => ({ code: error.code, message: error.message }),
+      );
+
+    // A lease etcd does not know: never granted, or revoked.
+    expect(
+      await refusal(
+        manager.addEndpoint(`${service}/a`, { addr: "10.0.0.1:1" }, { lease: "9223372036854775807" }),
+      ),
+    ).toEqual({
+      code: "LEASE_NOT_FOUND",
+      message: expect.stringContaining("etcd refused it: etcdserver: requested lease not found"),
+    });
+    const lease = client.lease(30, { autoKeepAlive: false });
+    const revoked = String(await lease.grant());
+    await lease.revoke();
+    expect(await refusal(manager.update([{ ...add("a"), lease: revoked }]))).toMatchObject({
+      code: "LEASE_NOT_FOUND",
+    });
+
+    // One key twice in one transaction.
+    expect(await refusal(manager.update([add("a"), { op: Operation.Delete, key: `${service}/a` }]))).toEqual({
+      code: "DUPLICATE_KEY",
+      message: expect.stringContaining("etcdserver: duplicate key given in txn request"),
+    });
+
+    // Above --max-request-bytes (1.5 MiB), and above what etcd's gRPC server reads at all (2 MiB).
+    const big = "x".repeat(60_000);
+    const many = (n: number) => Array.from({ length: n }, (_, i) => add(`big-${i}`, big));
+    expect(await refusal(manager.update(many(30)))).toEqual({
+      code: "REQUEST_TOO_LARGE",
+      message: expect.stringContaining("etcdserver: request is too large"),
+    });
+    expect(await refusal(manager.update(many(120)))).toEqual({
+      code: "REQUEST_TOO_LARGE",
+      message: expect.stringContaining("received message larger than max"),
+    });
+
+    // More operations than etcd's --max-txn-ops (128), past our own check.
+    const deletes = Array.from({ length: 150 }, (_, i) => ({ op: Operation.Delete, key: `${service}/${i}` }));
+    expect(await refusal(manager.update(deletes))).toEqual({
+      code: "TXN_TOO_LARGE",
+      message: expect.stringContaining("etcdserver: too many operations in txn request"),
+    });
+
+    // None of these was taken for a failing member: the client answers at once.
+    await manager.addEndpoint(`${service}/ok`, { addr: "10.0.0.2:1" });
+    expect([...(await manager.list()).keys()]).toEqual([`${service}/ok`]);
+  });
+
   it("splits above 128 operations only when asked, and then writes them all", async () => {
     const client = etcd.client();
     const service = `${etcd.namespace}/m3`;
@@ -73,7 +136,7 @@ describe("endpoint manager on etcd", () => {
     }));
     await expect(manager.update(updates)).rejects.toMatchObject({ code: "TXN_TOO_LARGE" });
     expect((await manager.list()).size).toBe(0);
-    const txn = vi.spyOn(client.kv, "txn");
+    const txn = spyOnTxn(client);
     await manager.update(updates, { split: true });
     expect(txn).toHaveBeenCalledTimes(3);
     expect((await manager.list()).size).toBe(300);

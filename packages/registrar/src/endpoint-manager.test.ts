@@ -3,10 +3,12 @@ import { Etcd3 } from "etcd3";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createEndpointManager, type EndpointUpdate } from "./endpoint-manager.js";
 import { RegistrarError } from "./errors.js";
+import { spyOnTxn } from "./test/txn-spy.js";
 
 // Nothing listens here: every test must fail before the client is used.
 const client = new Etcd3({ hosts: "127.0.0.1:1" });
 const txn = vi.spyOn(client.kv, "txn");
+const sent = spyOnTxn(client);
 afterAll(() => client.close());
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
@@ -84,5 +86,6 @@ describe("createEndpointManager input checks", () => {
 
   it("never reached etcd", () => {
     expect(txn).not.toHaveBeenCalled();
+    expect(sent).not.toHaveBeenCalled();
   });
 });

@@ -12,8 +12,8 @@ import type { Etcd3, IKeyValue, IRequestOp, IWatchResponse } from "etcd3";
 import { EtcdPermissionDeniedError, Range } from "etcd3";
 import { consoleLogger, type RegistrarLogger } from "./clock.js";
 import { within } from "./deferred.js";
-import { permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
-import { chunk, commit, deleteOp, putOp } from "./txn.js";
+import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
+import { chunk, commitOnce, deleteOp, putOp } from "./txn.js";
 import {
   checkAddress,
   checkInput,
@@ -135,12 +135,15 @@ export function createEndpointManager(
     }
     for (const batch of chunk(ops, maxTxnOps)) {
       try {
-        await commit(client, batch);
+        await commitOnce(client, batch);
       } catch (error) {
         if (error instanceof EtcdPermissionDeniedError) {
-          const keys = updates.map((u) => u.key).join(", ");
+          const keys = updates.map((u) => printableKey(u.key)).join(", ");
           throw permissionDenied(`endpoints: writing ${keys}`, prefix, error);
         }
+        // etcd answered: its reason, under a code of its own (retrying would be refused again).
+        const refused = etcdRefusal(error, `endpoints: the transaction of ${batch.length} operations`);
+        if (refused !== undefined) throw refused;
         throw toRegistrarError(error, "ETCD_UNAVAILABLE", "endpoints: transaction failed");
       }
     }

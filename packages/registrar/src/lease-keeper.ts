@@ -12,9 +12,9 @@ import { ClientClosedError, EtcdLeaseInvalidError, EtcdPermissionDeniedError, Ra
 import { backoffDelay, type ResolvedBackoff } from "./backoff.js";
 import type { Clock, ClockTimer, RegistrarLogger } from "./clock.js";
 import { type Deferred, deferred, within } from "./deferred.js";
-import { permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
+import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import { KeepAliveStreams, type OpenedKeepAlive } from "./keepalive-streams.js";
-import { chunk, commit, deleteOp, putOp } from "./txn.js";
+import { chunk, commit, deleteOp, MAX_TXN_BYTES, putOp } from "./txn.js";
 
 /** How a keeper reports back to the registration that owns an entry. */
 export interface EntryOwner {
@@ -322,7 +322,8 @@ export class LeaseKeeper {
     const lease = this.leaseId;
     if (lease === undefined) return "lease";
     const dirty = [...this.entries.values()].filter((e) => e.dirty);
-    for (const batch of chunk(dirty, this.options.maxTxnOps)) {
+    const size = (e: KeeperEntry) => Buffer.byteLength(e.key) + Buffer.byteLength(e.value);
+    for (const batch of chunk(dirty, this.options.maxTxnOps, MAX_TXN_BYTES, size)) {
       const live = batch.filter((e) => this.entries.get(e.key) === e);
       if (live.length === 0) continue;
       const versions = live.map((e) => e.version);
@@ -358,7 +359,9 @@ export class LeaseKeeper {
           this.failInitial(permissionDenied(`writing ${first.key}`, servicePrefix(first.service), error));
           return "failed";
         }
-        const wrapped = toRegistrarError(error, "ETCD_UNAVAILABLE", "writing endpoints to etcd failed");
+        const wrapped =
+          etcdRefusal(error, "writing endpoints to etcd") ??
+          toRegistrarError(error, "ETCD_UNAVAILABLE", "writing endpoints to etcd failed");
         this.failInitial(wrapped);
         for (const e of live) {
           for (const waiter of e.waiters.splice(0)) waiter.done.reject(wrapped);

@@ -109,6 +109,22 @@ describe("hand-deleted key (behaviour 4)", () => {
   });
 });
 
+describe("large values", () => {
+  it("writes registrations made together in transactions etcd accepts, however large their values", async () => {
+    const client = etcd.client();
+    const service = newService("large");
+    // 40 values of 60 KB: 2.4 MB in one transaction, above etcd's --max-request-bytes (1.5 MiB).
+    const metadata = "m".repeat(60_000);
+    const registrations = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        register({ client, service, addr: `10.3.0.${i}:1`, metadata, ttl: 10, logger: quiet }),
+      ),
+    );
+    expect(Object.keys(await keysUnder(client, service))).toHaveLength(40);
+    await Promise.all(registrations.map((r) => r.deregister()));
+  });
+});
+
 describe("keys as bytes", () => {
   it("does not mistake the delete of a key differing only in bytes that are not UTF-8 for its own", async () => {
     const client = etcd.client();
