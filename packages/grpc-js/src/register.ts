@@ -3,6 +3,7 @@ import { printableKey } from "@etcd-naming/codec";
 import {
   type Clock,
   createEtcd3Source,
+  MAX_TIMER_MS,
   type NamingSource,
   systemClock,
   type WatcherLogger,
@@ -80,10 +81,11 @@ function invalidOptions(message: string): ResolverError {
   return new ResolverError("INVALID_OPTIONS", message);
 }
 
+/** A delay option: 0 to 2^31 − 1 ms, beyond which Node fires a timer after 1 ms. */
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0)
-    throw invalidOptions(`${name} must be a finite number >= 0, got ${value}`);
+  if (typeof value !== "number" || !(value >= 0 && value <= MAX_TIMER_MS))
+    throw invalidOptions(`${name} must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${String(value)}`);
   return value;
 }
 

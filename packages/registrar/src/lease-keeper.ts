@@ -79,6 +79,8 @@ interface PendingDelete {
 }
 
 const CANCEL_BOUND_MS = 1000;
+/** The longest deadline of one call to etcd, whatever the TTL. */
+const MAX_REQUEST_TIMEOUT_MS = 30_000;
 /** How long other members get to say a lease is alive before it counts as lost. */
 const CONFIRM_BOUND_MS = 1000;
 
@@ -114,8 +116,9 @@ export class LeaseKeeper {
     private readonly onClosing: () => void,
   ) {
     this.ttlMs = ttl * 1000;
-    // A call that has not answered within a third of the TTL is better retried than waited on.
-    this.requestTimeoutMs = Math.max(1000, this.ttlMs / 3);
+    // A call that has not answered within a third of the TTL (at least 1 s, at most 30 s) is better
+    // retried than waited on: the keeper's loop waits for it, and so would every other registration.
+    this.requestTimeoutMs = Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(1000, this.ttlMs / 3));
     this.keepAliveStreams = new KeepAliveStreams(client);
     this.closed = this.run().catch((error: unknown) => {
       this.options.logger.warn(`etcd-naming: lease keeper stopped unexpectedly: ${String(error)}`);

@@ -109,6 +109,41 @@ describe("hand-deleted key (behaviour 4)", () => {
   });
 });
 
+describe("long TTLs", () => {
+  // Node fires a timer longer than 2^31 - 1 ms (24.8 days) after 1 ms: keep-alive deadlines derived
+  // from such a TTL made the lease count as lost at once, again and again.
+  it.each([
+    ["30 days", 2_592_000],
+    ["etcd's longest, 9,000,000,000 s", 9_000_000_000],
+  ])("registers with a TTL of %s and keeps its one lease, without a timer overflow", async (_, ttl) => {
+    const client = etcd.client();
+    const overflows: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.name === "TimeoutOverflowWarning") overflows.push(warning);
+    };
+    process.on("warning", onWarning);
+    try {
+      const grants = vi.spyOn(client.leaseClient, "leaseGrant");
+      await using reg = await register({ client, service: newService("long-ttl"), addr: "10.0.2.1:80", ttl });
+      const lost: unknown[] = [];
+      reg.on("lost", (error) => lost.push(error));
+      reg.on("reregistered", (id) => lost.push(id));
+      const lease = await leaseTimeToLive(etcd.endpoints, reg.leaseId);
+      expect(lease.grantedTtl).toBe(ttl);
+      expect(lease.keys).toEqual([reg.key]);
+      // A loop of lost leases shows within milliseconds; give it far longer.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(lost).toEqual([]);
+      expect(grants).toHaveBeenCalledTimes(1);
+      expect(overflows).toEqual([]);
+      await reg.deregister();
+      expect((await leaseTimeToLive(etcd.endpoints, reg.leaseId)).ttl).toBe(-1);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
+
 describe("large values", () => {
   it("writes registrations made together in transactions etcd accepts, however large their values", async () => {
     const client = etcd.client();

@@ -9,7 +9,7 @@ import {
 import type { BackoffOptions, ResolvedBackoff } from "./backoff.js";
 import { backoffDelay, resolveBackoff } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
-import { systemClock } from "./clock.js";
+import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { WatcherError } from "./errors.js";
 import type { CancelWatch, NamingSource, SourceEvent, SourceKeyValue, SourceListing } from "./source.js";
 
@@ -662,11 +662,18 @@ export function watchService(
   }
   const coalesceMs = options.coalesceMs ?? 5;
   const cancelTimeoutMs = options.cancelTimeoutMs ?? 2_000;
-  if (!Number.isFinite(coalesceMs) || coalesceMs < 0) {
-    throw new WatcherError("INVALID_OPTIONS", `coalesceMs must be a finite number >= 0, got ${coalesceMs}`);
+  // A delay beyond what a timer can wait would fire after 1 ms, and a NaN one at once.
+  if (typeof coalesceMs !== "number" || !(coalesceMs >= 0 && coalesceMs <= MAX_TIMER_MS)) {
+    throw new WatcherError(
+      "INVALID_OPTIONS",
+      `coalesceMs must be a number from 0 to ${MAX_TIMER_MS}, got ${String(coalesceMs)}`,
+    );
   }
-  if (!Number.isFinite(cancelTimeoutMs) || cancelTimeoutMs < 0) {
-    throw new WatcherError("INVALID_OPTIONS", `cancelTimeoutMs must be a finite number >= 0`);
+  if (typeof cancelTimeoutMs !== "number" || !(cancelTimeoutMs >= 0 && cancelTimeoutMs <= MAX_TIMER_MS)) {
+    throw new WatcherError(
+      "INVALID_OPTIONS",
+      `cancelTimeoutMs must be a number from 0 to ${MAX_TIMER_MS}, got ${String(cancelTimeoutMs)}`,
+    );
   }
   if (options.filter !== undefined && typeof options.filter !== "function") {
     throw new WatcherError("INVALID_OPTIONS", "filter must be a function");
