@@ -26,7 +26,7 @@ export const systemClock: Clock = {
 };
 
 /** The longest delay Node's timers take: a longer one fires after 1 ms, with a TimeoutOverflowWarning. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS: number = 2 ** 31 - 1;
 
 /**
  * `clock` with timers of any length: a delay beyond {@link MAX_TIMER_MS} (24.8 days) runs as a chain of

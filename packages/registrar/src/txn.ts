@@ -26,7 +26,7 @@ export function deleteOp(key: string): IRequestOp {
 export function chunk<T>(
   items: readonly T[],
   size: number,
-  maxBytes = Number.POSITIVE_INFINITY,
+  maxBytes: number = Number.POSITIVE_INFINITY,
   bytes: (item: T) => number = () => 0,
 ): T[][] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`);
@@ -51,7 +51,7 @@ export function chunk<T>(
  * The most key and value bytes the lease keeper puts in one transaction: well under etcd's default
  * `--max-request-bytes` (1.5 MiB), which refuses the whole transaction. A value is at most 64 KiB.
  */
-export const MAX_TXN_BYTES = 1024 * 1024;
+export const MAX_TXN_BYTES: number = 1024 * 1024;
 
 /**
  * Applies `ops` in one unconditional transaction (the Go manager's `Txn().Then(ops...)`). With `streams`

@@ -43,7 +43,7 @@ export function validateTtl(ttl: unknown): number {
 }
 
 /** The largest lease id etcd accepts: ids are int64 on the wire and etcd never grants one below 1. */
-export const MAX_LEASE_ID = 2n ** 63n - 1n;
+export const MAX_LEASE_ID: bigint = 2n ** 63n - 1n;
 
 /**
  * Checks a lease id given as a decimal string and returns it in canonical form, or `undefined` for "0",
