@@ -80,6 +80,18 @@ describe("add and del details", () => {
     expect(del).toEqual({ code: 0, stdout: `deleted ${svc}/node-a\n`, stderr: "" });
   });
 
+  it("del by address deletes a key whose bytes are not UTF-8, and not its look-alike", async () => {
+    const svc = service();
+    const client = etcd.client();
+    const key = (byte: number) => Buffer.concat([Buffer.from(`${svc}/k-`), Buffer.from([byte])]);
+    await client.put(key(0xff)).value('{"Op":0,"Addr":"1.2.3.4:1","Metadata":null}');
+    await client.put(key(0xfe)).value('{"Op":0,"Addr":"1.2.3.4:2","Metadata":null}');
+    const del = await runInProcess(["del", svc, "1.2.3.4:1"], { env: env() });
+    expect(del.code).toBe(0);
+    expect(await client.get(key(0xff)).string()).toBeNull();
+    expect(await client.get(key(0xfe)).string()).not.toBeNull();
+  });
+
   it("refuses an address that matches several endpoints", async () => {
     const svc = service();
     await runInProcess(["add", svc, "1.2.3.4:1", "--key", "a"], { env: env() });

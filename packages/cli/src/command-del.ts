@@ -1,4 +1,4 @@
-import { servicePrefix } from "@etcd-naming/codec";
+import { keyFromBytes, keyToBytes, servicePrefix } from "@etcd-naming/codec";
 import { CliError, usageError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
 import { endpointKeyArg, serviceArg } from "./endpoint-args.js";
@@ -46,7 +46,7 @@ export async function delCommand(
     }
     const match = matches[0];
     if (match !== undefined) {
-      const byAddr = await client.kv.deleteRange({ key: Buffer.from(match.key) });
+      const byAddr = await client.kv.deleteRange({ key: Buffer.from(keyToBytes(match.key)) });
       if (Number(byAddr.deleted) > 0) deleted = [match.key];
     }
   }
@@ -71,7 +71,7 @@ async function deleteAll(ctx: CommandContext, service: string, confirmed: boolea
     range_end: prefixRangeEnd(prefix),
     prev_kv: true,
   });
-  const deleted = response.prev_kvs.map((kv) => kv.key.toString("utf8")).sort();
+  const deleted = response.prev_kvs.map((kv) => keyFromBytes(kv.key)).sort();
   if (deleted.length === 0) throw new CliError("NOT_FOUND", `no endpoints in ${service}`);
   report(ctx, deleted);
   return 0;

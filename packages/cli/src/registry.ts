@@ -1,4 +1,4 @@
-import { decodeEndpoint, servicePrefix } from "@etcd-naming/codec";
+import { decodeEndpoint, keyFromBytes, servicePrefix } from "@etcd-naming/codec";
 import { formatLeaseId } from "@etcd-naming/registrar";
 import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
 import { CliError } from "./cli-error.js";
@@ -74,7 +74,8 @@ export async function readService(client: Etcd3, service: string): Promise<Servi
   const endpoints: StoredEndpoint[] = [];
   const skipped: SkippedValue[] = [];
   for (const kv of kvs) {
-    const key = kv.key.toString("utf8");
+    // Exactly: keys that differ only in bytes that are not UTF-8 are different endpoints.
+    const key = keyFromBytes(kv.key);
     const decoded = decodeEndpoint(kv.value);
     if (decoded.ok) {
       endpoints.push({

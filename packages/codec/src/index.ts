@@ -6,6 +6,7 @@ export type { EncodeOptions } from "./encode-endpoint.js";
 export { encodeEndpoint } from "./encode-endpoint.js";
 export type { Endpoint, Update } from "./endpoint.js";
 export { Operation } from "./endpoint.js";
+export { keyFromBytes, keyToBytes, printableKey } from "./key-bytes.js";
 export { endpointKey, isServiceKey, servicePrefix, validateAddress, validateService } from "./keys.js";
 export { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } from "./limits.js";
 export type { MetadataOptions } from "./metadata.js";

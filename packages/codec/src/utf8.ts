@@ -9,14 +9,22 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 /** Decodes UTF-8 the way Go's `utf8.DecodeRune` loop does: each invalid byte becomes one U+FFFD. */
 export function decodeUtf8(bytes: Uint8Array): string {
+  return decodeUtf8With(bytes, () => 0xfffd);
+}
+
+/**
+ * Decodes UTF-8 step by step as Go's `utf8.DecodeRune` loop does (one step per byte that does not start
+ * a valid sequence) and writes each such byte as the UTF-16 unit `invalid(byte)` returns.
+ */
+export function decodeUtf8With(bytes: Uint8Array, invalid: (byte: number) => number): string {
   try {
     return strictDecoder.decode(bytes);
   } catch {
-    return decodeUtf8Lossy(bytes);
+    return decodeUtf8Slow(bytes, invalid);
   }
 }
 
-function decodeUtf8Lossy(bytes: Uint8Array): string {
+function decodeUtf8Slow(bytes: Uint8Array, invalid: (byte: number) => number): string {
   const units: number[] = [];
   let out = "";
   const n = bytes.length;
@@ -63,7 +71,7 @@ function decodeUtf8Lossy(bytes: Uint8Array): string {
       }
     }
     if (cp < 0) {
-      units.push(0xfffd);
+      units.push(invalid(b0));
     } else if (cp >= 0x10000) {
       const v = cp - 0x10000;
       units.push(0xd800 | (v >> 10), 0xdc00 | (v & 0x3ff));

@@ -34,6 +34,19 @@ describe("adaptListener: the grpc-js 1.14+ function shape", () => {
     ]);
   });
 
+  it("says an emptied service is still empty with the error alone", () => {
+    const listener = vi.fn(() => true);
+    adaptListener(listener, newMetadata).stillEmpty("no endpoints for svc");
+    expect(listener.mock.calls).toEqual([
+      [
+        { ok: false, error: { code: 14, details: "no endpoints for svc", metadata } },
+        {},
+        { ok: true, value: roundRobin },
+        "no endpoints for svc",
+      ],
+    ]);
+  });
+
   it("reports errors as UNAVAILABLE, with the resolver's service config", () => {
     const listener = vi.fn(() => true);
     const sink = adaptListener(listener, newMetadata);
@@ -81,6 +94,17 @@ describe("adaptListener: the grpc-js 1.10–1.13 object shape", () => {
     expect(listener.onSuccessfulResolution.mock.invocationCallOrder[0]).toBeLessThan(
       listener.onError.mock.invocationCallOrder[0]!,
     );
+  });
+
+  it("says an emptied service is still empty through onError alone", () => {
+    const listener = objectListener();
+    adaptListener(listener, newMetadata).stillEmpty("no endpoints for svc");
+    expect(listener.onSuccessfulResolution).not.toHaveBeenCalled();
+    expect(listener.onError).toHaveBeenCalledExactlyOnceWith({
+      code: 14,
+      details: "no endpoints for svc",
+      metadata,
+    });
   });
 
   it("reports errors through onError", () => {

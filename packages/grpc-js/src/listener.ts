@@ -38,6 +38,11 @@ export interface ResolutionSink {
   endpoints(endpoints: GrpcEndpoint[], serviceConfig: PolicyServiceConfig | null): void;
   /** The service has no endpoints on purpose: calls fail with `note` in their status details. */
   empty(note: string): void;
+  /**
+   * Says again that the service has no endpoints, to a channel that was told so by `empty` but may have
+   * lost it: only the failure, so a policy that holds no endpoints fails its calls again.
+   */
+  stillEmpty(note: string): void;
   /** Resolution failed and there is nothing to fall back on (`serviceConfig` as for `endpoints`). */
   error(details: string, serviceConfig: PolicyServiceConfig | null): void;
 }
@@ -78,6 +83,9 @@ export function adaptListener(listener: unknown, newMetadata: () => unknown): Re
         call({ ok: true, value: [] }, {}, { ok: true, value: emptyConfig }, note);
         call({ ok: false, error: status(note) }, {}, { ok: true, value: emptyConfig }, note);
       },
+      stillEmpty: (note) => {
+        call({ ok: false, error: status(note) }, {}, { ok: true, value: emptyConfig }, note);
+      },
       error: (details, serviceConfig) => {
         call(
           { ok: false, error: status(details) },
@@ -98,6 +106,9 @@ export function adaptListener(listener: unknown, newMetadata: () => unknown): Re
       // list idles round_robin first, so the error that follows reaches failing calls.
       empty: (note) => {
         listener.onSuccessfulResolution([], emptyConfig, null, null, {});
+        listener.onError(status(note));
+      },
+      stillEmpty: (note) => {
         listener.onError(status(note));
       },
       error: (details) => {

@@ -96,6 +96,11 @@ describe("registerEtcdResolver", () => {
     ["an unknown policy", { defaultLoadBalancing: "random" as never }],
     ["a negative interval", { minUpdateIntervalMs: -1 }],
     ["max below min", { minUpdateIntervalMs: 500, maxUpdateIntervalMs: 100 }],
+    // Node fires a timer beyond 2^31 - 1 ms after 1 ms: no spacing at all.
+    ["an interval no timer can wait", { minUpdateIntervalMs: 2 ** 31, maxUpdateIntervalMs: 2 ** 32 }],
+    ["a max interval no timer can wait", { maxUpdateIntervalMs: 1e12 }],
+    ["a coalescing window no timer can wait", { coalesceMs: 2 ** 31 }],
+    ["a NaN coalescing window", { coalesceMs: Number.NaN }],
     ["a module without registerResolver", { grpc: {} as never }],
   ])("rejects %s as INVALID_OPTIONS", (name, options) => {
     const source = name === "no client" ? undefined : createMemorySource();

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { printableKey } from "@etcd-naming/codec";
 import {
   type Clock,
   createEtcd3Source,
+  MAX_TIMER_MS,
   type NamingSource,
   systemClock,
   type WatcherLogger,
@@ -79,10 +81,11 @@ function invalidOptions(message: string): ResolverError {
   return new ResolverError("INVALID_OPTIONS", message);
 }
 
+/** A delay option: 0 to 2^31 − 1 ms, beyond which Node fires a timer after 1 ms. */
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0)
-    throw invalidOptions(`${name} must be a finite number >= 0, got ${value}`);
+  if (typeof value !== "number" || !(value >= 0 && value <= MAX_TIMER_MS))
+    throw invalidOptions(`${name} must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${String(value)}`);
   return value;
 }
 
@@ -189,7 +192,11 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
       // Bounded so a registry full of junk cannot grow this set forever.
       if (warned.size >= 10_000) warned.clear();
       warned.add(id);
-      warn(`skipping ${key}: cannot dial address ${JSON.stringify(addr)}`, { service, key, addr });
+      warn(`skipping ${printableKey(key)}: cannot dial address ${JSON.stringify(addr)}`, {
+        service,
+        key,
+        addr,
+      });
     },
     warn(message, cause) {
       warn(message, { error: cause });

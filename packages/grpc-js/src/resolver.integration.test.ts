@@ -1,3 +1,4 @@
+import { encodeEndpoint } from "@etcd-naming/codec";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { createEtcd3Source, type Etcd3Source } from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
@@ -86,6 +87,20 @@ describe("routing (behaviours 1, 2, 8)", () => {
     await expect
       .poll(async () => [...(await greeter.spread(4)).keys()].sort(), poll)
       .toEqual(["go-bare", "go-full"]);
+  });
+
+  it("keeps two servers whose keys differ only in bytes that are not UTF-8, and drops only the deleted one", async () => {
+    const svc = service("bytes");
+    const [ff, fe] = await Promise.all([server("bytes-ff"), server("bytes-fe")]);
+    const key = (byte: number) => Buffer.concat([Buffer.from(`${svc}/k-`), Buffer.from([byte])]);
+    await client.put(key(0xff)).value(encodeEndpoint({ addr: ff.addr }));
+    await client.put(key(0xfe)).value(encodeEndpoint({ addr: fe.addr }));
+    const greeter = connect(`etcd:///${svc}`);
+    await expect
+      .poll(async () => [...(await greeter.spread(6)).keys()].sort(), poll)
+      .toEqual(["bytes-fe", "bytes-ff"]);
+    await client.delete().key(key(0xfe));
+    await expect.poll(async () => [...(await greeter.spread(6)).keys()], poll).toEqual(["bytes-ff"]);
   });
 
   it("serves a nested service name and a Unix socket address", async (context) => {

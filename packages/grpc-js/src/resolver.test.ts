@@ -210,6 +210,61 @@ describe("empty services (behaviour 3)", () => {
     resolver.destroy();
   });
 
+  it("says again that it is empty when grpc-js asks, at once while the failure is new", async () => {
+    // grpc-js 1.14's round_robin can lose the failure (a destroyed pick_first child's timer makes it
+    // recompute its state from no children, IDLE); the channel then asks and waits in CONNECTING.
+    put(source, "svc/a", "10.0.0.1:80");
+    const { resolver, listener } = open("etcd:///svc");
+    resolver.updateResolution();
+    await run(20);
+    source.delete("svc/a");
+    await run(200);
+    expect(listener).toHaveBeenCalledTimes(3);
+    resolver.updateResolution();
+    clock.advance(0);
+    await settle();
+    expect(listener).toHaveBeenCalledTimes(4);
+    expect(listener.mock.calls[3]![0]).toMatchObject({
+      ok: false,
+      error: { details: "no endpoints for svc" },
+    });
+    expect(listener.mock.calls[3]![2]).toEqual({
+      ok: true,
+      value: { loadBalancingConfig: [{ round_robin: {} }], methodConfig: [] },
+    });
+    resolver.updateResolution();
+    clock.advance(0);
+    await settle();
+    expect(listener).toHaveBeenCalledTimes(5);
+    // Once the failure has settled, requests go through the usual spacing (a loop is not a flood).
+    await run(400);
+    for (let i = 0; i < 100; i++) resolver.updateResolution();
+    await run(50);
+    expect(listener).toHaveBeenCalledTimes(6);
+    resolver.updateResolution();
+    await run(30);
+    expect(listener).toHaveBeenCalledTimes(6);
+    await run(30);
+    expect(listener).toHaveBeenCalledTimes(7);
+    expect(listener.mock.calls[6]![0]).toMatchObject({ ok: false });
+    resolver.destroy();
+  });
+
+  it("reports endpoints that come back to an emptied service without waiting out the spacing", async () => {
+    put(source, "svc/a", "10.0.0.1:80");
+    const { resolver, listener, addresses } = open("etcd:///svc");
+    resolver.updateResolution();
+    await run(20);
+    source.delete("svc/a");
+    for (let waited = 0; listener.mock.calls.length < 3 && waited < 200; waited++) await run(1, 1);
+    expect(listener).toHaveBeenCalledTimes(3);
+    put(source, "svc/b", "10.0.0.2:80");
+    await run(10, 1); // the watcher's coalescing window (5 ms), not the 100 ms spacing
+    expect(listener).toHaveBeenCalledTimes(4);
+    expect(addresses()).toEqual([{ host: "10.0.0.2", port: 80 }]);
+    resolver.destroy();
+  });
+
   it("names the filters when filtering empties the list", async () => {
     put(source, "svc/a", "10.0.0.1:80", { zone: "a" });
     const { resolver, listener } = open("etcd:///svc?zone=a");

@@ -49,6 +49,12 @@ export interface ResolverClass {
 // policy (round_robin rebuilds all of them on each update) under a tenth of the event loop.
 const COST_FACTOR = 10;
 
+// How long after the resolver reports a failure it answers grpc-js's requests at once. grpc-js's
+// pick_first children keep their 250 ms connection-delay timer after round_robin destroys them (1.14):
+// one that fires once the service was emptied makes round_robin recompute its state from no children,
+// IDLE, which drops the failure; the channel then asks the resolver again and waits in CONNECTING.
+const SETTLE_MS = 300;
+
 function closedError(scheme: string): ResolverError {
   return new ResolverError(
     "CLOSED",
@@ -85,9 +91,17 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     #lease: FeedLease | null = null;
     #unsubscribe: (() => void) | null = null;
     #timer: unknown = null;
+    /** When the pending timer fires. */
+    #timerAt = 0;
     #active = false;
     /** What the channel was last told; null when nothing since (re)initialisation. */
     #reported: string | null = null;
+    /** Tells the channel again that calls must fail, while that is the last thing it was told. */
+    #failure: (() => void) | null = null;
+    /** grpc-js asked again while calls were failing: say it again even if nothing changed. */
+    #repeat = false;
+    /** When the channel was first told that calls must fail (since it last had endpoints). */
+    #failedAt = Number.NEGATIVE_INFINITY;
     #hadEndpoints = false;
     #lastCallAt = Number.NEGATIVE_INFINITY;
     #spacingMs: number;
@@ -112,7 +126,16 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       if (context.closed) return;
       if (!this.#active) this.#start();
       // The shared watch is always current, so a request is answered from it, never from etcd, and
-      // through the same spacing as updates: grpc-js asks in a loop while connections fail.
+      // through the same spacing as updates: grpc-js asks in a loop while connections fail. While calls
+      // fail the failure is said again, even though nothing changed: the channel may have lost it (see
+      // SETTLE_MS) and would otherwise queue every call until its deadline. Right after the failure was
+      // first reported the answer is immediate.
+      if (this.#failure !== null) {
+        this.#repeat = true;
+        const settling = context.clock.now() - this.#failedAt < SETTLE_MS;
+        this.#schedule(settling ? 0 : undefined);
+        return;
+      }
       this.#schedule();
     }
 
@@ -129,6 +152,9 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       // A later updateResolution() re-initialises, and the channel's new policy needs the full state
       // without waiting out the spacing meant for the old one.
       this.#reported = null;
+      this.#failure = null;
+      this.#repeat = false;
+      this.#failedAt = Number.NEGATIVE_INFINITY;
       this.#lastCallAt = Number.NEGATIVE_INFINITY;
     }
 
@@ -143,22 +169,35 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         context.warn(`cannot watch ${this.#target.service}`, error);
         return;
       }
-      this.#unsubscribe = this.#lease.feed.subscribe(() => this.#schedule());
+      // News for a failing channel (a recovery) is not spaced: the spacing keeps grpc-js from rebuilding
+      // large endpoint lists too often, and the failure it replaces held none.
+      this.#unsubscribe = this.#lease.feed.subscribe(() =>
+        this.#schedule(this.#failure === null ? undefined : 0),
+      );
     }
 
-    #schedule(): void {
-      if (!this.#active || this.#timer !== null) return;
-      const wait = Math.max(0, this.#lastCallAt + this.#spacingMs - context.clock.now());
+    /** Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). */
+    #schedule(wait?: number): void {
+      if (!this.#active) return;
+      const now = context.clock.now();
+      const at = now + (wait ?? Math.max(0, this.#lastCallAt + this.#spacingMs - now));
+      if (this.#timer !== null) {
+        if (this.#timerAt <= at) return;
+        context.clock.clearTimeout(this.#timer);
+      }
+      this.#timerAt = at;
       // Even a zero wait goes through a timer: the listener is never called from the constructor,
       // updateResolution() or a watcher callback that may run inside them.
       this.#timer = context.clock.setTimeout(() => {
         this.#timer = null;
         this.#flush();
-      }, wait);
+      }, at - now);
     }
 
     #flush(): void {
       if (!this.#active || this.#lease === null) return;
+      const repeat = this.#repeat;
+      this.#repeat = false;
       const state = this.#lease.feed.state();
       const { service, filters } = this.#target;
 
@@ -172,7 +211,10 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
               ? "permission denied"
               : "etcd unavailable";
           const details = `cannot resolve ${service}: ${why} (${state.error.message})`;
-          this.#call(`error:${details}`, () => this.#sink.error(details, this.#serviceConfig));
+          const report = () => this.#sink.error(details, this.#serviceConfig);
+          this.#call(`error:${details}`, report, report, repeat);
+        } else if (repeat && this.#failure !== null) {
+          this.#send(this.#failure);
         }
         return;
       }
@@ -192,13 +234,37 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       // emptied on purpose, or a failure reported earlier, is replaced by an explicit empty list.
       if (this.#hadEndpoints || this.#reported !== null) {
         const note = `no endpoints for ${service}${describeFilters(filters)}`;
-        this.#call(`empty:${note}`, () => this.#sink.empty(note));
+        this.#call(
+          `empty:${note}`,
+          () => this.#sink.empty(note),
+          () => this.#sink.stillEmpty(note),
+          repeat,
+        );
       }
     }
 
-    #call(next: string, report: () => void): void {
-      if (next === this.#reported) return;
+    /**
+     * Tells the channel `next` (what `report` says), unless it was the last thing it was told. `again`
+     * marks a failure: it says the same again, which happens when grpc-js asks (`repeat`) while it is
+     * still the last thing said.
+     */
+    #call(next: string, report: () => void, again?: () => void, repeat = false): void {
+      if (next === this.#reported) {
+        if (repeat && this.#failure !== null) this.#send(this.#failure);
+        return;
+      }
       this.#reported = next;
+      if (again === undefined) {
+        this.#failure = null;
+        this.#failedAt = Number.NEGATIVE_INFINITY;
+      } else {
+        if (this.#failure === null) this.#failedAt = context.clock.now();
+        this.#failure = again;
+      }
+      this.#send(report);
+    }
+
+    #send(report: () => void): void {
       const started = context.clock.now();
       try {
         report();

@@ -1,3 +1,6 @@
+import { MAX_TIMER_MS } from "./clock.js";
+import { RegistrarError } from "./errors.js";
+
 /** Jittered exponential backoff used while etcd is unreachable or a lease has to be re-granted. */
 export interface BackoffOptions {
   /** First delay, in ms. Default 100. */
@@ -17,14 +20,43 @@ export interface ResolvedBackoff {
   random: () => number;
 }
 
+/**
+ * The longest default backoff: a quarter of the TTL, but a re-registration after an outage must not wait
+ * minutes (or, at etcd's longest TTL, years) once etcd is back.
+ */
+export const MAX_DEFAULT_BACKOFF_MS = 30_000;
+
 export function resolveBackoff(options: BackoffOptions | undefined, ttlSeconds: number): ResolvedBackoff {
-  const maxMs = options?.maxMs ?? Math.max(250, (ttlSeconds * 1000) / 4);
-  return {
-    initialMs: Math.min(options?.initialMs ?? 100, maxMs),
-    maxMs,
-    multiplier: options?.multiplier ?? 2,
-    random: options?.random ?? Math.random,
-  };
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new RegistrarError("INVALID_INPUT", "backoff must be an object");
+  }
+  const maxMs = delay(
+    "backoff.maxMs",
+    options?.maxMs ?? Math.min(MAX_DEFAULT_BACKOFF_MS, Math.max(250, (ttlSeconds * 1000) / 4)),
+  );
+  const initialMs = delay("backoff.initialMs", options?.initialMs ?? 100);
+  const multiplier = options?.multiplier ?? 2;
+  if (typeof multiplier !== "number" || !Number.isFinite(multiplier) || multiplier < 1) {
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      `backoff.multiplier must be a finite number of at least 1, got ${String(multiplier)}`,
+    );
+  }
+  const random = options?.random ?? Math.random;
+  if (typeof random !== "function")
+    throw new RegistrarError("INVALID_INPUT", "backoff.random must be a function");
+  return { initialMs: Math.min(initialMs, maxMs), maxMs, multiplier, random };
+}
+
+/** A delay in ms that a timer can wait: 0 to 2^31 − 1 (24.8 days). */
+function delay(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      `${name} must be a number of ms from 0 to ${MAX_TIMER_MS} (24.8 days, the longest timer Node keeps), got ${String(value)}`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -34,5 +66,7 @@ export function resolveBackoff(options: BackoffOptions | undefined, ttlSeconds: 
  */
 export function backoffDelay(attempt: number, backoff: ResolvedBackoff): number {
   const step = Math.min(backoff.maxMs, backoff.initialMs * backoff.multiplier ** Math.max(0, attempt));
-  return step / 2 + backoff.random() * (step / 2);
+  // A user's random() outside [0, 1) must not push the delay past maxMs (or make it NaN).
+  const r = backoff.random();
+  return step / 2 + (r >= 0 && r < 1 ? r : 0.5) * (step / 2);
 }

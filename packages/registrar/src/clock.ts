@@ -25,6 +25,36 @@ export const systemClock: Clock = {
   clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 };
 
+/** The longest delay Node's timers take: a longer one fires after 1 ms, with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS: number = 2 ** 31 - 1;
+
+/**
+ * `clock` with timers of any length: a delay beyond {@link MAX_TIMER_MS} (24.8 days) runs as a chain of
+ * shorter timers, so a lease with a TTL of months or years (etcd accepts up to 9,000,000,000 s) is kept
+ * alive every TTL/3 as asked, instead of in a loop of timers that all fire at once. A negative or NaN
+ * delay is 0. Handles are only valid with the returned clock.
+ */
+export function withLongTimers(clock: Clock): Clock {
+  return {
+    now: () => clock.now(),
+    setTimeout(callback, ms) {
+      const handle: { current: ClockTimer } = { current: undefined };
+      let left = Math.max(Number.isNaN(ms) ? 0 : ms, 0);
+      const arm = (): void => {
+        const step = Math.min(left, MAX_TIMER_MS);
+        left -= step;
+        handle.current = clock.setTimeout(() => (left > 0 ? arm() : callback()), step);
+      };
+      arm();
+      return handle;
+    },
+    clearTimeout(timer) {
+      if (typeof timer === "object" && timer !== null && "current" in timer)
+        clock.clearTimeout(timer.current);
+    },
+  };
+}
+
 /** Where warnings go (object metadata, skipped values, unexpected etcd errors). */
 export interface RegistrarLogger {
   warn(message: string): void;

@@ -19,6 +19,16 @@ describe("drainOnSignals", () => {
     vi.restoreAllMocks();
   });
 
+  it.each([Number.NaN, -1, Number.POSITIVE_INFINITY, 2 ** 31, "5000"])(
+    "refuses a grace of %s, which no timer can wait",
+    (grace) => {
+      expect(() =>
+        drainOnSignals(fakeRegistration([]), { signals: ["SIGUSR2"], grace: grace as number }),
+      ).toThrow(expect.objectContaining({ code: "INVALID_INPUT" }));
+      expect(process.listenerCount("SIGUSR2")).toBe(0);
+    },
+  );
+
   it("deregisters first, waits the grace period, then closes", async () => {
     const log: string[] = [];
     const clock = new ManualClock();

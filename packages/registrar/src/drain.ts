@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.js";
-import { consoleLogger, systemClock } from "./clock.js";
+import { consoleLogger, MAX_TIMER_MS, systemClock } from "./clock.js";
+import { RegistrarError } from "./errors.js";
 import type { Registration } from "./registration.js";
 
 /** Options of {@link drainOnSignals}. */
@@ -7,8 +8,8 @@ export interface DrainOptions {
   /** Signals that start the drain. Default `["SIGTERM", "SIGINT"]`. */
   signals?: NodeJS.Signals[];
   /**
-   * How long to keep serving after the keys are gone, in ms (default 5000): long enough for every
-   * client's resolver to see the delete and stop picking this server.
+   * How long to keep serving after the keys are gone, in ms (default 5000, at most 2^31 − 1): long
+   * enough for every client's resolver to see the delete and stop picking this server.
    */
   grace?: number;
   /** Closes the server (and the etcd client) once the grace period is over. */
@@ -42,6 +43,13 @@ export function drainOnSignals(
   const list = Array.isArray(registrations) ? [...registrations] : [registrations as Registration];
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   const grace = options.grace ?? 5000;
+  if (typeof grace !== "number" || !Number.isFinite(grace) || grace < 0 || grace > MAX_TIMER_MS) {
+    // Node fires a longer timer after 1 ms: the server would close at once instead of after the grace.
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      `grace must be a number of ms from 0 to ${MAX_TIMER_MS} (24.8 days), got ${String(grace)}`,
+    );
+  }
   const clock = options.clock ?? systemClock;
   let started: Promise<void> | undefined;
   let skipGrace: (() => void) | undefined;

@@ -3,10 +3,12 @@ import { Etcd3 } from "etcd3";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createEndpointManager, type EndpointUpdate } from "./endpoint-manager.js";
 import { RegistrarError } from "./errors.js";
+import { spyOnTxn } from "./test/txn-spy.js";
 
 // Nothing listens here: every test must fail before the client is used.
 const client = new Etcd3({ hosts: "127.0.0.1:1" });
 const txn = vi.spyOn(client.kv, "txn");
+const sent = spyOnTxn(client);
 afterAll(() => client.close());
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
@@ -36,6 +38,19 @@ describe("createEndpointManager input checks", () => {
       { op: Operation.Add, key: "foo/bar/svc/a", endpoint: { addr: "" } },
       { op: Operation.Add, key: "foo/bar/svc/a", endpoint: { addr: "1.2.3.4:1", metadata: { f: () => 1 } } },
       { op: Operation.Add, key: "foo/bar/svc/a", endpoint: { addr: "1.2.3.4:1" }, lease: "0x1f" },
+      // 2^64 and 2^63 do not fit etcd's int64 lease field (2^64 would be written as 0: no lease).
+      {
+        op: Operation.Add,
+        key: "foo/bar/svc/a",
+        endpoint: { addr: "1.2.3.4:1" },
+        lease: "18446744073709551616",
+      },
+      {
+        op: Operation.Add,
+        key: "foo/bar/svc/a",
+        endpoint: { addr: "1.2.3.4:1" },
+        lease: "9223372036854775808",
+      },
     ];
     for (const update of bad) expect(await codeOf(manager.update([update]))).toBe("INVALID_INPUT");
     await expect(manager.update([bad[0]!])).rejects.toThrow("endpoints: bad update op");
@@ -71,5 +86,6 @@ describe("createEndpointManager input checks", () => {
 
   it("never reached etcd", () => {
     expect(txn).not.toHaveBeenCalled();
+    expect(sent).not.toHaveBeenCalled();
   });
 });

@@ -2,7 +2,9 @@ import {
   decodeEndpoint,
   type Endpoint,
   encodeEndpoint,
+  keyFromBytes,
   Operation,
+  printableKey,
   servicePrefix,
   type Update,
 } from "@etcd-naming/codec";
@@ -10,11 +12,12 @@ import type { Etcd3, IKeyValue, IRequestOp, IWatchResponse } from "etcd3";
 import { EtcdPermissionDeniedError, Range } from "etcd3";
 import { consoleLogger, type RegistrarLogger } from "./clock.js";
 import { within } from "./deferred.js";
-import { permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
-import { chunk, commit, deleteOp, putOp } from "./txn.js";
+import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
+import { chunk, commitOnce, deleteOp, putOp } from "./txn.js";
 import {
   checkAddress,
   checkInput,
+  checkLeaseId,
   checkMetadata,
   checkService,
   DEFAULT_MAX_TXN_OPS,
@@ -29,7 +32,10 @@ export interface EndpointUpdate {
   key: string;
   /** Required for `Add`. */
   endpoint?: Endpoint;
-  /** Lease to attach on `Add` (decimal string: lease ids are 64-bit). */
+  /**
+   * Lease to attach on `Add`: a decimal string from "1" to "9223372036854775807" (lease ids are 64-bit;
+   * etcdctl prints them in hex). "0" means no lease, as in Go.
+   */
   lease?: string;
 }
 
@@ -76,8 +82,6 @@ export interface EndpointManager {
   watch(options?: WatchOptions): AsyncGenerator<Update[], void, undefined>;
 }
 
-const LEASE_ID = /^[0-9]{1,20}$/;
-
 /**
  * Creates the endpoint manager of `service` (Go's `endpoints.NewManager(client, target)`): writes Go's
  * exact values, so Go and Node servers and resolvers can share a service.
@@ -111,15 +115,10 @@ export function createEndpointManager(
     }
     checkAddress(endpoint.addr);
     checkMetadata(endpoint.metadata);
-    if (lease !== undefined && (typeof lease !== "string" || !LEASE_ID.test(lease))) {
-      throw new RegistrarError(
-        "INVALID_INPUT",
-        `endpoints: lease must be a decimal lease id string, got ${String(lease)}`,
-      );
-    }
+    const leaseId = lease === undefined ? undefined : checkLeaseId(lease, "endpoints");
     const value = checkInput("endpoint", () => encodeEndpoint(endpoint));
     warnObjectMetadata(logger, key, endpoint.metadata);
-    return putOp(key, value, lease === undefined || lease === "0" ? undefined : lease);
+    return putOp(key, value, leaseId);
   };
 
   const update = async (updates: readonly EndpointUpdate[], updateOptions: UpdateOptions = {}) => {
@@ -136,22 +135,24 @@ export function createEndpointManager(
     }
     for (const batch of chunk(ops, maxTxnOps)) {
       try {
-        await commit(client, batch);
+        await commitOnce(client, batch);
       } catch (error) {
         if (error instanceof EtcdPermissionDeniedError) {
-          const keys = updates.map((u) => u.key).join(", ");
+          const keys = updates.map((u) => printableKey(u.key)).join(", ");
           throw permissionDenied(`endpoints: writing ${keys}`, prefix, error);
         }
+        // etcd answered: its reason, under a code of its own (retrying would be refused again).
+        const refused = etcdRefusal(error, `endpoints: the transaction of ${batch.length} operations`);
+        if (refused !== undefined) throw refused;
         throw toRegistrarError(error, "ETCD_UNAVAILABLE", "endpoints: transaction failed");
       }
     }
   };
 
   const decode = (kv: IKeyValue): Endpoint | undefined => {
-    const key = kv.key.toString();
     const result = decodeEndpoint(kv.value);
     if (!result.ok) {
-      logger.warn(`etcd-naming: skipping ${key}: ${result.error.message}`);
+      logger.warn(`etcd-naming: skipping ${printableKey(keyFromBytes(kv.key))}: ${result.error.message}`);
       return undefined;
     }
     const { addr, metadata } = result.endpoint;
@@ -185,7 +186,7 @@ export function createEndpointManager(
       const out = new Map<string, Endpoint>();
       for (const kv of res.kvs) {
         const endpoint = decode(kv);
-        if (endpoint !== undefined) out.set(kv.key.toString(), endpoint);
+        if (endpoint !== undefined) out.set(keyFromBytes(kv.key), endpoint);
       }
       return out;
     },
@@ -205,7 +206,7 @@ async function* watchUpdates(
   const initial: Update[] = [];
   for (const kv of listed.kvs) {
     const endpoint = decode(kv);
-    if (endpoint !== undefined) initial.push({ op: Operation.Add, key: kv.key.toString(), endpoint });
+    if (endpoint !== undefined) initial.push({ op: Operation.Add, key: keyFromBytes(kv.key), endpoint });
   }
 
   const queue: Update[][] = [];
@@ -224,7 +225,7 @@ async function* watchUpdates(
     for (const event of res.events) {
       const revision = BigInt(event.kv.mod_revision);
       if (revision >= resumeFrom) resumeFrom = revision + 1n;
-      const key = event.kv.key.toString();
+      const key = keyFromBytes(event.kv.key);
       if (event.type === "Delete") {
         batch.push({ op: Operation.Delete, key });
         continue;

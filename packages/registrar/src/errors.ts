@@ -2,9 +2,17 @@
 export type RegistrarErrorCode =
   | "INVALID_INPUT"
   | "KEY_OUTSIDE_SERVICE"
+  /** More operations than one transaction may hold: ours (`maxTxnOps`) or etcd's (`--max-txn-ops`). */
   | "TXN_TOO_LARGE"
+  /** etcd answered that the lease to attach does not exist (never granted, expired or revoked). */
+  | "LEASE_NOT_FOUND"
+  /** etcd refused the request as too large (`--max-request-bytes`, 1.5 MiB by default). */
+  | "REQUEST_TOO_LARGE"
+  /** etcd refused a transaction that names one key twice. */
+  | "DUPLICATE_KEY"
   | "LEASE_LOST"
   | "DEREGISTERED"
+  /** etcd did not answer (unreachable, timed out, no leader): worth retrying. */
   | "ETCD_UNAVAILABLE"
   | "PERMISSION_DENIED"
   | "WATCH_FAILED";
@@ -45,4 +53,32 @@ export function toRegistrarError(error: unknown, code: RegistrarErrorCode, what:
   if (error instanceof RegistrarError) return error;
   const detail = error instanceof Error ? error.message : String(error);
   return new RegistrarError(code, `${what}: ${detail}`, { cause: error });
+}
+
+/**
+ * The refusals etcd answers a write with, each with its own code: retrying would only be refused again.
+ * gRPC's own "received message larger than max" comes from etcd's server too (a request beyond
+ * `--max-request-bytes` plus gRPC's overhead).
+ */
+const REFUSALS: readonly [RegExp, RegistrarErrorCode][] = [
+  [/etcdserver: requested lease not found/, "LEASE_NOT_FOUND"],
+  [/etcdserver: request is too large|received message larger than max/, "REQUEST_TOO_LARGE"],
+  [/etcdserver: duplicate key given in txn request/, "DUPLICATE_KEY"],
+  [/etcdserver: too many operations in txn request/, "TXN_TOO_LARGE"],
+];
+
+/**
+ * The `RegistrarError` for an error etcd answered with (`what: etcd refused it: <etcd's reason>`), or
+ * undefined when etcd did not answer or answered something else.
+ */
+export function etcdRefusal(error: unknown, what: string): RegistrarError | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  for (const [pattern, code] of REFUSALS) {
+    const match = pattern.exec(message);
+    if (match === null) continue;
+    // Quote etcd's part: etcd3 wraps it ("Lease 5 NOT_FOUND: etcdserver: … is expired or revoked").
+    const reason = message.slice(match.index).replace(/ is expired or revoked$/, "");
+    return new RegistrarError(code, `${what}: etcd refused it: ${reason}`, { cause: error });
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { servicePrefix } from "@etcd-naming/codec";
+import { keyFromBytes, servicePrefix } from "@etcd-naming/codec";
 import type {
   Etcd3,
   IDuplexStream,
@@ -12,10 +12,10 @@ import { ClientClosedError, EtcdLeaseInvalidError, EtcdPermissionDeniedError, Ra
 import { backoffDelay, type ResolvedBackoff } from "./backoff.js";
 import type { Clock, ClockTimer, RegistrarLogger } from "./clock.js";
 import { type Deferred, deferred, within } from "./deferred.js";
-import { permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
+import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import { KeepAliveStreams, type OpenedKeepAlive } from "./keepalive-streams.js";
 import { formatLeaseId } from "./lease-id.js";
-import { chunk, commit, deleteOp, putOp } from "./txn.js";
+import { chunk, commit, deleteOp, MAX_TXN_BYTES, putOp } from "./txn.js";
 
 /** How a keeper reports back to the registration that owns an entry. */
 export interface EntryOwner {
@@ -80,6 +80,8 @@ interface PendingDelete {
 }
 
 const CANCEL_BOUND_MS = 1000;
+/** The longest deadline of one call to etcd, whatever the TTL. */
+const MAX_REQUEST_TIMEOUT_MS = 30_000;
 /** How long other members get to say a lease is alive before it counts as lost. */
 const CONFIRM_BOUND_MS = 1000;
 
@@ -115,8 +117,9 @@ export class LeaseKeeper {
     private readonly onClosing: () => void,
   ) {
     this.ttlMs = ttl * 1000;
-    // A call that has not answered within a third of the TTL is better retried than waited on.
-    this.requestTimeoutMs = Math.max(1000, this.ttlMs / 3);
+    // A call that has not answered within a third of the TTL (at least 1 s, at most 30 s) is better
+    // retried than waited on: the keeper's loop waits for it, and so would every other registration.
+    this.requestTimeoutMs = Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(1000, this.ttlMs / 3));
     this.keepAliveStreams = new KeepAliveStreams(client);
     this.closed = this.run().catch((error: unknown) => {
       this.options.logger.warn(`etcd-naming: lease keeper stopped unexpectedly: ${String(error)}`);
@@ -323,7 +326,8 @@ export class LeaseKeeper {
     const lease = this.leaseId;
     if (lease === undefined) return "lease";
     const dirty = [...this.entries.values()].filter((e) => e.dirty);
-    for (const batch of chunk(dirty, this.options.maxTxnOps)) {
+    const size = (e: KeeperEntry) => Buffer.byteLength(e.key) + Buffer.byteLength(e.value);
+    for (const batch of chunk(dirty, this.options.maxTxnOps, MAX_TXN_BYTES, size)) {
       const live = batch.filter((e) => this.entries.get(e.key) === e);
       if (live.length === 0) continue;
       const versions = live.map((e) => e.version);
@@ -359,7 +363,9 @@ export class LeaseKeeper {
           this.failInitial(permissionDenied(`writing ${first.key}`, servicePrefix(first.service), error));
           return "failed";
         }
-        const wrapped = toRegistrarError(error, "ETCD_UNAVAILABLE", "writing endpoints to etcd failed");
+        const wrapped =
+          etcdRefusal(error, "writing endpoints to etcd") ??
+          toRegistrarError(error, "ETCD_UNAVAILABLE", "writing endpoints to etcd failed");
         this.failInitial(wrapped);
         for (const e of live) {
           for (const waiter of e.waiters.splice(0)) waiter.done.reject(wrapped);
@@ -715,7 +721,7 @@ export class LeaseKeeper {
         // would be closed by nobody (and keep the process alive).
         const live = [...this.entries.values()].filter((e) => e.service === service);
         if (this.closing || live.length === 0) return;
-        const present = new Set(res.kvs.map((kv: IKeyValue) => kv.key.toString()));
+        const present = new Set(res.kvs.map((kv: IKeyValue) => keyFromBytes(kv.key)));
         for (const entry of live) {
           if (entry.registered && !present.has(entry.key)) entry.dirty = true;
         }
@@ -766,7 +772,7 @@ class ServiceWatch {
       for (const event of res.events) {
         const revision = BigInt(event.kv.mod_revision);
         if (revision >= this.resumeFrom) this.resumeFrom = revision + 1n;
-        if (event.type === "Delete") events.deleted(event.kv.key.toString(), revision);
+        if (event.type === "Delete") events.deleted(keyFromBytes(event.kv.key), revision);
       }
     });
     this.watcher.on("disconnected", () => {

@@ -109,6 +109,85 @@ describe("hand-deleted key (behaviour 4)", () => {
   });
 });
 
+describe("long TTLs", () => {
+  // Node fires a timer longer than 2^31 - 1 ms (24.8 days) after 1 ms: keep-alive deadlines derived
+  // from such a TTL made the lease count as lost at once, again and again.
+  it.each([
+    ["30 days", 2_592_000],
+    ["etcd's longest, 9,000,000,000 s", 9_000_000_000],
+  ])("registers with a TTL of %s and keeps its one lease, without a timer overflow", async (_, ttl) => {
+    const client = etcd.client();
+    const overflows: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.name === "TimeoutOverflowWarning") overflows.push(warning);
+    };
+    process.on("warning", onWarning);
+    try {
+      const grants = vi.spyOn(client.leaseClient, "leaseGrant");
+      await using reg = await register({ client, service: newService("long-ttl"), addr: "10.0.2.1:80", ttl });
+      const lost: unknown[] = [];
+      reg.on("lost", (error) => lost.push(error));
+      reg.on("reregistered", (id) => lost.push(id));
+      const lease = await leaseTimeToLive(etcd.endpoints, reg.leaseId);
+      expect(lease.grantedTtl).toBe(ttl);
+      expect(lease.keys).toEqual([reg.key]);
+      // A loop of lost leases shows within milliseconds; give it far longer.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(lost).toEqual([]);
+      expect(grants).toHaveBeenCalledTimes(1);
+      expect(overflows).toEqual([]);
+      await reg.deregister();
+      expect((await leaseTimeToLive(etcd.endpoints, reg.leaseId)).ttl).toBe(-1);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
+
+describe("large values", () => {
+  it("writes registrations made together in transactions etcd accepts, however large their values", async () => {
+    const client = etcd.client();
+    const service = newService("large");
+    // 40 values of 60 KB: 2.4 MB in one transaction, above etcd's --max-request-bytes (1.5 MiB).
+    const metadata = "m".repeat(60_000);
+    const registrations = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        register({ client, service, addr: `10.3.0.${i}:1`, metadata, ttl: 10, logger: quiet }),
+      ),
+    );
+    expect(Object.keys(await keysUnder(client, service))).toHaveLength(40);
+    await Promise.all(registrations.map((r) => r.deregister()));
+  });
+});
+
+describe("keys as bytes", () => {
+  it("does not mistake the delete of a key differing only in bytes that are not UTF-8 for its own", async () => {
+    const client = etcd.client();
+    const service = newService("bytes");
+    // A key holding U+FFFD, and a foreign key whose last byte is not UTF-8: a lossy decode makes them equal.
+    await using own = await register({
+      client,
+      service,
+      addr: "10.0.1.3:80",
+      key: `${service}/k-\ufffd`,
+      ttl: 5,
+    });
+    await using witness = await register({ client, service, addr: "10.0.1.4:80", ttl: 5 });
+    const before = (await client.get(own.key).exec()).kvs[0]!.mod_revision;
+    const foreign = Buffer.concat([Buffer.from(`${service}/k-`), Buffer.from([0xff])]);
+    await client.put(foreign).value(encodeEndpoint({ addr: "10.9.9.9:1" }));
+    await client.delete().key(foreign);
+    // The witness's key is put back through the same delete watch, after the foreign delete was seen.
+    const witnessValue = await client.get(witness.key).string();
+    await client.delete().key(witness.key);
+    await expect
+      .poll(() => client.get(witness.key).string(), { timeout: 5000, interval: 20 })
+      .toBe(witnessValue);
+    expect((await client.get(own.key).exec()).kvs[0]!.mod_revision).toBe(before);
+    expect(await client.get(foreign).string()).toBeNull();
+  });
+});
+
 describe("deregister (behaviour 5)", () => {
   it("deletes the key at once: a watcher sees the delete, then the lease is revoked", async () => {
     const client = etcd.client();

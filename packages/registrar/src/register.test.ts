@@ -17,4 +17,14 @@ describe("register without etcd", () => {
       expect((error as RegistrarError).code).toBe("ETCD_UNAVAILABLE");
     }
   }, 20_000);
+
+  it("refuses backoff options no timer can wait, before anything is sent", async () => {
+    const error = await register({
+      client,
+      service: "svc",
+      addr: "10.0.0.1:80",
+      backoff: { maxMs: 1e12 },
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "INVALID_INPUT", message: expect.stringContaining("backoff.maxMs") });
+  });
 });

@@ -1,7 +1,7 @@
 import { type Endpoint, encodeEndpoint } from "@etcd-naming/codec";
 import type { Etcd3 } from "etcd3";
 import { type BackoffOptions, resolveBackoff } from "./backoff.js";
-import { type Clock, consoleLogger, type RegistrarLogger, systemClock } from "./clock.js";
+import { type Clock, consoleLogger, type RegistrarLogger, systemClock, withLongTimers } from "./clock.js";
 import { RegistrarError } from "./errors.js";
 import { formatLeaseId } from "./lease-id.js";
 import { type EntryOwner, KeeperEntry, LeaseKeeper } from "./lease-keeper.js";
@@ -66,7 +66,7 @@ function keeperFor(client: Etcd3, ttl: number, options: RegisterOptions): LeaseK
     client,
     ttl,
     {
-      clock: options.clock ?? systemClock,
+      clock: withLongTimers(options.clock ?? systemClock),
       logger: options.logger ?? consoleLogger,
       backoff: resolveBackoff(options.backoff, ttl),
       maxTxnOps: DEFAULT_MAX_TXN_OPS,
@@ -248,6 +248,8 @@ export async function register(options: RegisterOptions): Promise<Registration> 
   const addr = checkAddress(options.addr);
   checkMetadata(options.metadata);
   const ttl = validateTtl(options.ttl ?? DEFAULT_TTL_SECONDS);
+  // Checked here too: only the first registration of a lease builds the keeper that uses it.
+  resolveBackoff(options.backoff, ttl);
   const key = resolveKey(service, addr, options.key);
   const logger = options.logger ?? consoleLogger;
   const keeper = keeperFor(client, ttl, options);

@@ -17,6 +17,16 @@ describe("chunk", () => {
   it("refuses a size below one", () => {
     expect(() => chunk([1], 0)).toThrow(RangeError);
   });
+
+  it("also bounds the bytes of a chunk, giving an oversized item a chunk of its own", () => {
+    const sizes = [400, 400, 400, 1500, 100, 100];
+    expect(chunk(sizes, 128, 1000, (n) => n)).toEqual([[400, 400], [400], [1500], [100, 100]]);
+    expect(chunk(sizes, 2, 10_000, (n) => n)).toEqual([
+      [400, 400],
+      [400, 1500],
+      [100, 100],
+    ]);
+  });
 });
 
 describe("ops", () => {

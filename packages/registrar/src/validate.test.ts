@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { RegistrarError } from "./errors.js";
-import { MIN_TTL_SECONDS, resolveKey, validateTtl, warnObjectMetadata } from "./validate.js";
+import {
+  checkLeaseId,
+  MAX_LEASE_ID,
+  MIN_TTL_SECONDS,
+  resolveKey,
+  validateTtl,
+  warnObjectMetadata,
+} from "./validate.js";
 
 describe("validateTtl", () => {
   it("accepts whole seconds from etcd's minimum up", () => {
@@ -14,6 +21,35 @@ describe("validateTtl", () => {
 
   it("explains a TTL below the minimum", () => {
     expect(() => validateTtl(1)).toThrow("below etcd's minimum lease TTL of 2s");
+  });
+});
+
+describe("checkLeaseId", () => {
+  it("accepts 1 to 2^63 - 1 in canonical form, and 0 as no lease", () => {
+    expect(checkLeaseId("1", "x")).toBe("1");
+    expect(checkLeaseId("9223372036854775807", "x")).toBe("9223372036854775807");
+    expect(String(MAX_LEASE_ID)).toBe("9223372036854775807");
+    expect(checkLeaseId("007", "x")).toBe("7");
+    expect(checkLeaseId("0", "x")).toBeUndefined();
+    expect(checkLeaseId("000", "x")).toBeUndefined();
+  });
+
+  it.each([
+    ["2^63", "9223372036854775808", /out of range/],
+    ["2^64, which etcd3 would write as lease 0", "18446744073709551616", /out of range/],
+    ["a huge number", "9".repeat(400), /out of range/],
+    ["a negative id", "-1", /decimal lease id string/],
+    ["hex from etcdctl", "694d7d1b3a1c5e05", /etcdctl prints lease ids in hex/],
+    ["0x hex", "0x1f", /in hex/],
+    ["an empty string", "", /decimal lease id string/],
+    ["a number", 12, /pass it as a string/],
+    ["a bigint", 12n, /pass it as a string/],
+    ["exponent notation", "1e3", /decimal lease id string/],
+    ["a space", " 12", /decimal lease id string/],
+    ["null", null, /got null/],
+  ])("refuses %s with INVALID_INPUT", (_, lease, message) => {
+    expect(() => checkLeaseId(lease, "x")).toThrow(message);
+    expect(() => checkLeaseId(lease, "x")).toThrow(expect.objectContaining({ code: "INVALID_INPUT" }));
   });
 });
 

@@ -42,6 +42,44 @@ export function validateTtl(ttl: unknown): number {
   return ttl;
 }
 
+/** The largest lease id etcd accepts: ids are int64 on the wire and etcd never grants one below 1. */
+export const MAX_LEASE_ID: bigint = 2n ** 63n - 1n;
+
+/**
+ * Checks a lease id given as a decimal string and returns it in canonical form, or `undefined` for "0",
+ * which means no lease (Go's `clientv3.NoLease`). Ids run from 1 to 2^63 − 1: a larger one would wrap
+ * around in etcd's int64 field (2^64 becomes 0, a key that never expires). Throws INVALID_INPUT.
+ */
+export function checkLeaseId(lease: unknown, what: string): string | undefined {
+  if (typeof lease !== "string" || !/^[0-9]+$/.test(lease)) {
+    const hint =
+      typeof lease === "string" && /^(0x)?[0-9a-f]+$/i.test(lease)
+        ? ` (etcdctl prints lease ids in hex: pass BigInt("0x${lease.replace(/^0x/i, "")}").toString())`
+        : typeof lease === "number" || typeof lease === "bigint"
+          ? " (a number cannot hold every 64-bit id: pass it as a string)"
+          : "";
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      `${what}: lease must be a decimal lease id string, got ${describe(lease)}${hint}`,
+    );
+  }
+  const id = BigInt(lease);
+  if (id === 0n) return undefined;
+  if (id > MAX_LEASE_ID) {
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      `${what}: lease ${describe(lease)} is out of range: etcd lease ids run from 1 to ${MAX_LEASE_ID} ("0" for no lease)`,
+    );
+  }
+  return String(id);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "bigint") return `${value}n`;
+  return value === null ? "null" : typeof value === "object" ? "an object" : String(value);
+}
+
 /** Runs a codec check and turns its `NamingError` into an INVALID_INPUT `RegistrarError`. */
 export function checkInput<T>(what: string, check: () => T): T {
   try {

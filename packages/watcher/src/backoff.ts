@@ -1,11 +1,11 @@
-import type { Clock } from "./clock.js";
+import { type Clock, MAX_TIMER_MS } from "./clock.js";
 import { WatcherError } from "./errors.js";
 
 /** Exponential backoff with jitter, used between failed lists and watch resumptions. */
 export interface BackoffOptions {
   /** Delay before the first retry, in ms (default 200). */
   initialDelayMs?: number;
-  /** Upper bound of a delay, in ms (default 10,000). */
+  /** Upper bound of a delay, in ms (default 10,000; at most 2^31 − 1). */
   maxDelayMs?: number;
   /** Growth factor per consecutive failure (default 2). */
   multiplier?: number;
@@ -32,6 +32,8 @@ export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
     resolved.initialDelayMs >= 0 &&
     Number.isFinite(resolved.maxDelayMs) &&
     resolved.maxDelayMs >= resolved.initialDelayMs &&
+    // A longer delay would fire after 1 ms: a retry loop instead of a backoff.
+    resolved.maxDelayMs <= MAX_TIMER_MS &&
     Number.isFinite(resolved.multiplier) &&
     resolved.multiplier >= 1 &&
     resolved.jitter >= 0 &&

@@ -2,6 +2,12 @@
 export type TimerHandle = unknown;
 
 /**
+ * The longest delay Node's timers take (2^31 − 1 ms, 24.8 days): a longer one fires after 1 ms. Every
+ * delay option of the watcher (and of the resolver) is refused above it.
+ */
+export const MAX_TIMER_MS: number = 2 ** 31 - 1;
+
+/**
  * Time as the watcher sees it: backoff, jitter, coalescing windows and liveness deadlines all go
  * through this provider, so the logic can be driven by a manual clock in tests.
  */

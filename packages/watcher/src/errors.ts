@@ -23,7 +23,7 @@ export type WatcherErrorCode =
 /** Options of {@link WatcherError}. */
 export interface WatcherErrorOptions {
   cause?: unknown;
-  /** The etcd key the error is about, when there is one. */
+  /** The etcd key the error is about, when there is one (exactly, as `ServiceEndpoint.key`). */
   key?: string;
 }
 

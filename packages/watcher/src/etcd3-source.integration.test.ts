@@ -1,4 +1,4 @@
-import { encodeEndpoint } from "@etcd-naming/codec";
+import { encodeEndpoint, keyFromBytes, keyToBytes } from "@etcd-naming/codec";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { describe, expect, it } from "vitest";
 import { createEtcd3Source } from "./etcd3-source.js";
@@ -193,5 +193,49 @@ describe("createEtcd3Source on the shared etcd", () => {
     await expect
       .poll(() => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length, poll)
       .toBeLessThanOrEqual(timersBefore);
+  });
+
+  it("keeps keys that differ only in bytes that are not UTF-8 apart, listed and watched", async () => {
+    const client = etcd.client();
+    const service = `${ns}/bytes`;
+    const raw = (...tail: number[]) => Buffer.concat([Buffer.from(`${service}/k-`), Buffer.from(tail)]);
+    const [ff, fe, fd, fffe] = [raw(0xff), raw(0xfe), raw(0xfd), raw(0xff, 0xfe)];
+    await client.put(ff).value(value("10.0.0.1:1"));
+    await client.put(fe).value(value("10.0.0.2:1"));
+    // A key holding U+FFFD itself, what a lossy decode would make of both.
+    await client.put(`${service}/k-\ufffd`).value(value("10.0.0.3:1"));
+    const source = createEtcd3Source(client);
+    const listing = await source.list(`${service}/`, { linearizable: true });
+    // In etcd's order, which is the bytes' (EF BF BD < FE < FF).
+    expect(listing.kvs.map((kv) => kv.key)).toEqual([
+      `${service}/k-\ufffd`,
+      keyFromBytes(fe),
+      keyFromBytes(ff),
+    ]);
+    expect(new Set(listing.kvs.map((kv) => kv.key)).size).toBe(3);
+
+    const watcher = watchService(source, service, { coalesceMs: 0, logger: quiet });
+    const addrs = () =>
+      watcher
+        .snapshot()
+        .endpoints.map((e) => e.addr)
+        .sort();
+    await watcher.ready();
+    expect(addrs()).toEqual(["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"]);
+    const byAddr = new Map(watcher.snapshot().endpoints.map((e) => [e.addr, e.key]));
+    expect(Buffer.from(keyToBytes(byAddr.get("10.0.0.1:1")!))).toEqual(ff);
+    expect(Buffer.from(keyToBytes(byAddr.get("10.0.0.2:1")!))).toEqual(fe);
+
+    // Through the watch: new keys, then deleting one leaves its look-alikes.
+    await client.put(fd).value(value("10.0.0.4:1"));
+    await client.put(fffe).value(value("10.0.0.5:1"));
+    await expect
+      .poll(addrs, poll)
+      .toEqual(["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.4:1", "10.0.0.5:1"]);
+    await client.delete().key(fe);
+    await expect.poll(addrs, poll).toEqual(["10.0.0.1:1", "10.0.0.3:1", "10.0.0.4:1", "10.0.0.5:1"]);
+    await client.delete().key(Buffer.from(keyToBytes(byAddr.get("10.0.0.1:1")!)));
+    await expect.poll(addrs, poll).toEqual(["10.0.0.3:1", "10.0.0.4:1", "10.0.0.5:1"]);
+    await watcher.close();
   });
 });

@@ -1,3 +1,4 @@
+import { keyFromBytes, keyToBytes } from "@etcd-naming/codec";
 import type { Namespace } from "etcd3";
 import {
   castGrpcError,
@@ -7,7 +8,7 @@ import {
   GRPCUnavailableError,
 } from "etcd3";
 import type { Clock, TimerHandle } from "./clock.js";
-import { systemClock } from "./clock.js";
+import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { WatcherError } from "./errors.js";
 import type {
   CancelWatch,
@@ -147,9 +148,13 @@ function rangeEnd(prefix: Buffer): Buffer {
   return Buffer.from([0]);
 }
 
+/** A positive option that a timer (or a page) can take: up to 2^31 − 1, beyond which Node fires at once. */
 function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new WatcherError("INVALID_OPTIONS", `${name} must be a positive number, got ${value}`);
+  if (typeof value !== "number" || !(value > 0 && value <= MAX_TIMER_MS)) {
+    throw new WatcherError(
+      "INVALID_OPTIONS",
+      `${name} must be a positive number up to ${MAX_TIMER_MS}, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -179,7 +184,10 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
   }
   const { pool } = internals;
   const namespace = internals.prefix ?? Buffer.alloc(0);
+  // etcd reads a limit of 0 as "no limit": a page size below 1 would list everything in one page.
   const pageSize = Math.floor(positive("pageSize", options.pageSize ?? 1000));
+  if (pageSize < 1)
+    throw new WatcherError("INVALID_OPTIONS", `pageSize must be at least 1, got ${options.pageSize}`);
   const listTimeoutMs = positive("listTimeoutMs", options.listTimeoutMs ?? 10_000);
   const progressIntervalMs = positive("progressIntervalMs", options.progressIntervalMs ?? 2_000);
   const progressTimeoutMs = positive("progressTimeoutMs", options.progressTimeoutMs ?? 3_000);
@@ -204,8 +212,9 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
     for (;;) yield* hosts;
   }
 
-  const fullKey = (key: string) => Buffer.concat([namespace, Buffer.from(key)]);
-  const localKey = (key: Buffer) => key.subarray(namespace.length).toString("utf8");
+  const fullKey = (key: string) => Buffer.concat([namespace, keyToBytes(key)]);
+  // Keys are bytes: two keys that differ only in bytes that are not UTF-8 must stay two keys.
+  const localKey = (key: Buffer) => keyFromBytes(key.subarray(namespace.length));
   const toKeyValue = (raw: RawKeyValue): SourceKeyValue => {
     const out: SourceKeyValue = {
       key: localKey(raw.key),

@@ -1,6 +1,6 @@
 export type { BackoffOptions } from "./backoff.js";
 export type { Clock, ManualClock, ManualClockOptions, TimerHandle } from "./clock.js";
-export { createManualClock, systemClock } from "./clock.js";
+export { createManualClock, MAX_TIMER_MS, systemClock } from "./clock.js";
 export type { WatcherErrorCode, WatcherErrorOptions } from "./errors.js";
 export { WatcherError } from "./errors.js";
 export type { Etcd3Source, Etcd3SourceOptions, Etcd3SourceStats } from "./etcd3-source.js";

@@ -73,6 +73,23 @@ describe("createMemorySource", () => {
   });
 });
 
+describe("createMemorySource with keys as bytes", () => {
+  it("keeps keys that differ only in bytes that are not UTF-8 apart, and lists them in byte order", async () => {
+    const source = createMemorySource();
+    const raw = (byte: number) => Uint8Array.from([...new TextEncoder().encode("svc/k-"), byte]);
+    source.put(raw(0xff), "ff");
+    source.put(raw(0xfe), "fe");
+    source.put("svc/k-\ufffd", "fffd");
+    const listed = await source.list("svc/", { linearizable: true });
+    expect(listed.kvs.map((kv) => kv.value)).toEqual(["fffd", "fe", "ff"]);
+    expect(listed.kvs.map((kv) => kv.key)).toEqual(["svc/k-\ufffd", "svc/k-\udcfe", "svc/k-\udcff"]);
+    // A key string names the same key as its bytes.
+    expect(source.delete("svc/k-\udcfe")).toBeDefined();
+    const after = await source.list("svc/", { linearizable: true });
+    expect(after.kvs.map((kv) => kv.value)).toEqual(["fffd", "ff"]);
+  });
+});
+
 describe("createManualClock", () => {
   it("fires timers in order only when advanced", () => {
     const clock = createManualClock();

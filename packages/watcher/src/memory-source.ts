@@ -1,3 +1,4 @@
+import { keyFromBytes, keyToBytes } from "@etcd-naming/codec";
 import type {
   CancelWatch,
   NamingSource,
@@ -8,10 +9,13 @@ import type {
   WatchHandlers,
 } from "./source.js";
 
-/** One operation of {@link MemorySource.transaction}. */
+/**
+ * One operation of {@link MemorySource.transaction}. Keys are bytes, as in etcd: a `Uint8Array` key is
+ * taken as it is, a string key as its key string (see `keyFromBytes` in `@etcd-naming/codec`).
+ */
 export type MemoryOperation =
-  | { type: "put"; key: string; value: string | Uint8Array; lease?: string }
-  | { type: "delete"; key: string };
+  | { type: "put"; key: string | Uint8Array; value: string | Uint8Array; lease?: string }
+  | { type: "delete"; key: string | Uint8Array };
 
 /** Counters of a {@link MemorySource}, to prove sharing and clean-up in tests. */
 export interface MemorySourceStats {
@@ -35,10 +39,10 @@ export interface MemorySource extends NamingSource {
   readonly revision: string;
   /** The last compacted revision ("0" when never compacted). */
   readonly compactRevision: string;
-  /** Puts a key; returns the new revision. */
-  put(key: string, value: string | Uint8Array, options?: { lease?: string }): string;
+  /** Puts a key (bytes, or a key string); returns the new revision. */
+  put(key: string | Uint8Array, value: string | Uint8Array, options?: { lease?: string }): string;
   /** Deletes a key; returns the new revision, or undefined when the key did not exist (no revision is used). */
-  delete(key: string): string | undefined;
+  delete(key: string | Uint8Array): string | undefined;
   /** Applies several operations at one revision, reported to watchers as one response. */
   transaction(operations: readonly MemoryOperation[]): string;
   /** Deletes every key attached to `lease`, at one revision. */
@@ -53,6 +57,8 @@ export interface MemorySource extends NamingSource {
 }
 
 interface StoredKeyValue {
+  /** The key's bytes: etcd orders keys by them. */
+  bytes: Uint8Array;
   value: string | Uint8Array;
   modRevision: bigint;
   createRevision: bigint;
@@ -74,6 +80,17 @@ function toKeyValue(key: string, kv: StoredKeyValue): SourceKeyValue {
   };
   if (kv.lease !== undefined) out.lease = kv.lease;
   return out;
+}
+
+/** The exact key string of a key given as bytes or as a string (whose lone surrogates etcd cannot store). */
+function exactKey(key: string | Uint8Array): string {
+  return keyFromBytes(typeof key === "string" ? keyToBytes(key) : key);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
 /**
@@ -115,18 +132,20 @@ export function createMemorySource(): MemorySource {
     const next = revision + 1n;
     const events: SourceEvent[] = [];
     for (const op of operations) {
+      const key = exactKey(op.key);
       if (op.type === "put") {
-        const previous = store.get(op.key);
+        const previous = store.get(key);
         const kv: StoredKeyValue = {
+          bytes: keyToBytes(key),
           value: op.value,
           modRevision: next,
           createRevision: previous?.createRevision ?? next,
           lease: op.lease,
         };
-        store.set(op.key, kv);
-        events.push({ type: "put", ...toKeyValue(op.key, kv) });
-      } else if (store.delete(op.key)) {
-        events.push({ type: "delete", key: op.key, modRevision: String(next) });
+        store.set(key, kv);
+        events.push({ type: "put", ...toKeyValue(key, kv) });
+      } else if (store.delete(key)) {
+        events.push({ type: "delete", key, modRevision: String(next) });
       }
     }
     if (events.length === 0) return undefined;
@@ -179,7 +198,7 @@ export function createMemorySource(): MemorySource {
       if (!available) throw unavailable();
       const kvs = [...store]
         .filter(([key]) => key.startsWith(prefix))
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(([, a], [, b]) => compareBytes(a.bytes, b.bytes))
         .map(([key, kv]) => toKeyValue(key, kv));
       return { revision: String(revision), kvs };
     },

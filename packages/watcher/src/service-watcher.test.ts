@@ -120,6 +120,25 @@ describe("watchService on the memory source", () => {
     await watcher.close();
   });
 
+  it("keeps endpoints whose keys differ only in bytes that are not UTF-8 apart", async () => {
+    const { memory, open, warnings } = harness();
+    const raw = (byte: number) => Uint8Array.from([...new TextEncoder().encode("svc/k-"), byte]);
+    memory.put(raw(0xff), value("10.0.0.1:1"));
+    memory.put(raw(0xfe), value("10.0.0.2:1"));
+    const { watcher, updates } = open();
+    await watcher.ready();
+    expect(keys(watcher.snapshot().endpoints)).toEqual(["svc/k-\udcfe", "svc/k-\udcff"]);
+    memory.put(raw(0xfd), "not json");
+    memory.delete(raw(0xfe));
+    await settle();
+    expect(addrs(watcher.snapshot().endpoints)).toEqual(["10.0.0.1:1"]);
+    expect(updates.at(-1)?.removed.map((e) => e.addr)).toEqual(["10.0.0.2:1"]);
+    // Messages show such a key with escapes, on one line; the skipped entry keeps it exactly.
+    expect(watcher.snapshot().skipped.map((k) => k.key)).toEqual(["svc/k-\udcfd"]);
+    expect(warnings.at(-1)?.message).toContain("svc/k-\\xfd");
+    await watcher.close();
+  });
+
   it("reports lease ids as strings and freezes endpoints and their metadata", async () => {
     const { memory, open } = harness();
     memory.put("svc/a", value("10.0.0.1:1", { zone: { name: "a" } }), { lease: "9223372036854775807" });

@@ -1,14 +1,26 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
-import { decodeEndpoint, isServiceKey, servicePrefix, validateService } from "@etcd-naming/codec";
+import {
+  decodeEndpoint,
+  isServiceKey,
+  printableKey,
+  servicePrefix,
+  validateService,
+} from "@etcd-naming/codec";
 import type { BackoffOptions, ResolvedBackoff } from "./backoff.js";
 import { backoffDelay, resolveBackoff } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
-import { systemClock } from "./clock.js";
+import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { WatcherError } from "./errors.js";
 import type { CancelWatch, NamingSource, SourceEvent, SourceKeyValue, SourceListing } from "./source.js";
 
 /** One endpoint of a service: the decoded value of one etcd key. The key identifies the endpoint. */
 export interface ServiceEndpoint {
+  /**
+   * The etcd key, exactly. etcd keys are bytes: a key that is valid UTF-8 (every key written from a JS
+   * string) is its text; in one that is not, each byte that is not UTF-8 is the lone surrogate
+   * U+DC80 + byte, so keys that differ only in such bytes stay two endpoints. `keyToBytes(key)` (from
+   * `@etcd-naming/codec`) gives the bytes to delete or rewrite it; `printableKey(key)` shows it.
+   */
   readonly key: string;
   readonly addr: string;
   /** The decoded metadata (any JSON value; `null` when the value has none). Frozen. */
@@ -22,6 +34,7 @@ export interface ServiceEndpoint {
 
 /** A key under the service prefix whose value could not be decoded, and why. */
 export interface SkippedKey {
+  /** The etcd key, exactly (see {@link ServiceEndpoint.key}). */
   readonly key: string;
   readonly reason: string;
   readonly modRevision: string;
@@ -267,9 +280,10 @@ class ServiceCore {
       const existed = this.endpoints.delete(kv.key);
       const reason = decoded.error.message;
       this.skipped.set(kv.key, Object.freeze({ key: kv.key, reason, modRevision: kv.modRevision }));
+      const shown = printableKey(kv.key);
       const message = existed
-        ? `malformed value at ${kv.key} replaces a valid endpoint, which is removed: ${reason}`
-        : `malformed value at ${kv.key} skipped: ${reason}`;
+        ? `malformed value at ${shown} replaces a valid endpoint, which is removed: ${reason}`
+        : `malformed value at ${shown} skipped: ${reason}`;
       this.log("warn", message, { key: kv.key, modRevision: kv.modRevision, reason });
       const error = new WatcherError("INVALID_VALUE", message, { cause: decoded.error, key: kv.key });
       for (const view of this.views) view.emit("error", error);
@@ -496,7 +510,7 @@ class View implements ServiceWatcher {
     try {
       return this.filter(endpoint);
     } catch (error) {
-      this.log("error", `the filter threw on ${endpoint.key}; endpoint excluded`, { error });
+      this.log("error", `the filter threw on ${printableKey(endpoint.key)}; endpoint excluded`, { error });
       return false;
     }
   }
@@ -648,11 +662,18 @@ export function watchService(
   }
   const coalesceMs = options.coalesceMs ?? 5;
   const cancelTimeoutMs = options.cancelTimeoutMs ?? 2_000;
-  if (!Number.isFinite(coalesceMs) || coalesceMs < 0) {
-    throw new WatcherError("INVALID_OPTIONS", `coalesceMs must be a finite number >= 0, got ${coalesceMs}`);
+  // A delay beyond what a timer can wait would fire after 1 ms, and a NaN one at once.
+  if (typeof coalesceMs !== "number" || !(coalesceMs >= 0 && coalesceMs <= MAX_TIMER_MS)) {
+    throw new WatcherError(
+      "INVALID_OPTIONS",
+      `coalesceMs must be a number from 0 to ${MAX_TIMER_MS}, got ${String(coalesceMs)}`,
+    );
   }
-  if (!Number.isFinite(cancelTimeoutMs) || cancelTimeoutMs < 0) {
-    throw new WatcherError("INVALID_OPTIONS", `cancelTimeoutMs must be a finite number >= 0`);
+  if (typeof cancelTimeoutMs !== "number" || !(cancelTimeoutMs >= 0 && cancelTimeoutMs <= MAX_TIMER_MS)) {
+    throw new WatcherError(
+      "INVALID_OPTIONS",
+      `cancelTimeoutMs must be a number from 0 to ${MAX_TIMER_MS}, got ${String(cancelTimeoutMs)}`,
+    );
   }
   if (options.filter !== undefined && typeof options.filter !== "function") {
     throw new WatcherError("INVALID_OPTIONS", "filter must be a function");

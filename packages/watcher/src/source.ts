@@ -3,6 +3,10 @@
  * (etcd's are 64-bit); compare them with `BigInt`, never `Number`.
  */
 export interface SourceKeyValue {
+  /**
+   * The key, exactly: a source that reads bytes passes them through `keyFromBytes` (from
+   * `@etcd-naming/codec`), so keys that differ only in bytes that are not UTF-8 stay different keys.
+   */
   key: string;
   value: string | Uint8Array;
   modRevision: string;
