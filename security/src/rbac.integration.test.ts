@@ -219,6 +219,21 @@ describe("denied is clear, and never a hot loop", () => {
       for (const password of passwords) expect(out.stdout + out.stderr).not.toContain(password);
     }
   });
+
+  it("without a user, the CLI says the etcd needs one instead of calling it unreachable", {
+    timeout: 15_000,
+  }, async () => {
+    const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile];
+    for (const argv of [
+      ["list", "svc/hello"],
+      ["add", "svc/hello", "10.0.0.6:1"],
+    ]) {
+      const run = await runCli([...conn, ...argv]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/authentication enabled and needs a user: pass --user/);
+      expect(run.stderr).not.toContain("cannot reach");
+    }
+  });
 });
 
 describe("secrets", () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EtcdLeaseInvalidError, EtcdPermissionDeniedError, GRPCUnavailableError } from "etcd3";
+import { EtcdError, EtcdLeaseInvalidError, EtcdPermissionDeniedError, GRPCUnavailableError } from "etcd3";
 import { afterAll, describe, expect, it } from "vitest";
 import { CliError } from "./cli-error.js";
 import {
@@ -263,6 +263,19 @@ describe("describeEtcdError", () => {
     expect(bug.message).toBe("unexpected failure: x is not a function");
     expect(describeEtcdError(settings, new GRPCUnavailableError("14 UNAVAILABLE: down")).code).toBe(
       "UNREACHABLE",
+    );
+  });
+
+  it("says a user is needed when etcd has authentication enabled and none was given", () => {
+    const error = describeEtcdError(
+      settings,
+      new EtcdError("3 INVALID_ARGUMENT: etcdserver: user name is empty"),
+    );
+    expect(error.code).toBe("AUTH");
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toBe(
+      "etcd at 127.0.0.1:2379 has authentication enabled and needs a user: " +
+        "pass --user NAME (or set ETCDCTL_USER) with the password in ETCD_PASSWORD",
     );
   });
 });

@@ -266,10 +266,27 @@ function isConnectivityError(error: unknown): boolean {
   return error instanceof Error && error.name === "BrokenCircuitError";
 }
 
+// etcd's ErrUserEmpty: authentication is enabled and the request carried no user.
+const USER_EMPTY = "etcdserver: user name is empty";
+
+function isUserEmpty(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(USER_EMPTY);
+}
+
+function userRequiredError(settings: ConnectionSettings, cause: unknown): CliError {
+  return new CliError(
+    "AUTH",
+    `etcd at ${settings.endpoints.join(",")} has authentication enabled and needs a user: ` +
+      "pass --user NAME (or set ETCDCTL_USER) with the password in ETCD_PASSWORD",
+    { cause },
+  );
+}
+
 /** Turns whatever etcd3 threw into a CliError with a message an operator can act on. */
 export function describeEtcdError(settings: ConnectionSettings, error: unknown): CliError {
   if (error instanceof CliError) return error;
   if (isConnectivityError(error)) return unreachableError(settings, error);
+  if (isUserEmpty(error)) return userRequiredError(settings, error);
   if (error instanceof EtcdAuthenticationFailedError) {
     return new CliError(
       "AUTH",
@@ -296,6 +313,10 @@ export function describeEtcdError(settings: ConnectionSettings, error: unknown):
 /**
  * Opens a client and proves etcd answers (a Status call, plus authentication when a user is set) within
  * the dial timeout. etcd3 accepts a `dialTimeout` but does not enforce it, hence the explicit deadline.
+ *
+ * With authentication enabled, etcd 3.4.42+, 3.5.28+ and 3.6.9+ serve Status to the root role only: a
+ * least-privilege user's probe is refused with "permission denied" by an etcd that is there and has
+ * accepted the login, so that refusal counts as an answer and the command goes on to say what it needed.
  */
 export async function openClient(settings: ConnectionSettings): Promise<Etcd3> {
   const client = new Etcd3(clientOptions(settings));
@@ -311,10 +332,13 @@ export async function openClient(settings: ConnectionSettings): Promise<Etcd3> {
     await Promise.race([client.maintenance.status({ deadline }), timeout]);
     return client;
   } catch (error) {
+    if (error instanceof EtcdPermissionDeniedError) return client;
     client.close();
     // Whatever answered the probe wrongly (nothing, a proxy, an HTTP server) is not a usable etcd, except
-    // for a refused login, which deserves its own message.
-    if (error instanceof EtcdAuthenticationFailedError) throw describeEtcdError(settings, error);
+    // for a refused or missing login, which deserves its own message.
+    if (error instanceof EtcdAuthenticationFailedError || isUserEmpty(error)) {
+      throw describeEtcdError(settings, error);
+    }
     throw unreachableError(settings, error);
   } finally {
     clearTimeout(timer);

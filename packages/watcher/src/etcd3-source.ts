@@ -54,6 +54,8 @@ export interface Etcd3SourceStats {
   pageSize: number;
   /** The member (host:port) of each open watch stream, in opening order. */
   watchHosts: string[];
+  /** Progress reports etcd sent on this source's watch streams: the answers to its liveness checks. */
+  progressReports: number;
 }
 
 /** A {@link NamingSource} on an `etcd3` client. */
@@ -167,6 +169,8 @@ function positive(name: string, value: number): number {
  *   resumed by the caller from its own last revision (never from etcd3's header-based resume point).
  * - A member that does not answer a create or progress request in time is reported as a failed watch and
  *   avoided when the watch is opened again, so a stopped or partitioned member cannot hold it silent.
+ *   Each watch starts one revision before the one asked for (whose events are dropped), because etcd
+ *   3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch that starts ahead of the store.
  *
  * The client stays owned by the caller: close the watchers first, then the client.
  *
@@ -199,6 +203,7 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
   const open = new Set<{ host: PoolHost | undefined }>();
   let watchesOpened = 0;
   let lists = 0;
+  let progressReports = 0;
   // Learned across calls: a page that once exceeded the receive limit would do so again on every list.
   let listLimit = pageSize;
 
@@ -359,7 +364,11 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
       heardFrom();
       if (response.canceled) {
         const compactRevision = String(response.compact_revision ?? "0");
-        if (compactRevision !== "0") {
+        if (compactRevision !== "0" && startRevision < wanted && BigInt(compactRevision) <= wanted) {
+          // Only the early revision is gone, not one the caller asked for: watch from that one instead
+          // (it is at or below the compaction, so the store has it and progress requests are answered).
+          create(wanted);
+        } else if (compactRevision !== "0") {
           if (finish() && !cancelled) handlers.onCompacted(compactRevision);
         } else {
           const reason = response.cancel_reason || "no reason given";
@@ -385,12 +394,34 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
         );
       }
       if (response.fragment) return;
-      const events = fragments;
+      const whole = fragments;
       fragments = [];
+      if (whole.length === 0) progressReports++;
+      // The revision before the one asked for is replayed only because the watch starts there.
+      const events = whole.filter((event) => BigInt(event.modRevision) >= wanted);
       if (events.length > 0) handlers.onEvents(events);
     };
 
+    // etcd 3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch whose start revision is
+    // ahead of the store (etcd-io/etcd#20229), and "the last revision seen + 1" is ahead whenever
+    // nothing was written since: on a quiet store every healthy member would look silent. The watch
+    // therefore starts one revision early, at a revision the store has, and drops that revision's events.
+    const wanted = BigInt(fromRevision);
+    let startRevision = wanted > 1n ? wanted - 1n : wanted;
     const start = fullKey(prefix);
+    const create = (revision: bigint) => {
+      startRevision = revision;
+      stream?.write({
+        create_request: {
+          key: start,
+          range_end: rangeEnd(start),
+          start_revision: String(revision),
+          progress_notify: true,
+          fragment: true,
+        },
+      });
+      expectAnswer("watch create request");
+    };
     pool
       .withConnection(
         "Watch",
@@ -420,16 +451,7 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
             opened.cancel();
             return;
           }
-          opened.write({
-            create_request: {
-              key: start,
-              range_end: rangeEnd(start),
-              start_revision: fromRevision,
-              progress_notify: true,
-              fragment: true,
-            },
-          });
-          expectAnswer("watch create request");
+          create(startRevision);
         },
         (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
       );
@@ -449,6 +471,7 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
       lists,
       pageSize: listLimit,
       watchHosts: [...open].flatMap((e) => (e.host ? [e.host.host] : [])),
+      progressReports,
     }),
   };
 }
