@@ -38,7 +38,7 @@ export async function runCliInProcess(argv: readonly string[], options: InProces
   let stdout = "";
   let stderr = "";
   const warnings: string[] = [];
-  const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+  const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message.split("\n")[0]}`);
   process.on("warning", onWarning);
   const controller = new AbortController();
   const started = Date.now();
