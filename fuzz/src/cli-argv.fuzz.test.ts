@@ -119,7 +119,7 @@ const PROCESS_EXAMPLES: [Case[]][] = [
 ];
 /** Output of a `watch` or `register` that is up and waiting for SIGTERM. */
 const RUNNING = /^registered |"event":"registered"|^watching |"op":"add"/m;
-const AS_PROCESS = { runs: 2, runTimeoutMs: 60_000, shrinkMs: 40_000, examples: PROCESS_EXAMPLES };
+const AS_PROCESS = { runs: 1, runTimeoutMs: 60_000, shrinkMs: 40_000, examples: PROCESS_EXAMPLES };
 const processCounts: Counts = {};
 
 it("as a process: exit 0/1/2, one error line, no Node warnings, no hang", {

@@ -159,7 +159,7 @@ const ttlArb = fc.oneof(
   fc.integer({ min: 2, max: 9_000_000_000 }).map(String),
 );
 const MAX_TTL = 9_000_000_000;
-const OBSERVE_MS = 2_000;
+const OBSERVE_MS = 1_500;
 
 interface Event {
   event: string;
@@ -200,7 +200,7 @@ function ttlProblems(text: string, run: CliRun): string[] {
 }
 
 const TTL_EXAMPLES: [string][] = [["2147484"], ["9000000000"], ["9000000001"], ["2"]];
-const TTLS: PropertyBudget = { runs: 6, runTimeoutMs: 40_000, examples: TTL_EXAMPLES };
+const TTLS: PropertyBudget = { runs: 3, runTimeoutMs: 40_000, examples: TTL_EXAMPLES };
 const ttlCounts: Counts = {};
 
 it("--ttl: a usage error or a lease that holds", { timeout: testTimeoutFor(TTLS) }, async () => {

@@ -57,7 +57,7 @@ export function fuzzSettings(env: NodeJS.ProcessEnv = process.env): FuzzSettings
 
 /** How one property runs in the short mode, and how long one of its runs may take. */
 export interface PropertyBudget {
-  /** Runs in the short (default) mode. */
+  /** Random runs in the short (default) mode, after the examples. */
   runs: number;
   /** A single run taking longer than this fails as a hang. */
   runTimeoutMs: number;
@@ -143,6 +143,7 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
       ...common,
       examples,
       path: settings.path,
+      numRuns: 1,
       interruptAfterTimeLimit: budget.runTimeoutMs + (budget.shrinkMs ?? 20_000),
     });
   } else {
@@ -152,7 +153,8 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
       endOnFailure: true,
       ...(settings.seconds !== undefined
         ? { numRuns: 2 ** 31 - 1, interruptAfterTimeLimit: settings.seconds * 1000 }
-        : { numRuns: settings.runs ?? budget.runs }),
+        : // fast-check counts the examples among the runs.
+          { numRuns: (settings.runs ?? budget.runs) + examples.length }),
     });
     if (details.failed && details.counterexamplePath !== null) {
       // Shrink from the failing case, within its own budget.
@@ -160,6 +162,7 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
         ...common,
         examples,
         path: details.counterexamplePath,
+        numRuns: 1,
         interruptAfterTimeLimit: budget.shrinkMs ?? 20_000,
       });
       if (shrunk.failed && shrunk.counterexample !== null) details = shrunk;

@@ -552,7 +552,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------------
 
-const BUDGET = { runs: 25, runTimeoutMs: 90_000, examples: EXAMPLES };
+const BUDGET = { runs: 20, runTimeoutMs: 90_000, examples: EXAMPLES };
 const counts: Counts = {};
 
 it("watcher and resolver views converge to etcd's bytes under arbitrary keys and values", {
