@@ -272,7 +272,9 @@ export function contractProblems(run: CliRun): string[] {
         `exit ${run.code} with ${errorAt.length} "error:" lines on stderr, expected exactly one; stderr: ${JSON.stringify(run.stderr.slice(0, 400))}`,
       );
     } else {
-      const after = lines.slice(errorAt[0]! + 1);
+      // commander's "(Did you mean list?)" belongs to the reason of an unknown command or option.
+      const rest = lines.slice(errorAt[0]! + 1);
+      const after = /^\(Did you mean .+\?\)$/.test(rest[0] ?? "") ? rest.slice(1) : rest;
       const usage =
         run.code === 2 &&
         after.length === 2 &&
