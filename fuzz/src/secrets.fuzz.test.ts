@@ -410,7 +410,6 @@ async function libraryProperty(
     bump(libCounts, "clients");
     bump(libCounts, "reports searched", seen.length);
     const text = strings(seen).join("\n");
-    // Only leaks and hangs count here: the rest of the CLI contract is the argv suite's.
     const problems = [
       ...leaks(text, c.secret, user).map((l) => `${l} in an error, log line or call status`),
       ...leaks(guard.lookups.slice(lookupsBefore).join("\n"), c.secret, user).map(
