@@ -32,8 +32,9 @@ export default defineConfig({
       ...readdirSync(`${root}examples`, { withFileTypes: true })
         .filter((d) => d.isDirectory())
         .map((d) => project(`examples/${d.name}`)),
-      // Private suites at the root: Go interop, reliability (chaos) and security (TLS, auth, RBAC) tests.
-      ...["interop", "reliability", "security"]
+      // Private suites at the root: Go interop, reliability (chaos), security (TLS, auth, RBAC) and fuzz
+      // (hostile input) tests.
+      ...["interop", "reliability", "security", "fuzz"]
         .filter((d) => existsSync(`${root}${d}/package.json`))
         .map(project),
     ],
