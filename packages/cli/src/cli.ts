@@ -336,7 +336,7 @@ export function createCli(options: CliOptions = {}): Cli {
       if (first === "help" && target !== undefined) {
         throw usageError(`unknown command ${JSON.stringify(target)}; ${commands}`);
       }
-      plainErr.error(`missing command; ${commands}`);
+      throw usageError(`missing command; ${commands}`);
     });
     return program;
   };
