@@ -118,26 +118,67 @@ NODE_DEFAULT_MAJOR=24
 
 node_dir_of() { echo "$ETCD_NAMING_CACHE/node-$1/package/bin"; }
 
+npm_arch() {
+  case $(uname -m) in
+    x86_64) echo x64 ;;
+    aarch64) echo arm64 ;;
+    *) echo "error: no npm runtime package for $(uname -m)" >&2; return 1 ;;
+  esac
+}
+
+# npm_unpack DEST CHECK PACKAGE...: unpacks the first npm PACKAGE (a name@range) whose tarball yields a
+# runnable DEST/CHECK (`CHECK --version` works) into DEST, replacing it. Later packages are fallbacks, e.g.
+# Bun's baseline build for a CPU without AVX2.
+npm_unpack() {
+  local dest=$1 check=$2 spec tmp tarball
+  shift 2
+  for spec in "$@"; do
+    tmp=$(mktemp -d)
+    if tarball=$(cd "$tmp" && npm pack "$spec" --silent --no-fund --no-audit | tail -1) &&
+      mkdir -p "$tmp/unpacked" && tar -xzf "$tmp/$tarball" -C "$tmp/unpacked" &&
+      "$tmp/unpacked/$check" --version >/dev/null 2>&1; then
+      mkdir -p "$(dirname "$dest")"
+      rm -rf "$dest"
+      mv "$tmp/unpacked" "$dest"
+      rm -rf "$tmp"
+      return 0
+    fi
+    echo "note: npm package $spec gave no runnable $check" >&2
+    rm -rf "$tmp"
+  done
+  echo "error: could not fetch $* into $dest" >&2
+  return 1
+}
+
 # fetch_node MAJOR: the newest Node MAJOR.x from npm's node-linux-<arch> package, unpacked into
 # $ETCD_NAMING_CACHE/node-MAJOR/package/bin/node, unless a node of that major is already there.
 fetch_node() {
-  local major=$1 dir arch tmp tarball
-  dir=$(node_dir_of "$major")
-  if [ "$("$dir/node" --version 2>/dev/null | cut -d. -f1)" = "v$major" ]; then return 0; fi
-  case $(uname -m) in
-    x86_64) arch=x64 ;;
-    aarch64) arch=arm64 ;;
-    *) echo "error: no npm Node package for $(uname -m)" >&2; return 1 ;;
-  esac
+  local major=$1 arch
+  if [ "$("$(node_dir_of "$major")/node" --version 2>/dev/null | cut -d. -f1)" = "v$major" ]; then return 0; fi
+  arch=$(npm_arch) || return 1
   step "fetching Node $major (npm package node-linux-$arch@$major) into $ETCD_NAMING_CACHE/node-$major"
-  tmp=$(mktemp -d)
-  tarball=$(cd "$tmp" && npm pack "node-linux-$arch@$major" --silent --no-fund --no-audit | tail -1) &&
-    mkdir -p "$tmp/unpacked" && tar -xzf "$tmp/$tarball" -C "$tmp/unpacked" &&
-    "$tmp/unpacked/package/bin/node" --version >/dev/null || { rm -rf "$tmp"; return 1; }
-  mkdir -p "$ETCD_NAMING_CACHE"
-  rm -rf "$ETCD_NAMING_CACHE/node-$major"
-  mv "$tmp/unpacked" "$ETCD_NAMING_CACHE/node-$major"
-  rm -rf "$tmp"
+  npm_unpack "$ETCD_NAMING_CACHE/node-$major" package/bin/node "node-linux-$arch@$major"
+}
+
+# The other runtimes the packages are smoke-tested on (scripts/runtime-smoke), from their npm packages.
+BUN_MAJOR=1
+DENO_MAJOR=2
+bun_bin() { echo "$ETCD_NAMING_CACHE/bun-$BUN_MAJOR/package/bin/bun"; }
+deno_bin() { echo "$ETCD_NAMING_CACHE/deno-$DENO_MAJOR/package/deno"; }
+
+ensure_bun_and_deno() {
+  local arch
+  arch=$(npm_arch) || return 1
+  if ! "$(bun_bin)" --version >/dev/null 2>&1; then
+    step "fetching Bun $BUN_MAJOR (npm package @oven/bun-linux-$arch) into $ETCD_NAMING_CACHE/bun-$BUN_MAJOR"
+    npm_unpack "$ETCD_NAMING_CACHE/bun-$BUN_MAJOR" package/bin/bun \
+      "@oven/bun-linux-$arch@$BUN_MAJOR" "@oven/bun-linux-$arch-baseline@$BUN_MAJOR" || return 1
+  fi
+  if ! "$(deno_bin)" --version >/dev/null 2>&1; then
+    step "fetching Deno $DENO_MAJOR (npm package @deno/linux-$arch-glibc) into $ETCD_NAMING_CACHE/deno-$DENO_MAJOR"
+    npm_unpack "$ETCD_NAMING_CACHE/deno-$DENO_MAJOR" package/deno "@deno/linux-$arch-glibc@$DENO_MAJOR" || return 1
+  fi
+  step "bun $("$(bun_bin)" --version), $("$(deno_bin)" --version | head -1)"
 }
 
 # ensure_node: the machine's node when it is 22.12 or newer; otherwise Node $NODE_DEFAULT_MAJOR fetched into

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # The project's one test command (the README's, and what CI runs).
-# On a fresh Debian machine with only Node 20 and npm: installs pnpm and the dependencies, installs etcd when
-# it is missing (apt-get when root; otherwise stops with the exact command), builds, lints, checks the
-# published shape of every package and runs every test against a real etcd.
+# On a fresh Debian machine with only Node and npm: fetches Node 24 from npm when the machine's is older than
+# 22.12 (and says so), installs pnpm and the dependencies, installs etcd when it is missing (apt-get when root;
+# otherwise stops with the exact command), fetches the rest of the test matrix into the cache folder (etcd
+# 3.5.16 and 3.5.30 from Debian's packages; Node 22, 24 and 26, Bun and Deno from npm), builds, lints, checks
+# the published shape of every package and runs the tests:
+#   - every test on etcd 3.5.30 with Node 24;
+#   - the public packages (codec, watcher, grpc-js, registrar, cli) and the examples on etcd 3.4.23 with
+#     Node 22 and on etcd 3.5.16 with Node 26;
+#   - a smoke test of the packed packages on Bun and Deno (scripts/runtime-smoke).
+# Each run prints `tests (etcd X, node vY): …`; the last line is the sum, `tests: N passed, N failed, N skipped`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-check_node
+ensure_node
 ensure_pnpm
 ensure_etcd
+ensure_etcd_versions
+for major in "${NODE_MAJORS[@]}"; do fetch_node "$major"; done
+ensure_bun_and_deno
 
 # The Go interop suite builds a helper against etcd's own Go naming packages (Debian ships their source).
 # As root it is installed; otherwise that suite is skipped and says which packages to install.
@@ -39,21 +50,94 @@ pnpm exec biome ci .
 step "package shape (publint, attw)"
 pnpm check:packages --output-logs=errors-only
 
-step "tests"
-before=$(pgrep -x etcd | sort || true)
+# The etcd binary of a release: the cache folder's, else the system's when it is that release (3.4.23).
+etcd_for() {
+  local bin
+  for bin in "$(etcd_bin_of "$1")" "$(command -v etcd || true)"; do
+    if [ -n "$bin" ] && [ "$("$bin" --version 2>/dev/null | awk '/^etcd Version:/ { print $3 }')" = "$1" ]; then
+      echo "$bin"
+      return 0
+    fi
+  done
+  echo "error: no etcd $1 (looked at $(etcd_bin_of "$1") and $(command -v etcd || echo 'etcd on PATH'))" >&2
+  return 1
+}
+
 mkdir -p .tmp
+status=0
+passed=0 failed=0 skipped=0
+summaries=()
+timings=()
+
+# run_tests ETCD_VERSION NODE_MAJOR [--project=NAME...]: one vitest run with that etcd as the shared and
+# default etcd (ETCD_BIN) and that Node first on PATH, so vitest, its workers and every process the tests
+# spawn (the CLI through its shebang, the examples through process.execPath) run on it.
+run_tests() {
+  local etcd_version=$1 major=$2 bin node_dir node_version json counts run_status before after orphans
+  shift 2
+  bin=$(etcd_for "$etcd_version") || { status=1; failed=$((failed + 1)); return; }
+  node_dir=$(node_dir_of "$major")
+  node_version=$("$node_dir/node" --version)
+  json=.tmp/vitest-etcd-$etcd_version-node-$major.json
+  rm -f "$json"
+  step "tests on etcd $etcd_version ($bin), Node $node_version: ${*:-every project}"
+  local run_started=$SECONDS
+  before=$(pgrep -x etcd | sort || true)
+  set +e
+  PATH="$node_dir:$PATH" ETCD_BIN=$bin pnpm exec vitest run --reporter=default --reporter=json \
+    --outputFile.json="$json" "$@"
+  run_status=$?
+  set -e
+  after=$(pgrep -x etcd | sort || true)
+  orphans=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '^$' || true)
+  if [ -n "$orphans" ]; then
+    echo "error: the test run left etcd processes behind: $orphans" >&2
+    ps -o pid,args -p "$(echo $orphans | tr ' ' ',')" >&2 || true
+    kill -9 $orphans 2>/dev/null || true
+    run_status=1
+  fi
+  if [ -f "$json" ]; then
+    counts=$(node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      console.log(r.numPassedTests, r.numFailedTests, r.numPendingTests + r.numTodoTests);
+    ' "$json")
+  else
+    counts="0 1 0" # vitest died before writing its report: count the run as one failure
+  fi
+  read -r p f s <<<"$counts"
+  if [ "$run_status" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a failed suite (beforeAll, import) has no failed test
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  [ "$run_status" = 0 ] || status=1
+  summaries+=("tests (etcd $etcd_version, node $node_version): $p passed, $f failed, $s skipped")
+  timings+=("etcd $etcd_version + node $node_version: $((SECONDS - run_started)) s")
+  echo "${summaries[-1]}"
+}
+
+public=(--project=codec --project=watcher --project=grpc-js --project=registrar --project=cli)
+for dir in examples/*/; do public+=("--project=$(basename "$dir")"); done
+
+run_tests 3.5.30 "$NODE_DEFAULT_MAJOR"
+run_tests 3.4.23 22 "${public[@]}"
+run_tests 3.5.16 26 "${public[@]}"
+
+step "Bun and Deno smoke test (packed packages, etcd 3.5.30)"
+smoke_started=$SECONDS
+rm -f .tmp/runtime-smoke.json
 set +e
-pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest-results.json
-status=$?
+ETCD_BIN=$(etcd_for 3.5.30) SMOKE_BUN=$(bun_bin) SMOKE_DENO=$(deno_bin) \
+  node scripts/runtime-smoke/run.mjs --summary .tmp/runtime-smoke.json | tee .tmp/runtime-smoke.log
+smoke_status=${PIPESTATUS[0]}
 set -e
-after=$(pgrep -x etcd | sort || true)
-orphans=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '^$' || true)
-if [ -n "$orphans" ]; then
-  echo "error: the test run left etcd processes behind: $orphans" >&2
-  ps -o pid,args -p $(echo $orphans | tr ' ' ',') >&2 || true
-  kill -9 $orphans 2>/dev/null || true
-  status=1
+if [ -f .tmp/runtime-smoke.json ]; then
+  read -r p f s < <(node -p 'const r = require("./.tmp/runtime-smoke.json"); `${r.passed} ${r.failed} ${r.skipped}`')
+else
+  p=0 f=1 s=0
 fi
+if [ "$smoke_status" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+[ "$smoke_status" = 0 ] || status=1
+while IFS= read -r line; do summaries+=("$line"); done < <(grep '^tests (' .tmp/runtime-smoke.log || true)
+timings+=("bun + deno smoke: $((SECONDS - smoke_started)) s")
 
 # Benchmarks report figures and never fail on a missed target; the quick run only proves the harness works.
 step "benchmark harness (pnpm bench --quick)"
@@ -62,8 +146,9 @@ if ! pnpm bench --quick; then
   status=1
 fi
 
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(".tmp/vitest-results.json", "utf8"));
-  console.log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-' || true
+step "summary"
+printf 'took %s\n' "${timings[@]}" "everything: $((SECONDS - started)) s"
+echo
+printf '%s\n' "${summaries[@]}"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
