@@ -73,7 +73,7 @@ timings=()
 # default etcd (ETCD_BIN) and that Node first on PATH, so vitest, its workers and every process the tests
 # spawn (the CLI through its shebang, the examples through process.execPath) run on it.
 run_tests() {
-  local etcd_version=$1 major=$2 bin node_dir node_version json counts run_status before after orphans
+  local etcd_version=$1 major=$2 bin node_dir node_version json counts run_status orphans
   shift 2
   bin=$(etcd_for "$etcd_version") || { status=1; failed=$((failed + 1)); return; }
   node_dir=$(node_dir_of "$major")
@@ -81,17 +81,23 @@ run_tests() {
   json=.tmp/vitest-etcd-$etcd_version-node-$major.json
   rm -f "$json"
   step "tests on etcd $etcd_version ($bin), Node $node_version: ${*:-every project}"
-  local run_started=$SECONDS
-  before=$(pgrep -x etcd | sort || true)
+  local run_started=$SECONDS run_id pid
+  # Every etcd the tests start inherits this marker (the fixture passes its environment on, less ETCD_*), so one left
+  # behind is recognised as this run's; other etcd processes on the machine are none of its business.
+  run_id="$$-$RANDOM-$etcd_version-$major"
   set +e
-  PATH="$node_dir:$PATH" ETCD_BIN=$bin pnpm exec vitest run --reporter=default --reporter=json \
-    --outputFile.json="$json" "$@"
+  PATH="$node_dir:$PATH" ETCD_BIN=$bin NAMING_TEST_RUN=$run_id pnpm exec vitest run --reporter=default \
+    --reporter=json --outputFile.json="$json" "$@"
   run_status=$?
   set -e
-  after=$(pgrep -x etcd | sort || true)
-  orphans=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '^$' || true)
+  orphans=""
+  for pid in $(pgrep -x etcd || true); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "NAMING_TEST_RUN=$run_id"; then
+      orphans="$orphans $pid"
+    fi
+  done
   if [ -n "$orphans" ]; then
-    echo "error: the test run left etcd processes behind: $orphans" >&2
+    echo "error: the test run left etcd processes behind:$orphans" >&2
     ps -o pid,args -p "$(echo $orphans | tr ' ' ',')" >&2 || true
     kill -9 $orphans 2>/dev/null || true
     run_status=1
