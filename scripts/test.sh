@@ -17,12 +17,20 @@ started=$SECONDS
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
+timings=()
+phase_started=$SECONDS
+phase_done() { # records how long the step since the previous phase_done took
+  timings+=("$1: $((SECONDS - phase_started)) s")
+  phase_started=$SECONDS
+}
+
 ensure_node
 ensure_pnpm
 ensure_etcd
 ensure_etcd_versions
 for major in "${NODE_MAJORS[@]}"; do fetch_node "$major"; done
 ensure_bun_and_deno
+phase_done "toolchains (node, pnpm, etcd versions, bun, deno)"
 
 # The Go interop suite builds a helper against etcd's own Go naming packages (Debian ships their source).
 # As root it is installed; otherwise that suite is skipped and says which packages to install.
@@ -37,18 +45,23 @@ fi
 
 step "pnpm install"
 pnpm install --frozen-lockfile --reporter=append-only
+phase_done "pnpm install"
 
 step "build"
 pnpm build --output-logs=errors-only
+phase_done "build"
 
 step "typecheck"
 pnpm typecheck --output-logs=errors-only
+phase_done "typecheck"
 
 step "lint and format (biome)"
 pnpm exec biome ci .
+phase_done "biome"
 
 step "package shape (publint, attw)"
 pnpm check:packages --output-logs=errors-only
+phase_done "package shape"
 
 # The etcd binary of a release: the cache folder's, else the system's when it is that release (3.4.23).
 etcd_for() {
@@ -64,26 +77,27 @@ etcd_for() {
 }
 
 mkdir -p .tmp
-status=0
-passed=0 failed=0 skipped=0
-summaries=()
-timings=()
+rm -f .tmp/result-*
 
-# run_tests ETCD_VERSION NODE_MAJOR [--project=NAME...]: one vitest run with that etcd as the shared and
+# run_tests NAME ETCD_VERSION NODE_MAJOR [--project=NAME...]: one vitest run with that etcd as the shared and
 # default etcd (ETCD_BIN) and that Node first on PATH, so vitest, its workers and every process the tests
-# spawn (the CLI through its shebang, the examples through process.execPath) run on it.
+# spawn (the CLI through its shebang, the examples through process.execPath) run on it. It prints its
+# summary line and writes its outcome to .tmp/result-NAME for `collect` (it may run in the background).
 run_tests() {
-  local etcd_version=$1 major=$2 bin node_dir node_version json counts run_status orphans
-  shift 2
-  bin=$(etcd_for "$etcd_version") || { status=1; failed=$((failed + 1)); return; }
+  local name=$1 etcd_version=$2 major=$3 bin node_dir node_version json counts run_status orphans run_id pid
+  local run_started=$SECONDS result=.tmp/result-$1 p f s
+  shift 3
+  if ! bin=$(etcd_for "$etcd_version"); then
+    printf 'status 1\ncounts 0 1 0\nsummary tests (etcd %s): 0 passed, 1 failed, 0 skipped\n' "$etcd_version" >"$result"
+    return
+  fi
   node_dir=$(node_dir_of "$major")
   node_version=$("$node_dir/node" --version)
   json=.tmp/vitest-etcd-$etcd_version-node-$major.json
   rm -f "$json"
   step "tests on etcd $etcd_version ($bin), Node $node_version: ${*:-every project}"
-  local run_started=$SECONDS run_id pid
-  # Every etcd the tests start inherits this marker (the fixture passes its environment on, less ETCD_*), so one left
-  # behind is recognised as this run's; other etcd processes on the machine are none of its business.
+  # Every etcd the tests start inherits this marker (the fixture passes its environment on, less ETCD_*), so
+  # one left behind is recognised as this run's; other etcd processes on the machine are none of its business.
   run_id="$$-$RANDOM-$etcd_version-$major"
   set +e
   PATH="$node_dir:$PATH" ETCD_BIN=$bin NAMING_TEST_RUN=$run_id pnpm exec vitest run --reporter=default \
@@ -112,45 +126,89 @@ run_tests() {
   fi
   read -r p f s <<<"$counts"
   if [ "$run_status" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a failed suite (beforeAll, import) has no failed test
-  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-  [ "$run_status" = 0 ] || status=1
-  summaries+=("tests (etcd $etcd_version, node $node_version): $p passed, $f failed, $s skipped")
-  timings+=("etcd $etcd_version + node $node_version: $((SECONDS - run_started)) s")
-  echo "${summaries[-1]}"
+  echo "tests (etcd $etcd_version, node $node_version): $p passed, $f failed, $s skipped"
+  {
+    echo "status $run_status"
+    echo "counts $p $f $s"
+    echo "summary tests (etcd $etcd_version, node $node_version): $p passed, $f failed, $s skipped"
+    echo "took etcd $etcd_version + node $node_version: $((SECONDS - run_started)) s"
+  } >"$result"
+}
+
+# run_smoke: the Bun and Deno smoke test of the packed packages on etcd 3.5.30; writes .tmp/result-smoke.
+run_smoke() {
+  local smoke_started=$SECONDS smoke_status p=0 f=1 s=0
+  step "Bun and Deno smoke test (packed packages, etcd 3.5.30)"
+  rm -f .tmp/runtime-smoke.json
+  set +e
+  ETCD_BIN=$(etcd_for 3.5.30) SMOKE_BUN=$(bun_bin) SMOKE_DENO=$(deno_bin) \
+    node scripts/runtime-smoke/run.mjs --summary .tmp/runtime-smoke.json >.tmp/runtime-smoke.log 2>&1
+  smoke_status=$?
+  set -e
+  cat .tmp/runtime-smoke.log
+  if [ -f .tmp/runtime-smoke.json ]; then
+    read -r p f s < <(node -p 'const r = require("./.tmp/runtime-smoke.json"); `${r.passed} ${r.failed} ${r.skipped}`')
+  fi
+  if [ "$smoke_status" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+  {
+    echo "status $smoke_status"
+    echo "counts $p $f $s"
+    grep '^tests (' .tmp/runtime-smoke.log | sed 's/^/summary /' || true
+    echo "took bun + deno smoke: $((SECONDS - smoke_started)) s"
+  } >.tmp/result-smoke
+}
+
+status=0
+passed=0 failed=0 skipped=0
+summaries=()
+
+# collect NAME: adds a run's outcome (.tmp/result-NAME) to the totals; a run that wrote none failed.
+collect() {
+  local file=.tmp/result-$1 key rest
+  if [ ! -f "$file" ]; then
+    status=1 failed=$((failed + 1))
+    summaries+=("tests ($1): no result, the run died")
+    return
+  fi
+  while read -r key rest; do
+    case $key in
+      status) [ "$rest" = 0 ] || status=1 ;;
+      counts)
+        read -r p f s <<<"$rest"
+        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+        ;;
+      summary) summaries+=("$rest") ;;
+      took) timings+=("$rest") ;;
+    esac
+  done <"$file"
 }
 
 public=(--project=codec --project=watcher --project=grpc-js --project=registrar --project=cli)
 for dir in examples/*/; do public+=("--project=$(basename "$dir")"); done
 
-run_tests 3.5.30 "$NODE_DEFAULT_MAJOR"
-run_tests 3.4.23 22 "${public[@]}"
-run_tests 3.5.16 26 "${public[@]}"
+run_tests full 3.5.30 "$NODE_DEFAULT_MAJOR"
+collect full
 
-step "Bun and Deno smoke test (packed packages, etcd 3.5.30)"
-smoke_started=$SECONDS
-rm -f .tmp/runtime-smoke.json
-set +e
-ETCD_BIN=$(etcd_for 3.5.30) SMOKE_BUN=$(bun_bin) SMOKE_DENO=$(deno_bin) \
-  node scripts/runtime-smoke/run.mjs --summary .tmp/runtime-smoke.json | tee .tmp/runtime-smoke.log
-smoke_status=${PIPESTATUS[0]}
-set -e
-if [ -f .tmp/runtime-smoke.json ]; then
-  read -r p f s < <(node -p 'const r = require("./.tmp/runtime-smoke.json"); `${r.passed} ${r.failed} ${r.skipped}`')
-else
-  p=0 f=1 s=0
-fi
-if [ "$smoke_status" != 0 ] && [ "$f" = 0 ]; then f=1; fi
-passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-[ "$smoke_status" = 0 ] || status=1
-while IFS= read -r line; do summaries+=("$line"); done < <(grep '^tests (' .tmp/runtime-smoke.log || true)
-timings+=("bun + deno smoke: $((SECONDS - smoke_started)) s")
+# The public packages' runs and the smoke test wait on etcd and child processes far more than they compute,
+# so they run side by side (each with its own etcd on its own ports); their output follows in turn.
+step "tests on etcd 3.4.23 + Node 22 and etcd 3.5.16 + Node 26 (public packages and examples), and the Bun and Deno smoke test, side by side"
+run_tests node22 3.4.23 22 "${public[@]}" >.tmp/run-node22.log 2>&1 &
+run_tests node26 3.5.16 26 "${public[@]}" >.tmp/run-node26.log 2>&1 &
+run_smoke >.tmp/run-smoke.log 2>&1 &
+wait
+for name in node22 node26 smoke; do
+  cat ".tmp/run-$name.log"
+  collect "$name"
+done
 
 # Benchmarks report figures and never fail on a missed target; the quick run only proves the harness works.
 step "benchmark harness (pnpm bench --quick)"
+phase_started=$SECONDS
 if ! pnpm bench --quick; then
   echo "error: the benchmark harness failed" >&2
   status=1
 fi
+phase_done "benchmark harness"
 
 step "summary"
 printf 'took %s\n' "${timings[@]}" "everything: $((SECONDS - started)) s"
