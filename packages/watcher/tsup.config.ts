@@ -5,7 +5,7 @@ export default defineConfig({
   format: ["esm", "cjs"],
   dts: { compilerOptions: { isolatedDeclarations: true } },
   tsconfig: "tsconfig.build.json",
-  target: "node20",
+  target: "node22",
   platform: "node",
   sourcemap: true,
   clean: true,

@@ -2,6 +2,7 @@ import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type EtcdCluster, startEtcdCluster } from "./etcd-cluster.js";
 import type { EtcdServer } from "./etcd-server.js";
+import { TESTED_ETCD_VERSIONS } from "./find-etcd.js";
 
 // One cluster for the whole file: starting three members is the expensive part.
 describe("startEtcdCluster", () => {
@@ -102,5 +103,23 @@ describe("startEtcdCluster", () => {
 
   it("rejects an impossible size", async () => {
     await expect(startEtcdCluster({ size: 0 })).rejects.toMatchObject({ code: "INVALID_OPTIONS" });
+  });
+});
+
+describe("startEtcdCluster({ version })", () => {
+  it("runs every member on the version asked for", { timeout: 60_000 }, async () => {
+    const version = TESTED_ETCD_VERSIONS.at(-1)!;
+    await using cluster = await startEtcdCluster({ size: 3, version });
+    expect(cluster.version).toBe(version);
+    expect(cluster.members.map((m) => m.version)).toEqual([version, version, version]);
+    const statuses = await Promise.all(cluster.members.map((m) => m.status()));
+    expect(statuses.map((s) => s.version)).toEqual([version, version, version]);
+  });
+
+  it("fails before starting anything when the version is missing", async () => {
+    await expect(startEtcdCluster({ version: "3.0.0" })).rejects.toMatchObject({
+      code: "ETCD_NOT_FOUND",
+      message: expect.stringContaining("bash scripts/fetch-etcd.sh"),
+    });
   });
 });

@@ -10,7 +10,7 @@ import {
   etcdEnv,
   validateMemberName,
 } from "./etcd-server.js";
-import { findEtcdBinary } from "./find-etcd.js";
+import { resolveEtcd } from "./find-etcd.js";
 import { type PortReservation, reservePorts } from "./ports.js";
 import { type EtcdTlsOptions, resolveTls } from "./tls.js";
 
@@ -22,7 +22,10 @@ export interface StartEtcdClusterOptions {
   name?: string;
   /** Extra etcd flags for every member, after the fixture's own. */
   args?: string[];
+  /** The etcd executable; defaults to `$ETCD_BIN`, then `etcd` on `$PATH`. Not together with `version`. */
   etcdBin?: string;
+  /** The etcd release every member runs (`"3.5.30"`); see `StartEtcdOptions.version`. */
+  version?: string;
   env?: Record<string, string>;
   /** How long each member's start waits for health (default 30 000 ms). */
   startTimeoutMs?: number;
@@ -34,6 +37,8 @@ export interface StartEtcdClusterOptions {
 /** A real multi-member etcd cluster on loopback. */
 export interface EtcdCluster extends AsyncDisposable {
   readonly members: EtcdServer[];
+  /** The etcd release every member runs (`"3.5.30"`). */
+  readonly version: string;
   /** Every member's `host:port`, whether running or not. */
   readonly endpoints: string[];
   readonly clientUrls: string[];
@@ -52,12 +57,14 @@ const CLUSTER_TIMING = ["--heartbeat-interval=50", "--election-timeout=750"];
 
 class LocalEtcdCluster implements EtcdCluster {
   readonly members: EtcdServer[];
+  readonly version: string;
   readonly endpoints: string[];
   readonly clientUrls: string[];
   #closing: Promise<void> | undefined;
 
-  constructor(members: EtcdServer[]) {
+  constructor(members: EtcdServer[], version: string) {
     this.members = members;
+    this.version = version;
     this.endpoints = members.flatMap((m) => m.endpoints);
     this.clientUrls = members.flatMap((m) => m.clientUrls);
   }
@@ -123,7 +130,7 @@ export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): P
   if (!Number.isInteger(size) || size < 1 || size > 9) {
     throw new EtcdFixtureError("INVALID_OPTIONS", `cluster size must be an integer from 1 to 9, got ${size}`);
   }
-  const bin = findEtcdBinary({ etcdBin: options.etcdBin });
+  const etcd = resolveEtcd({ etcdBin: options.etcdBin, version: options.version });
   const prefix = validateMemberName(options.name ?? `etcd-${randomBytes(3).toString("hex")}`);
   const tls = await resolveTls(options.tls);
   await sweepOrphansOnce();
@@ -144,7 +151,8 @@ export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): P
       members.push(
         new EtcdProcess({
           name: `${prefix}-${i}`,
-          bin,
+          bin: etcd.path,
+          version: etcd.version,
           dataDir,
           clientPort: reservations[i]!.ports[0]!,
           peerPort: peerPort(i),
@@ -172,5 +180,5 @@ export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): P
     }
     throw error;
   }
-  return new LocalEtcdCluster(members);
+  return new LocalEtcdCluster(members, etcd.version);
 }

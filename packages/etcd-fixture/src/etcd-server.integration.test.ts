@@ -3,6 +3,7 @@ import { Etcd3 } from "etcd3";
 import { describe, expect, it } from "vitest";
 import { EtcdFixtureError } from "./errors.js";
 import { startEtcd } from "./etcd-server.js";
+import { TESTED_ETCD_VERSIONS } from "./find-etcd.js";
 
 function isGone(pid: number): boolean {
   try {
@@ -143,6 +144,23 @@ describe("startEtcd", () => {
     expect(error).toMatchObject({ code: "ETCD_NOT_FOUND" });
     expect((error as Error).message).toMatch(/apt-get install -y etcd-server/);
     expect((error as Error).message).toContain("/nonexistent/bin/etcd");
+  });
+
+  it.each(TESTED_ETCD_VERSIONS)(
+    "runs etcd %s when asked for it and reports it",
+    { timeout: 30_000 },
+    async (version) => {
+      await using etcd = await startEtcd({ version });
+      expect(etcd.version).toBe(version);
+      // The server itself says so too, not only the binary's --version.
+      expect((await etcd.status()).version).toBe(version);
+    },
+  );
+
+  it("reports the version of the default etcd", { timeout: 30_000 }, async () => {
+    await using etcd = await startEtcd();
+    expect(etcd.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((await etcd.status()).version).toBe(etcd.version);
   });
 
   it("rejects a member name that would corrupt --initial-cluster", async () => {

@@ -12,7 +12,7 @@ import {
   untrackChild,
 } from "./cleanup.js";
 import { EtcdFixtureError } from "./errors.js";
-import { findEtcdBinary } from "./find-etcd.js";
+import { resolveEtcd } from "./find-etcd.js";
 import { type HttpTls, httpJson } from "./http-json.js";
 import { LogBuffer } from "./log-buffer.js";
 import { type PortReservation, reservePorts } from "./ports.js";
@@ -24,8 +24,13 @@ export interface StartEtcdOptions {
   name?: string;
   /** Extra etcd flags, appended after the fixture's own so they win (`--auto-compaction-retention=1`). */
   args?: string[];
-  /** The etcd executable; defaults to `$ETCD_BIN`, then `etcd` on `$PATH`. */
+  /** The etcd executable; defaults to `$ETCD_BIN`, then `etcd` on `$PATH`. Not together with `version`. */
   etcdBin?: string;
+  /**
+   * The etcd release to run (`"3.5.30"`), from the cache folder `scripts/fetch-etcd.sh` fills (or the
+   * system's etcd when it is that release); fails with `ETCD_NOT_FOUND` naming the script when missing.
+   */
+  version?: string;
   /** Extra environment for etcd. Inherited `ETCD_*` variables are dropped so they cannot reconfigure it. */
   env?: Record<string, string>;
   /** How long `start()` waits for `/health` to report healthy (default 20 000 ms). */
@@ -53,6 +58,8 @@ export interface EtcdMemberStatus {
  */
 export interface EtcdServer extends AsyncDisposable {
   readonly name: string;
+  /** The etcd release this server runs (`"3.5.30"`), as its `etcd --version` reports it. */
+  readonly version: string;
   /** `host:port` pairs, the form etcd3's `hosts` option takes. */
   readonly endpoints: string[];
   /** `http://host:port` client URLs (`https://` with the `tls` option). */
@@ -86,6 +93,8 @@ export interface EtcdServer extends AsyncDisposable {
 export interface MemberSpec {
   name: string;
   bin: string;
+  /** What `bin` reports as its version. */
+  version: string;
   dataDir: string;
   clientPort: number;
   peerPort: number;
@@ -145,6 +154,7 @@ interface ExitInfo {
 /** The process behind an {@link EtcdServer}. */
 export class EtcdProcess implements EtcdServer {
   readonly name: string;
+  readonly version: string;
   readonly endpoints: string[];
   readonly clientUrls: string[];
   readonly peerUrls: string[];
@@ -159,6 +169,7 @@ export class EtcdProcess implements EtcdServer {
   constructor(spec: MemberSpec) {
     this.#spec = spec;
     this.name = spec.name;
+    this.version = spec.version;
     this.dataDir = spec.dataDir;
     this.endpoints = [`127.0.0.1:${spec.clientPort}`];
     this.clientUrls = [`${spec.tls ? "https" : "http"}://127.0.0.1:${spec.clientPort}`];
@@ -422,12 +433,12 @@ export class EtcdProcess implements EtcdServer {
  *
  * @example
  * ```ts
- * await using etcd = await startEtcd();
+ * await using etcd = await startEtcd(); // or startEtcd({ version: "3.5.30" })
  * const client = new Etcd3({ hosts: etcd.endpoints });
  * ```
  */
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdServer> {
-  const bin = findEtcdBinary({ etcdBin: options.etcdBin });
+  const etcd = resolveEtcd({ etcdBin: options.etcdBin, version: options.version });
   const name = validateMemberName(options.name ?? `etcd-${randomBytes(3).toString("hex")}`);
   const tls = await resolveTls(options.tls);
   await sweepOrphansOnce();
@@ -442,7 +453,8 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   }
   const server = new EtcdProcess({
     name,
-    bin,
+    bin: etcd.path,
+    version: etcd.version,
     dataDir,
     clientPort,
     peerPort,

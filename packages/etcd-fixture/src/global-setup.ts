@@ -23,6 +23,10 @@ export default async function setup(project: ProvidingProject): Promise<() => Pr
     return async () => {};
   }
   const server: EtcdServer = await startEtcd({ name: "vitest-shared" });
+  // Which etcd and Node a run tested belongs in its log: the suite runs on several of each.
+  console.log(
+    `shared etcd ${server.version} on ${server.endpoints.join(",")}, tests on Node ${process.version}`,
+  );
   project.provide(ENDPOINTS_KEY, server.endpoints);
   // Anything else started in this run (a per-project setup, a worker) sees the same server
   // through the environment instead of starting a second one.

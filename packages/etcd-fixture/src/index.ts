@@ -8,8 +8,16 @@ export type { EtcdCluster, StartEtcdClusterOptions } from "./etcd-cluster.js";
 export { startEtcdCluster } from "./etcd-cluster.js";
 export type { EtcdMemberStatus, EtcdServer, StartEtcdOptions } from "./etcd-server.js";
 export { startEtcd } from "./etcd-server.js";
-export type { FindEtcdOptions } from "./find-etcd.js";
-export { etcdInstallCommand, findEtcdBinary } from "./find-etcd.js";
+export type { EtcdBinary, FindEtcdOptions } from "./find-etcd.js";
+export {
+  etcdInstallCommand,
+  etcdNamingCache,
+  etcdVersionOf,
+  FETCH_ETCD_COMMAND,
+  findEtcdBinary,
+  resolveEtcd,
+  TESTED_ETCD_VERSIONS,
+} from "./find-etcd.js";
 export type { TcpProxy } from "./tcp-proxy.js";
 export { startTcpProxy } from "./tcp-proxy.js";
 export type { EtcdTlsOptions } from "./tls.js";

@@ -1,0 +1,172 @@
+// The ESM half of the runtime smoke test, run by Bun and by Deno in a project that installed the packed
+// packages from their tarballs (run.mjs drives it): import every public package, serve grpc-js, register
+// the server with the registrar, see it with the watcher, call it through `etcd:///<service>` with the
+// resolver, and run the CLI's `list` on the same runtime. It prints its plan, then one JSON line per check.
+import { execFile } from "node:child_process";
+import * as cli from "@etcd-naming/cli";
+import * as codec from "@etcd-naming/codec";
+import * as grpcJs from "@etcd-naming/grpc-js";
+import * as registrar from "@etcd-naming/registrar";
+import * as watcher from "@etcd-naming/watcher";
+import * as grpc from "@grpc/grpc-js";
+import { Etcd3 } from "etcd3";
+import { runChecks, within } from "./checks.mjs";
+
+const { env } = process;
+const endpoints = (env["ETCD_ENDPOINTS"] ?? "").split(",").filter(Boolean);
+const service = env["SMOKE_SERVICE"] ?? "smoke";
+const runtime = typeof Deno !== "undefined" ? "deno" : typeof Bun !== "undefined" ? "bun" : "node";
+
+const json = {
+  serialize: (value) => Buffer.from(JSON.stringify(value)),
+  deserialize: (bytes) => JSON.parse(Buffer.from(bytes).toString("utf8")),
+};
+const sayHello = {
+  path: "/smoke.Greeter/SayHello",
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: json.serialize,
+  requestDeserialize: json.deserialize,
+  responseSerialize: json.serialize,
+  responseDeserialize: json.deserialize,
+};
+
+const etcd = new Etcd3({ hosts: endpoints });
+let server;
+let addr;
+let registration;
+let resolver;
+let client;
+let serviceWatcher;
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+await runChecks([
+  [
+    "esm: import every package from dist/index.js",
+    () => {
+      const modules = { cli, codec, "grpc-js": grpcJs, registrar, watcher };
+      for (const [name, module] of Object.entries(modules)) {
+        const url = import.meta.resolve(`@etcd-naming/${name}`);
+        assert(/\/dist\/index\.js$/.test(url), `@etcd-naming/${name} resolved to ${url}`);
+        assert(Object.keys(module).length > 0, `@etcd-naming/${name} has no exports`);
+      }
+      const bytes = codec.encodeEndpoint({ addr: "10.0.0.1:80" });
+      assert(bytes === '{"Op":0,"Addr":"10.0.0.1:80","Metadata":null}', `codec wrote ${bytes}`);
+      return runtime;
+    },
+  ],
+  [
+    "grpc-js: serve on 127.0.0.1",
+    async () => {
+      server = new grpc.Server();
+      server.addService(
+        { sayHello },
+        {
+          sayHello: (call, callback) =>
+            callback(null, { message: `hello ${call.request.name}`, from: runtime }),
+        },
+      );
+      const port = await within(
+        new Promise((resolve, reject) =>
+          server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, p) =>
+            error ? reject(error) : resolve(p),
+          ),
+        ),
+        10_000,
+        "bindAsync",
+      );
+      addr = `127.0.0.1:${port}`;
+      return addr;
+    },
+  ],
+  [
+    "registrar: register the server with a lease",
+    async () => {
+      assert(addr !== undefined, "no server to register");
+      registration = await within(
+        registrar.register({ client: etcd, service, addr, ttl: 5 }),
+        10_000,
+        "register",
+      );
+      const stored = await etcd.get(registration.key).string();
+      assert(stored === codec.encodeEndpoint({ addr }), `etcd holds ${stored}`);
+      return registration.key;
+    },
+  ],
+  [
+    "watcher: sees the registered endpoint",
+    async () => {
+      serviceWatcher = watcher.watchService(watcher.createEtcd3Source(etcd), service);
+      const addrs = await within(
+        new Promise((resolve) =>
+          serviceWatcher.on("update", ({ endpoints: list }) => {
+            if (list.length > 0) resolve(list.map((e) => e.addr));
+          }),
+        ),
+        10_000,
+        "the watcher's first update",
+      );
+      assert(addrs.join() === addr, `saw ${addrs.join(",")}`);
+      return addrs;
+    },
+  ],
+  [
+    `grpc-js: call through etcd:///${service}`,
+    async () => {
+      resolver = grpcJs.registerEtcdResolver({ client: etcd });
+      const Greeter = grpc.makeGenericClientConstructor({ sayHello }, "Greeter");
+      client = new Greeter(`etcd:///${service}`, grpc.credentials.createInsecure());
+      const reply = await within(
+        new Promise((resolve, reject) =>
+          client.sayHello({ name: runtime }, { deadline: Date.now() + 10_000 }, (error, value) =>
+            error ? reject(error) : resolve(value),
+          ),
+        ),
+        15_000,
+        "the call",
+      );
+      assert(
+        reply.message === `hello ${runtime}` && reply.from === runtime,
+        `reply ${JSON.stringify(reply)}`,
+      );
+      return reply;
+    },
+  ],
+  [
+    "cli: etcd-naming list --json, on this runtime",
+    async () => {
+      const bin = new URL("bin/etcd-naming.mjs", import.meta.resolve("@etcd-naming/cli/package.json"));
+      const [file, args] =
+        runtime === "deno"
+          ? [Deno.execPath(), ["run", "-A", bin.pathname, "list", service, "--json"]]
+          : [process.execPath, [bin.pathname, "list", service, "--json"]];
+      const stdout = await new Promise((resolve, reject) =>
+        execFile(
+          file,
+          args,
+          { env: { ...env, ETCD_ENDPOINTS: endpoints.join(",") }, timeout: 20_000 },
+          (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
+        ),
+      );
+      const listed = JSON.parse(stdout);
+      assert(listed.length === 1 && listed[0].addr === addr, `listed ${stdout}`);
+      return `${file.split("/").pop()} ${listed[0].key}`;
+    },
+  ],
+  [
+    "clean up: close, deregister, shut down",
+    async () => {
+      client?.close();
+      await within(resolver?.close() ?? Promise.resolve(), 5_000, "resolver.close");
+      await within(serviceWatcher?.close() ?? Promise.resolve(), 5_000, "watcher.close");
+      await within(registration?.deregister() ?? Promise.resolve(), 5_000, "deregister");
+      const left = await etcd.getAll().prefix(`${service}/`).keys();
+      assert(left.length === 0, `keys left behind: ${left.join(",")}`);
+      await within(new Promise((resolve) => server?.tryShutdown(resolve) ?? resolve()), 5_000, "tryShutdown");
+      etcd.close();
+    },
+  ],
+]);
