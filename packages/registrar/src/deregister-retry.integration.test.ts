@@ -3,8 +3,12 @@ import { Etcd3 } from "etcd3";
 import { describe, expect, it, vi } from "vitest";
 import { register } from "./registration.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const quiet = { warn: () => undefined };
+/** A logger that keeps what it is told, so a test can wait for a failed delete attempt instead of sleeping. */
+function recordingLogger() {
+  const warnings: string[] = [];
+  return { warnings, logger: { warn: (message: string) => void warnings.push(message) } };
+}
+const failedDelete = (warnings: string[]) => warnings.some((w) => /deleting .* failed, retrying/.test(w));
 
 describe("deregister while etcd is briefly unavailable", () => {
   it("retries the delete until etcd answers while another registration keeps the lease alive", async () => {
@@ -12,8 +16,9 @@ describe("deregister while etcd is briefly unavailable", () => {
     const client = new Etcd3({ hosts: server.endpoints });
     try {
       const ttl = 6;
-      const a = await register({ client, service: "svc", addr: "10.0.0.1:80", ttl, logger: quiet });
-      const b = await register({ client, service: "svc", addr: "10.0.0.2:80", ttl, logger: quiet });
+      const { warnings, logger } = recordingLogger();
+      const a = await register({ client, service: "svc", addr: "10.0.0.1:80", ttl, logger });
+      const b = await register({ client, service: "svc", addr: "10.0.0.2:80", ttl, logger });
 
       server.pause();
       let outcome: unknown = "pending";
@@ -26,8 +31,8 @@ describe("deregister while etcd is briefly unavailable", () => {
           outcome = error;
         },
       );
-      // Longer than a request timeout (TTL/3): at least one delete attempt fails meanwhile.
-      await sleep(3000);
+      // At least one delete attempt fails (after a request timeout, TTL/3) while etcd is paused.
+      await vi.waitFor(() => expect(failedDelete(warnings)).toBe(true), { timeout: 15_000, interval: 50 });
       expect(b.deregister()).toBe(pending);
       server.resume();
 
@@ -48,12 +53,14 @@ describe("deregister while etcd is briefly unavailable", () => {
     const client = new Etcd3({ hosts: server.endpoints });
     try {
       const ttl = 3;
-      const a = await register({ client, service: "svc", addr: "10.0.0.1:80", ttl, logger: quiet });
-      const b = await register({ client, service: "svc", addr: "10.0.0.2:80", ttl, logger: quiet });
+      const { warnings, logger } = recordingLogger();
+      const a = await register({ client, service: "svc", addr: "10.0.0.1:80", ttl, logger });
+      const b = await register({ client, service: "svc", addr: "10.0.0.2:80", ttl, logger });
 
       server.pause();
       const first = b.deregister();
-      await sleep(1500);
+      // The first registration's delete has failed once and is being retried when the last one goes.
+      await vi.waitFor(() => expect(failedDelete(warnings)).toBe(true), { timeout: 15_000, interval: 50 });
       const last = a.deregister();
       const outcomes = await Promise.allSettled([first, last]);
       server.resume();
