@@ -13,5 +13,6 @@ export type { MetadataOptions } from "./metadata.js";
 export { isObjectMetadata, validateMetadata } from "./metadata.js";
 export type { NamingErrorCode } from "./naming-error.js";
 export { NamingError } from "./naming-error.js";
+export { redactError, redactFields, redactSecrets, USERINFO_IN_HOST_HINT } from "./redact.js";
 export type { ParseTargetOptions, Target } from "./target.js";
 export { formatTarget, parseTarget } from "./target.js";

@@ -1,3 +1,5 @@
+import { redactError, redactSecrets } from "@etcd-naming/codec";
+
 /** What went wrong, for callers that branch on it. */
 export type ResolverErrorCode =
   /** The scheme is already registered with another etcd client or other options. */
@@ -19,7 +21,7 @@ export class ResolverError extends Error {
   override readonly cause: unknown;
 
   constructor(code: ResolverErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(redactSecrets(message), options === undefined ? undefined : { cause: redactError(options.cause) });
     this.code = code;
     this.cause = options?.cause;
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { printableKey } from "@etcd-naming/codec";
+import { printableKey, redactFields, redactSecrets } from "@etcd-naming/codec";
 import {
   type Clock,
   createEtcd3Source,
@@ -168,7 +168,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
 
   const warn = (message: string, fields: Record<string, unknown>) => {
     try {
-      logger.warn?.(message, fields);
+      logger.warn?.(redactSecrets(message), redactFields(fields));
     } catch {
       // A failing logger must not break resolution.
     }

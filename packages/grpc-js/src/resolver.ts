@@ -1,3 +1,4 @@
+import { redactSecrets } from "@etcd-naming/codec";
 import { addressKey } from "./address.js";
 import { ResolverError } from "./errors.js";
 import type { FeedLease } from "./feed.js";
@@ -210,7 +211,8 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
             (state.error as { code?: unknown }).code === "PERMISSION_DENIED"
               ? "permission denied"
               : "etcd unavailable";
-          const details = `cannot resolve ${service}: ${why} (${state.error.message})`;
+          // The status reaches every call: etcd3's errors quote its target, with any password in it.
+          const details = redactSecrets(`cannot resolve ${service}: ${why} (${state.error.message})`);
           const report = () => this.#sink.error(details, this.#serviceConfig);
           this.#call(`error:${details}`, report, report, repeat);
         } else if (repeat && this.#failure !== null) {

@@ -1,3 +1,5 @@
+import { redactSecrets } from "@etcd-naming/codec";
+
 /** An opaque handle returned by `Clock.setTimeout`. */
 export type ClockTimer = unknown;
 
@@ -61,5 +63,14 @@ export interface RegistrarLogger {
 }
 
 export const consoleLogger: RegistrarLogger = {
-  warn: (message) => console.warn(message),
+  warn: (message) => console.warn(redactSecrets(message)),
 };
+
+/**
+ * The logger a registration or an endpoint manager writes to: the caller's, or the console, behind
+ * {@link redactSecrets}, since warnings quote etcd3's errors and those quote its target with any password.
+ */
+export function redactingLogger(logger: RegistrarLogger | undefined): RegistrarLogger {
+  if (logger === undefined) return consoleLogger;
+  return { warn: (message) => logger.warn(redactSecrets(message)) };
+}

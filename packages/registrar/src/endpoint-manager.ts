@@ -10,7 +10,7 @@ import {
 } from "@etcd-naming/codec";
 import type { Etcd3, IKeyValue, IRequestOp, IWatchResponse } from "etcd3";
 import { EtcdPermissionDeniedError, Range } from "etcd3";
-import { consoleLogger, type RegistrarLogger } from "./clock.js";
+import { type RegistrarLogger, redactingLogger } from "./clock.js";
 import { within } from "./deferred.js";
 import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import { chunk, commitOnce, deleteOp, putOp } from "./txn.js";
@@ -96,7 +96,7 @@ export function createEndpointManager(
   if (!Number.isInteger(maxTxnOps) || maxTxnOps < 1) {
     throw new RegistrarError("INVALID_INPUT", `maxTxnOps must be a positive integer, got ${maxTxnOps}`);
   }
-  const logger = options.logger ?? consoleLogger;
+  const logger = redactingLogger(options.logger);
   const prefix = servicePrefix(service);
 
   const toOp = (update: EndpointUpdate): IRequestOp => {

@@ -1,3 +1,5 @@
+import { redactError, redactSecrets, USERINFO_IN_HOST_HINT } from "@etcd-naming/codec";
+
 /** What went wrong, for callers that branch on it. */
 export type RegistrarErrorCode =
   | "INVALID_INPUT"
@@ -25,7 +27,12 @@ export class RegistrarError extends Error {
   readonly code: RegistrarErrorCode;
 
   constructor(code: RegistrarErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Causes quote etcd3's target, which may carry a password: the message and the cause are redacted.
+    const safe = redactSecrets(message);
+    super(
+      safe === message ? message : `${safe} (${USERINFO_IN_HOST_HINT})`,
+      options === undefined ? undefined : { cause: redactError(options.cause) },
+    );
     this.name = "RegistrarError";
     this.code = code;
   }

@@ -1,7 +1,7 @@
 import { type Endpoint, encodeEndpoint } from "@etcd-naming/codec";
 import type { Etcd3 } from "etcd3";
 import { type BackoffOptions, resolveBackoff } from "./backoff.js";
-import { type Clock, consoleLogger, type RegistrarLogger, systemClock, withLongTimers } from "./clock.js";
+import { type Clock, type RegistrarLogger, redactingLogger, systemClock, withLongTimers } from "./clock.js";
 import { RegistrarError } from "./errors.js";
 import { formatLeaseId } from "./lease-id.js";
 import { type EntryOwner, KeeperEntry, LeaseKeeper } from "./lease-keeper.js";
@@ -67,7 +67,7 @@ function keeperFor(client: Etcd3, ttl: number, options: RegisterOptions): LeaseK
     ttl,
     {
       clock: withLongTimers(options.clock ?? systemClock),
-      logger: options.logger ?? consoleLogger,
+      logger: redactingLogger(options.logger),
       backoff: resolveBackoff(options.backoff, ttl),
       maxTxnOps: DEFAULT_MAX_TXN_OPS,
     },
@@ -251,7 +251,7 @@ export async function register(options: RegisterOptions): Promise<Registration> 
   // Checked here too: only the first registration of a lease builds the keeper that uses it.
   resolveBackoff(options.backoff, ttl);
   const key = resolveKey(service, addr, options.key);
-  const logger = options.logger ?? consoleLogger;
+  const logger = redactingLogger(options.logger);
   const keeper = keeperFor(client, ttl, options);
   const registration = new Registration(keeper, service, addr, key, options.metadata, logger);
   warnObjectMetadata(logger, key, options.metadata);

@@ -1,3 +1,5 @@
+import { redactError, redactSecrets, USERINFO_IN_HOST_HINT } from "@etcd-naming/codec";
+
 /** The reasons a watcher reports or throws; callers branch on these, never on message text. */
 export type WatcherErrorCode =
   /** A list (initial or after compaction) failed: etcd unreachable, timed out, or refused the read. */
@@ -37,8 +39,15 @@ export class WatcherError extends Error {
   readonly key: string | undefined;
 
   constructor(code: WatcherErrorCode, message: string, options: WatcherErrorOptions = {}) {
-    super(message, "cause" in options ? { cause: options.cause } : undefined);
+    // Causes quote etcd3's target, which may carry a password: the message and the cause are redacted.
+    super(safeMessage(message), "cause" in options ? { cause: redactError(options.cause) } : undefined);
     this.code = code;
     this.key = options.key;
   }
+}
+
+/** A message with its secrets redacted, and a hint when a cause quoted an etcd3 host's user info. */
+function safeMessage(message: string): string {
+  const safe = redactSecrets(message);
+  return safe === message ? message : `${safe} (${USERINFO_IN_HOST_HINT})`;
 }

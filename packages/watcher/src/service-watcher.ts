@@ -3,6 +3,8 @@ import {
   decodeEndpoint,
   isServiceKey,
   printableKey,
+  redactFields,
+  redactSecrets,
   servicePrefix,
   validateService,
 } from "@etcd-naming/codec";
@@ -455,7 +457,8 @@ class View implements ServiceWatcher {
 
   log(level: keyof WatcherLogger, message: string, fields: Record<string, unknown>): void {
     try {
-      this.logger[level]?.(message, fields);
+      // Messages and fields quote etcd3's errors, and those its target with any password in it.
+      this.logger[level]?.(redactSecrets(message), redactFields(fields));
     } catch {
       // A failing logger must not break the watch.
     }
