@@ -141,7 +141,15 @@ function rssKb(pid: number): number | undefined {
  * entry), with the loopback guard preloaded, a clean environment, stdin on /dev/null, and bounds on time
  * and memory.
  */
-export function runCliProcess(args: readonly string[], options: ProcessOptions): Promise<CliRun> {
+export function runCliProcess(argv: readonly string[], options: ProcessOptions): Promise<CliRun> {
+  // A process's arguments and environment are C strings: a NUL byte cannot reach a real CLI, so it is
+  // cut here (the in-process runs still get it).
+  const noNul = (text: string) => text.replaceAll("\u0000", "");
+  const args = argv.map(noNul);
+  options = {
+    ...options,
+    env: Object.fromEntries(Object.entries(options.env).map(([k, v]) => [noNul(k), noNul(String(v))])),
+  };
   const guardDir = mkdtempSync(`${tmpdir()}/fuzz-guard-`);
   const guardLog = `${guardDir}/guard.jsonl`;
   const env = {

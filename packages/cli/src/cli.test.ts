@@ -105,6 +105,19 @@ describe("help and version", () => {
     }
   });
 
+  it("keeps an error one line when the argument it echoes holds a newline or a control character", async () => {
+    const run = await runInProcess(["a\nb\u0007", "add"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.split("\n")).toEqual([
+      "error: unknown command 'a\\nb\\u0007'",
+      "Usage: etcd-naming [options] [command]",
+      'Run "etcd-naming --help" for details.',
+      "",
+    ]);
+    const suggested = await runInProcess(["ad"]);
+    expect(suggested.stderr.split("\n")[0]).toBe("error: unknown command 'ad' (did you mean add?)");
+  });
+
   it("exposes a commander program for introspection", () => {
     const names = createCli({ env: {} }).program.commands.map((c) => c.name());
     expect(names).toEqual(["add", "register", "del", "list", "watch"]);

@@ -235,7 +235,12 @@ export function createCli(options: CliOptions = {}): Cli {
             text
               // `--password=…` mistyped is still a password: never echo an unknown option's value.
               .replace(/'(-[^'=\s]*)=[^']*'/g, "'$1=***'")
-              .replace(/^error:/, plainErr.paintErr("red", "error:")),
+              // An argument echoed back may hold a newline or other control characters: one line, always.
+              .replace(/\n$/, "")
+              .replace(/\n\(Did you mean /g, " (did you mean ")
+              .replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
+              .replace(/^error:/, plainErr.paintErr("red", "error:"))
+              .concat("\n"),
           ),
         getOutHelpWidth: () => 100,
         getErrHelpWidth: () => 100,
