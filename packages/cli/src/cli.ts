@@ -125,6 +125,12 @@ function addConnectionOptions(cmd: Command, tlsKey: boolean): Command {
  * @example
  * const code = await createCli({ stdout, stderr, env: {} }).run(["list", "my-service", "--json"]);
  */
+/** A control character as JSON writes it (`\\n`, `\\u0007`); anything else unchanged. */
+function escapeControl(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x20 || code === 0x7f ? JSON.stringify(c).slice(1, -1) : c;
+}
+
 export function createCli(options: CliOptions = {}): Cli {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
@@ -238,7 +244,9 @@ export function createCli(options: CliOptions = {}): Cli {
               // An argument echoed back may hold a newline or other control characters: one line, always.
               .replace(/\n$/, "")
               .replace(/\n\(Did you mean /g, " (did you mean ")
-              .replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
+              .split("")
+              .map(escapeControl)
+              .join("")
               .replace(/^error:/, plainErr.paintErr("red", "error:"))
               .concat("\n"),
           ),
