@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
+import { expect } from "vitest";
 
 /** What the environment asks of every property of this run. */
 export interface FuzzSettings {
@@ -113,10 +114,65 @@ export function bump(counts: Counts, name: string, by = 1): void {
   counts[name] = (counts[name] ?? 0) + by;
 }
 
+/** A shell word for vitest's `-t` that matches the running test's title (a pattern, so escaped). */
+function titlePattern(fallback: string): string {
+  const title = expect.getState().currentTestName ?? fallback;
+  const pattern = title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return `'${pattern.replace(/'/g, "'\\''")}'`;
+}
+
 function firstLines(text: string, lines: number): string {
   const all = text.split("\n");
   const kept = all.length <= lines ? text : `${all.slice(0, lines).join("\n")}\n…`;
   return kept.length <= 4000 ? kept : `${kept.slice(0, 4000)}…`;
+}
+
+/**
+ * The property as fast-check runs it, with its runs in flight remembered. fast-check's time limits (the
+ * search's `interruptAfterTimeLimit`, a run's `timeout`) stop waiting for a run but do not stop it: a run
+ * abandoned when a property's time is up would go on during the next property's runs, closing their
+ * clients and writing into their etcd. `settled()` waits for such runs and says how the last one ended.
+ */
+function tracked<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncPropertyWithHooks<Ts>) {
+  const pending = new Set<Promise<void>>();
+  let abandonedFailure: { value: Ts; message: string } | undefined;
+  const wrapped: fc.IAsyncPropertyWithHooks<Ts> = Object.create(property);
+  wrapped.run = (value: Ts) => {
+    const run = property.run(value);
+    const done: Promise<void> = run.then(
+      (outcome) => {
+        pending.delete(done);
+        // A failed run is an object with an `error`; null is a pass, a precondition failure has none.
+        if (outcome !== null && typeof outcome === "object" && "error" in outcome) {
+          const error = (outcome as { error: unknown }).error;
+          abandonedFailure = { value, message: error instanceof Error ? error.message : String(error) };
+        }
+      },
+      () => {
+        pending.delete(done);
+      },
+    );
+    pending.add(done);
+    return run;
+  };
+  return {
+    property: wrapped,
+    /** Waits up to `ms` for every run fast-check stopped waiting for; throws if one is still going. */
+    async settled(ms: number): Promise<{ value: Ts; message: string } | undefined> {
+      if (pending.size > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), ms);
+        });
+        const late = await Promise.race([Promise.all(pending).then(() => false), timedOut]);
+        clearTimeout(timer);
+        if (late) throw new Error(`a run abandoned at the time limit was still going ${ms} ms later`);
+      }
+      const failure = abandonedFailure;
+      abandonedFailure = undefined;
+      return failure;
+    },
+  };
 }
 
 /**
@@ -128,16 +184,18 @@ function firstLines(text: string, lines: number): string {
 export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
   name: string,
   file: string,
-  property: fc.IAsyncPropertyWithHooks<Ts>,
+  untracked: fc.IAsyncPropertyWithHooks<Ts>,
   budget: PropertyBudget,
   counts: Counts = {},
 ): Promise<FuzzReport> {
+  const { property, settled } = tracked(untracked);
   const settings = fuzzSettings();
   const seed = settings.seed ?? Math.floor(Math.random() * 2 ** 31);
   const started = Date.now();
   const common = { seed, timeout: budget.runTimeoutMs, markInterruptAsFailure: false } as const;
   const examples = (budget.examples ?? []) as Ts[];
   let details: fc.RunDetails<Ts>;
+  let abandoned: { value: Ts; message: string } | undefined;
   if (settings.path !== undefined) {
     details = await fc.check(property, {
       ...common,
@@ -156,6 +214,7 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
         : // fast-check counts the examples among the runs.
           { numRuns: (settings.runs ?? budget.runs) + examples.length }),
     });
+    abandoned = await settled(budget.runTimeoutMs);
     if (details.failed && details.counterexamplePath !== null) {
       // Shrink from the failing case, within its own budget.
       const shrunk = await fc.check(property, {
@@ -165,8 +224,19 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
         numRuns: 1,
         interruptAfterTimeLimit: budget.shrinkMs ?? 20_000,
       });
+      await settled(budget.runTimeoutMs);
       if (shrunk.failed && shrunk.counterexample !== null) details = shrunk;
     }
+  }
+  await settled(budget.runTimeoutMs);
+  if (abandoned !== undefined && !details.failed) {
+    throw new Error(
+      [
+        `fuzz property "${name}" failed (seed ${seed}) in the run under way when its time was up`,
+        `counterexample: ${firstLines(fc.stringify(abandoned.value), 40)}`,
+        `error: ${firstLines(abandoned.message, 40)}`,
+      ].join("\n"),
+    );
   }
   const report: FuzzReport = {
     property: name,
@@ -186,7 +256,7 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
         `fuzz property "${name}" failed (seed ${seed}, path ${where || "-"}, after ${details.numRuns} runs, ${details.numShrinks} shrinks)`,
         `counterexample: ${firstLines(fc.stringify(details.counterexample), 40)}`,
         `error: ${firstLines(error, 40)}`,
-        `replay: FUZZ_SEED=${seed}${where ? ` FUZZ_PATH=${where}` : ""} pnpm exec vitest run --project fuzz src/${file} -t ${JSON.stringify(name)}`,
+        `replay: FUZZ_SEED=${seed}${where ? ` FUZZ_PATH=${where}` : ""} pnpm exec vitest run --project fuzz src/${file} -t ${titlePattern(name)}`,
       ].join("\n"),
     );
   }

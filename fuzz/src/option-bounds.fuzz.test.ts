@@ -715,7 +715,13 @@ async function checkManager(c: ManagerCase): Promise<string[]> {
   // Many adds in one update: TXN_TOO_LARGE above maxTxnOps without split; etcd's own limit is 128.
   const max = c.maxTxnOps ?? 128;
   const metadata = c.trouble === "too-large" ? "m".repeat(60_000) : undefined;
-  const count = c.trouble === "too-large" ? Math.max(c.adds, 28) : c.adds;
+  // A duplicate key needs two updates (the last repeats the first's key); one is no duplicate at all.
+  const count =
+    c.trouble === "too-large"
+      ? Math.max(c.adds, 28)
+      : c.trouble === "duplicate-key"
+        ? Math.max(c.adds, 2)
+        : c.adds;
   const updates = Array.from({ length: count }, (_, i) => ({
     op: Operation.Add,
     key: c.trouble === "duplicate-key" && i === count - 1 ? `${service}/k0` : `${service}/k${i}`,
