@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type EtcdServer, startEtcd } from "@etcd-naming/etcd-fixture";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
+import { formatLeaseId } from "@etcd-naming/registrar";
 import { createEtcd3Source, type ServiceWatcher, watchService } from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
@@ -252,7 +253,7 @@ async function main(): Promise<number> {
       if (initial) return;
       for (const e of added)
         ui.event(
-          `${ui.paint("green", "etcd  put")}    ${e.key}  lease ${e.lease === undefined ? "-" : BigInt(e.lease).toString(16)}`,
+          `${ui.paint("green", "etcd  put")}    ${e.key}  lease ${e.lease === undefined ? "-" : formatLeaseId(e.lease)}`,
         );
       for (const e of removed) {
         const server = servers.find((s) => s.key === e.key);
