@@ -75,6 +75,24 @@ describe("the bin", () => {
     );
   });
 
+  it("keeps its exit code when the reader of its output has gone", async () => {
+    // `true` ends before the bin writes, so every write meets a closed pipe (EPIPE).
+    const closed = async (args: string[]): Promise<number | null> => {
+      const child = spawn(
+        "bash",
+        ["-c", 'node "$@" 2>&1 | true; exit "${PIPESTATUS[0]}"', "bash", BIN, ...args],
+        {
+          env: env(),
+          stdio: "ignore",
+        },
+      );
+      return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+    };
+    expect(await closed(["bogus"])).toBe(2);
+    expect(await closed(["add", service(), "1.2.3.4:1", "--metadata", "{nope"])).toBe(2);
+    expect(await closed(["--help"])).toBe(0);
+  });
+
   it("exits 1 within the dial timeout when etcd is unreachable", async () => {
     const started = Date.now();
     const run = await runBin(

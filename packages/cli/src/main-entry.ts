@@ -31,6 +31,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
   });
+  // `etcd-naming bad 2>&1 | head -1` closes stderr before the usage hint: the error was said, and the
+  // exit code (2 for a usage error) still tells the shell what happened.
+  process.stderr.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
   const code = await createCli().run(argv);
   process.exitCode = code;
   // gRPC channels close asynchronously; do not let one hold the shell prompt hostage.
