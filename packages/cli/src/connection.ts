@@ -10,6 +10,7 @@ import {
 } from "etcd3";
 import { CliError, usageError } from "./cli-error.js";
 import { parseDuration } from "./duration.js";
+import { omitIpServerName } from "./tls-server-name.js";
 
 /** The connection flags, exactly as commander hands them over (all optional strings). */
 export interface ConnectionFlags {
@@ -319,6 +320,8 @@ export function describeEtcdError(settings: ConnectionSettings, error: unknown):
  * accepted the login, so that refusal counts as an answer and the command goes on to say what it needed.
  */
 export async function openClient(settings: ConnectionSettings): Promise<Etcd3> {
+  // grpc-js sends an IP endpoint's address as the TLS server name, which Node 26 refuses outright.
+  if (settings.secure) omitIpServerName();
   const client = new Etcd3(clientOptions(settings));
   const deadline = Date.now() + settings.dialTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
