@@ -78,14 +78,10 @@ describe("the bin", () => {
   it("keeps its exit code when the reader of its output has gone", async () => {
     // `true` ends before the bin writes, so every write meets a closed pipe (EPIPE).
     const closed = async (args: string[]): Promise<number | null> => {
-      const child = spawn(
-        "bash",
-        ["-c", 'node "$@" 2>&1 | true; exit "${PIPESTATUS[0]}"', "bash", BIN, ...args],
-        {
-          env: env(),
-          stdio: "ignore",
-        },
-      );
+      const child = spawn("bash", ["-c", 'set -o pipefail; node "$@" 2>&1 | true', "bash", BIN, ...args], {
+        env: env(),
+        stdio: "ignore",
+      });
       return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
     };
     expect(await closed(["bogus"])).toBe(2);
