@@ -51,6 +51,9 @@ const COST_FACTOR = 10;
 // IDLE, which drops the failure; the channel then asks the resolver again and waits in CONNECTING.
 const SETTLE_MS = 300;
 
+/** The watcher events after which a channel may have something new to hear. */
+const NEWS = ["update", "stale", "fresh"] as const;
+
 function closedError(scheme: string): ResolverError {
   return new ResolverError(
     "CLOSED",
@@ -85,7 +88,8 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     readonly #serviceConfig: PolicyServiceConfig | null;
     readonly #subset: RendezvousSubset | undefined;
     #share: ViewShare | null = null;
-    #unsubscribe: (() => void)[] = [];
+    /** Subscribed to the view's `update`, `stale` and `fresh` while active. */
+    #news: (() => void) | null = null;
     #timer: unknown = null;
     /** When the pending timer fires. */
     #timerAt = 0;
@@ -141,8 +145,11 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       context.detach(this);
       if (this.#timer !== null) context.clock.clearTimeout(this.#timer);
       this.#timer = null;
-      for (const unsubscribe of this.#unsubscribe) unsubscribe();
-      this.#unsubscribe = [];
+      const news = this.#news;
+      if (this.#share !== null && news !== null) {
+        for (const event of NEWS) this.#share.view.off(event, news);
+      }
+      this.#news = null;
       this.#share?.release();
       this.#share = null;
       // A later updateResolution() re-initialises, and the channel's new policy needs the full state
@@ -171,11 +178,8 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       // large endpoint lists too often, and the failure it replaces held none. The news itself is read
       // from the view when the timer fires: by then it may have moved on.
       const news = () => this.#schedule(this.#failure === null ? undefined : 0);
-      this.#unsubscribe = [
-        share.view.on("update", news),
-        share.view.on("stale", news),
-        share.view.on("fresh", news),
-      ];
+      this.#news = news;
+      for (const event of NEWS) share.view.on(event, news);
     }
 
     /** Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). */
