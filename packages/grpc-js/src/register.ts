@@ -11,9 +11,8 @@ import {
 import * as grpcJs from "@grpc/grpc-js";
 import type { Namespace } from "etcd3";
 import { ResolverError } from "./errors.js";
-import type { FeedPool } from "./feed.js";
-import { createFeedPool } from "./feed-pool.js";
 import { createResolverClass, type ResolverContext } from "./resolver.js";
+import { ServiceViews } from "./service-views.js";
 import type { LoadBalancingPolicy } from "./target.js";
 
 /** The parts of a `@grpc/grpc-js` module the resolver registers into. */
@@ -160,7 +159,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   const logger = options.logger ?? consoleLogger;
   const clock = options.clock ?? systemClock;
   const source = options.source ?? createEtcd3Source(options.client!, { clock });
-  const pool: FeedPool = createFeedPool(source, { clock, logger, coalesceMs });
+  const views = new ServiceViews(source, { clock, logger, coalesceMs });
   const resolvers = new Set<{ destroy(): void }>();
   const warned = new Set<string>();
   let closed = false;
@@ -184,7 +183,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     get closed() {
       return closed;
     },
-    acquire: (service) => pool.acquire(service),
+    acquire: (service) => views.acquire(service),
     newMetadata: () => new grpc.Metadata(),
     warnInvalidAddress(service, key, addr) {
       const id = `${key}\u0000${addr}`;
@@ -212,7 +211,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     closed = true;
     for (const resolver of [...resolvers]) resolver.destroy();
     if (registry.get(scheme) === registration) registry.delete(scheme);
-    closing = pool.close();
+    closing = views.close();
     return closing;
   };
   const handle: EtcdResolverHandle = {
@@ -221,7 +220,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
       return closed;
     },
     get watchedServices() {
-      return pool.size;
+      return views.size;
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -1,25 +1,19 @@
 import { redactSecrets } from "@etcd-naming/codec";
+import type { Clock } from "@etcd-naming/watcher";
 import { addressKey } from "./address.js";
 import { ResolverError } from "./errors.js";
-import type { FeedLease } from "./feed.js";
 import { adaptListener, type ResolutionSink } from "./listener.js";
 import { type GrpcEndpoint, selectEndpoints } from "./select.js";
 import { channelConfigWins, type PolicyServiceConfig, serviceConfigFor } from "./service-config.js";
+import type { ViewShare } from "./service-views.js";
 import { RendezvousSubset } from "./subset.js";
 import { type EtcdTarget, type LoadBalancingPolicy, parseEtcdTarget, type TargetUri } from "./target.js";
-
-/** The timers the resolver schedules its listener calls with; the watcher's `Clock` fits. */
-export interface ResolverClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 /** What every resolver of one registration shares. */
 export interface ResolverContext {
   readonly scheme: string;
   readonly defaultPolicy: LoadBalancingPolicy;
-  readonly clock: ResolverClock;
+  readonly clock: Clock;
   /** The shortest time between two listener calls of one channel. */
   readonly minUpdateIntervalMs: number;
   /** The longest the adaptive spacing may grow to on very large services. */
@@ -27,7 +21,8 @@ export interface ResolverContext {
   readonly subsetSeed: string;
   /** Whether `close()` was called on the registration. */
   readonly closed: boolean;
-  acquire(service: string): FeedLease;
+  /** A share of the service's watcher view (one per service for all channels of the registration). */
+  acquire(service: string): ViewShare;
   newMetadata(): unknown;
   warnInvalidAddress(service: string, key: string, addr: string): void;
   warn(message: string, cause?: unknown): void;
@@ -55,6 +50,9 @@ const COST_FACTOR = 10;
 // one that fires once the service was emptied makes round_robin recompute its state from no children,
 // IDLE, which drops the failure; the channel then asks the resolver again and waits in CONNECTING.
 const SETTLE_MS = 300;
+
+/** The watcher events after which a channel may have something new to hear. */
+const NEWS = ["update", "stale", "fresh"] as const;
 
 function closedError(scheme: string): ResolverError {
   return new ResolverError(
@@ -89,8 +87,9 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     readonly #sink: ResolutionSink;
     readonly #serviceConfig: PolicyServiceConfig | null;
     readonly #subset: RendezvousSubset | undefined;
-    #lease: FeedLease | null = null;
-    #unsubscribe: (() => void) | null = null;
+    #share: ViewShare | null = null;
+    /** Subscribed to the view's `update`, `stale` and `fresh` while active. */
+    #news: (() => void) | null = null;
     #timer: unknown = null;
     /** When the pending timer fires. */
     #timerAt = 0;
@@ -146,10 +145,13 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       context.detach(this);
       if (this.#timer !== null) context.clock.clearTimeout(this.#timer);
       this.#timer = null;
-      this.#unsubscribe?.();
-      this.#unsubscribe = null;
-      this.#lease?.release();
-      this.#lease = null;
+      const news = this.#news;
+      if (this.#share !== null && news !== null) {
+        for (const event of NEWS) this.#share.view.off(event, news);
+      }
+      this.#news = null;
+      this.#share?.release();
+      this.#share = null;
       // A later updateResolution() re-initialises, and the channel's new policy needs the full state
       // without waiting out the spacing meant for the old one.
       this.#reported = null;
@@ -162,19 +164,22 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     #start(): void {
       this.#active = true;
       context.attach(this);
+      let share: ViewShare;
       try {
-        this.#lease = context.acquire(this.#target.service);
+        share = context.acquire(this.#target.service);
       } catch (error) {
         this.#active = false;
         context.detach(this);
         context.warn(`cannot watch ${this.#target.service}`, error);
         return;
       }
+      this.#share = share;
       // News for a failing channel (a recovery) is not spaced: the spacing keeps grpc-js from rebuilding
-      // large endpoint lists too often, and the failure it replaces held none.
-      this.#unsubscribe = this.#lease.feed.subscribe(() =>
-        this.#schedule(this.#failure === null ? undefined : 0),
-      );
+      // large endpoint lists too often, and the failure it replaces held none. The news itself is read
+      // from the view when the timer fires: by then it may have moved on.
+      const news = () => this.#schedule(this.#failure === null ? undefined : 0);
+      this.#news = news;
+      for (const event of NEWS) share.view.on(event, news);
     }
 
     /** Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). */
@@ -196,23 +201,24 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     }
 
     #flush(): void {
-      if (!this.#active || this.#lease === null) return;
+      if (!this.#active || this.#share === null) return;
       const repeat = this.#repeat;
       this.#repeat = false;
-      const state = this.#lease.feed.state();
+      const snapshot = this.#share.view.snapshot();
       const { service, filters } = this.#target;
 
-      if (!state.ready) {
+      if (!snapshot.listed) {
         // Nothing is known yet. Only a failed first listing is worth reporting: calls then fail fast
         // with the reason instead of waiting for their deadline.
-        if (state.error !== undefined && this.#reported === null) {
+        const cause = this.#share.cause;
+        if (cause !== undefined && this.#reported === null) {
           // A refused read will not heal by waiting: say so, rather than blame availability.
           const why =
-            (state.error as { code?: unknown }).code === "PERMISSION_DENIED"
+            (cause as { code?: unknown }).code === "PERMISSION_DENIED"
               ? "permission denied"
               : "etcd unavailable";
           // The status reaches every call: etcd3's errors quote its target, with any password in it.
-          const details = redactSecrets(`cannot resolve ${service}: ${why} (${state.error.message})`);
+          const details = redactSecrets(`cannot resolve ${service}: ${why} (${cause.message})`);
           const report = () => this.#sink.error(details, this.#serviceConfig);
           this.#call(`error:${details}`, report, report, repeat);
         } else if (repeat && this.#failure !== null) {
@@ -221,7 +227,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         return;
       }
 
-      const { endpoints } = selectEndpoints(state.endpoints, {
+      const { endpoints } = selectEndpoints(snapshot.endpoints, {
         filters,
         subset: this.#subset,
         subsetSize: this.#target.subset,

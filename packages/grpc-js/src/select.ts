@@ -47,16 +47,25 @@ export function matchesFilters(metadata: unknown, filters: Readonly<Record<strin
   return true;
 }
 
+const keyOrder = (a: RegisteredEndpoint, b: RegisteredEndpoint): number =>
+  a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+
+function inKeyOrder(endpoints: readonly RegisteredEndpoint[]): boolean {
+  for (let i = 1; i < endpoints.length; i++) if (keyOrder(endpoints[i - 1]!, endpoints[i]!) > 0) return false;
+  return true;
+}
+
 /**
  * Turns a service's registered endpoints into grpc-js endpoints: filters on metadata, drops undiallable
  * and duplicate addresses (the first key in key order wins), then applies the subset. The result is in
- * key order, so equal inputs give equal outputs.
+ * key order, so equal inputs give equal outputs. A watcher's snapshot is already in key order (the
+ * watcher sorts its set once per change) and is used as it is; any other input is sorted first.
  */
 export function selectEndpoints(
-  endpoints: Iterable<RegisteredEndpoint>,
+  endpoints: readonly RegisteredEndpoint[],
   selection: Selection,
 ): { keys: string[]; endpoints: GrpcEndpoint[] } {
-  const sorted = [...endpoints].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const sorted = inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
   const byKey = new Map<string, SubchannelAddress>();
   const seen = new Set<string>();
   for (const endpoint of sorted) {

@@ -1,0 +1,289 @@
+import type { DecodeOptions } from "@etcd-naming/codec";
+import { decodeEndpoint, isServiceKey, printableKey, servicePrefix } from "@etcd-naming/codec";
+import type { ResolvedBackoff } from "./backoff.js";
+import { backoffDelay } from "./backoff.js";
+import type { Clock, TimerHandle } from "./clock.js";
+import { WatcherError } from "./errors.js";
+import type { View } from "./service-view.js";
+import type { ServiceEndpoint, SkippedKey, WatcherLogger } from "./service-watcher.js";
+import type { CancelWatch, NamingSource, SourceEvent, SourceKeyValue, SourceListing } from "./source.js";
+
+const byKey = (a: { key: string }, b: { key: string }): number =>
+  a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function toWatcherError(code: "SOURCE_UNAVAILABLE" | "WATCH_FAILED", message: string, cause: unknown) {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  // A refused read is not an outage: keep the code so callers (and a channel's failure reason) can tell.
+  const denied = cause instanceof WatcherError && cause.code === "PERMISSION_DENIED";
+  return new WatcherError(denied ? "PERMISSION_DENIED" : code, `${message}: ${detail}`, { cause });
+}
+
+/**
+ * The list → watch → reconcile loop of one service on one source: the state its views share. It keeps the
+ * set; each {@link View} decides what its consumer sees of it and when.
+ */
+export class ServiceCore {
+  readonly prefix: string;
+  readonly endpoints: Map<string, ServiceEndpoint> = new Map();
+  readonly skipped: Map<string, SkippedKey> = new Map();
+  readonly views: Set<View> = new Set();
+  listed = false;
+  stale = false;
+  revision: bigint | undefined;
+  /** Bumped on every change of `endpoints` or `skipped`, to cache snapshots. */
+  version = 0;
+
+  /** The set in key order, sorted once per version for all views (see {@link ServiceCore.sorted}). */
+  private ordered:
+    | { version: number; endpoints: readonly ServiceEndpoint[]; skipped: readonly SkippedKey[] }
+    | undefined;
+
+  private generation = 0;
+  private cancelWatch: CancelWatch | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private attempt = 0;
+  private closed = false;
+
+  constructor(
+    private readonly source: NamingSource,
+    readonly service: string,
+    private readonly settings: CoreSettings,
+    private readonly onClosed: () => void,
+  ) {
+    this.prefix = servicePrefix(service);
+  }
+
+  start(): void {
+    this.relist();
+  }
+
+  /**
+   * The endpoints and skipped keys in key order, frozen. The only place the set is sorted: views filter
+   * this order, and what they emit stays in it all the way to a resolver's listener.
+   */
+  sorted(): { readonly endpoints: readonly ServiceEndpoint[]; readonly skipped: readonly SkippedKey[] } {
+    if (this.ordered?.version !== this.version) {
+      this.ordered = {
+        version: this.version,
+        endpoints: Object.freeze([...this.endpoints.values()].sort(byKey)),
+        skipped: Object.freeze([...this.skipped.values()].sort(byKey)),
+      };
+    }
+    return this.ordered;
+  }
+
+  /** `list` handles a failing source itself; this catches what would otherwise be an unhandled rejection. */
+  private relist(): void {
+    this.list().catch((error: unknown) => {
+      this.log("error", `listing ${this.prefix} failed unexpectedly: ${String(error)}`, { error });
+    });
+  }
+
+  attach(view: View): void {
+    this.views.add(view);
+  }
+
+  async detach(view: View): Promise<void> {
+    this.views.delete(view);
+    if (this.views.size > 0 || this.closed) return;
+    this.closed = true;
+    this.onClosed();
+    this.generation++;
+    if (this.retryTimer !== undefined) this.settings.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const cancel = this.cancelWatch;
+    this.cancelWatch = undefined;
+    if (cancel) await this.bounded(cancel());
+  }
+
+  private async bounded(promise: Promise<void>): Promise<void> {
+    const { clock, cancelTimeoutMs } = this.settings;
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = clock.setTimeout(resolve, cancelTimeoutMs);
+    });
+    try {
+      await Promise.race([promise.catch(() => undefined), timeout]);
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  }
+
+  private log(level: keyof WatcherLogger, message: string, fields: Record<string, unknown>): void {
+    for (const view of this.views) view.log(level, message, { service: this.service, ...fields });
+  }
+
+  private async list(): Promise<void> {
+    const generation = ++this.generation;
+    let listing: SourceListing;
+    try {
+      listing = await this.source.list(this.prefix, { linearizable: this.settings.linearizable });
+    } catch (cause) {
+      if (generation !== this.generation) return;
+      this.markStale(toWatcherError("SOURCE_UNAVAILABLE", `listing ${this.prefix} failed`, cause));
+      this.retry(() => this.relist());
+      return;
+    }
+    if (generation !== this.generation) return;
+    this.reconcile(listing);
+    this.markFresh();
+    this.watch();
+  }
+
+  /** Replaces the local set with a listing; the diff covers whatever the watch missed. */
+  private reconcile(listing: SourceListing): void {
+    const seen = new Set<string>();
+    let changed = false;
+    for (const kv of listing.kvs) {
+      if (!isServiceKey(this.service, kv.key)) continue;
+      seen.add(kv.key);
+      const current = this.endpoints.get(kv.key) ?? this.skipped.get(kv.key);
+      if (current?.modRevision === kv.modRevision) continue;
+      this.put(kv);
+      changed = true;
+    }
+    for (const key of [...this.endpoints.keys(), ...this.skipped.keys()]) {
+      if (!seen.has(key)) changed = this.remove(key) || changed;
+    }
+    this.revision = BigInt(listing.revision);
+    const first = !this.listed;
+    this.listed = true;
+    if (changed || first) this.version++;
+    this.log("debug", "listed", { revision: listing.revision, endpoints: this.endpoints.size });
+    for (const view of this.views) view.changed();
+  }
+
+  private put(kv: SourceKeyValue): void {
+    const decoded = decodeEndpoint(kv.value, this.settings.decode);
+    if (!decoded.ok) {
+      const existed = this.endpoints.delete(kv.key);
+      const reason = decoded.error.message;
+      this.skipped.set(kv.key, Object.freeze({ key: kv.key, reason, modRevision: kv.modRevision }));
+      const shown = printableKey(kv.key);
+      const message = existed
+        ? `malformed value at ${shown} replaces a valid endpoint, which is removed: ${reason}`
+        : `malformed value at ${shown} skipped: ${reason}`;
+      this.log("warn", message, { key: kv.key, modRevision: kv.modRevision, reason });
+      const error = new WatcherError("INVALID_VALUE", message, { cause: decoded.error, key: kv.key });
+      for (const view of this.views) view.emit("error", error);
+      return;
+    }
+    this.skipped.delete(kv.key);
+    this.endpoints.set(
+      kv.key,
+      Object.freeze({
+        key: kv.key,
+        addr: decoded.endpoint.addr,
+        metadata: deepFreeze(decoded.endpoint.metadata),
+        modRevision: kv.modRevision,
+        createRevision: kv.createRevision,
+        lease: kv.lease,
+      }),
+    );
+  }
+
+  private remove(key: string): boolean {
+    const removed = this.endpoints.delete(key);
+    return this.skipped.delete(key) || removed;
+  }
+
+  private watch(): void {
+    const generation = ++this.generation;
+    const live = () => generation === this.generation;
+    const from = String((this.revision ?? 0n) + 1n);
+    this.log("debug", "watching", { fromRevision: from });
+    let ended = false;
+    const cancel = this.source.watch(this.prefix, from, {
+      onConnected: () => {
+        if (!live()) return;
+        this.attempt = 0;
+        this.markFresh();
+      },
+      onEvents: (events) => {
+        if (live()) this.apply(events);
+      },
+      onCompacted: (compactRevision) => {
+        ended = true;
+        if (!live()) return;
+        this.cancelWatch = undefined;
+        const error = new WatcherError(
+          "COMPACTED",
+          `revision ${from} of ${this.prefix} was compacted (at ${compactRevision}); re-listing`,
+        );
+        this.log("info", error.message, { compactRevision });
+        for (const view of this.views) view.emit("error", error);
+        this.relist();
+      },
+      onError: (cause) => {
+        ended = true;
+        if (!live()) return;
+        this.cancelWatch = undefined;
+        this.markStale(toWatcherError("WATCH_FAILED", `watch of ${this.prefix} failed`, cause));
+        this.retry(() => this.watch());
+      },
+    });
+    if (!ended && live()) this.cancelWatch = cancel;
+  }
+
+  private apply(events: readonly SourceEvent[]): void {
+    // Events at or below the synced revision were already covered by the listing or an earlier
+    // response: a source resuming too early must not make us apply them twice.
+    const floor = this.revision ?? 0n;
+    let top = floor;
+    let changed = false;
+    for (const event of events) {
+      const revision = BigInt(event.modRevision);
+      if (revision <= floor || !isServiceKey(this.service, event.key)) continue;
+      if (revision > top) top = revision;
+      if (event.type === "put") this.put(event);
+      else this.remove(event.key);
+      changed = true;
+    }
+    this.revision = top;
+    if (!changed) return;
+    this.version++;
+    for (const view of this.views) view.changed();
+  }
+
+  private retry(action: () => void): void {
+    const delay = backoffDelay(this.settings.backoff, this.attempt++, this.settings.clock);
+    this.log("debug", "retrying", { delayMs: delay, attempt: this.attempt });
+    const generation = this.generation;
+    this.retryTimer = this.settings.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (generation === this.generation) action();
+    }, delay);
+  }
+
+  private markStale(error: WatcherError): void {
+    this.log("warn", error.message, { code: error.code });
+    for (const view of this.views) view.emit("error", error);
+    if (this.stale) return;
+    this.stale = true;
+    for (const view of this.views) view.emit("stale", error);
+  }
+
+  private markFresh(): void {
+    if (!this.stale) return;
+    this.stale = false;
+    this.log("info", "fresh again", {});
+    for (const view of this.views) view.emit("fresh");
+  }
+}
+
+/** What a core is built with; cores are shared only between equal settings. */
+export interface CoreSettings {
+  linearizable: boolean;
+  clock: Clock;
+  backoff: ResolvedBackoff;
+  cancelTimeoutMs: number;
+  decode: DecodeOptions | undefined;
+}
