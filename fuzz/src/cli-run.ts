@@ -118,13 +118,21 @@ export interface ProcessOptions {
   env: Record<string, string>;
   /** Send SIGTERM once the output matches this (watch, register up and running)… */
   stopWhen?: RegExp;
-  /** …or after this long at the latest. */
+  /**
+   * …or this long after its first output at the latest. Counted from the first output, not the start: on
+   * a loaded machine loading the CLI from its sources can take longer than this, and a SIGTERM before the
+   * CLI is up ends it by the signal, which says nothing about the CLI. One that writes nothing (a quiet
+   * `watch` of an empty service) gets its SIGTERM 30 s after the start.
+   */
   stopAfterOutputMs?: number;
   /** Kill the process (and report a hang) when it has not exited this long after the start or the SIGTERM. */
   timeoutMs: number;
   /** Kill the process (and report it) when its resident set grows past this, in KiB. */
   maxRssKb: number;
 }
+
+/** When a process given `stopAfterOutputMs` has written nothing, the SIGTERM comes this long after the start. */
+const SILENT_STOP_MS = 30_000;
 
 function rssKb(pid: number): number | undefined {
   try {
@@ -179,7 +187,14 @@ export function runCliProcess(argv: readonly string[], options: ProcessOptions):
       deadline = Date.now() + options.timeoutMs;
       child.kill("SIGTERM");
     };
+    let fallback = options.stopAfterOutputMs === undefined ? undefined : setTimeout(stop, SILENT_STOP_MS);
+    let spoke = false;
     const onOutput = () => {
+      if (!spoke && options.stopAfterOutputMs !== undefined) {
+        spoke = true;
+        clearTimeout(fallback);
+        fallback = setTimeout(stop, options.stopAfterOutputMs);
+      }
       if (
         options.stopWhen !== undefined &&
         !stopped &&
@@ -196,8 +211,6 @@ export function runCliProcess(argv: readonly string[], options: ProcessOptions):
       stderr += s;
       onOutput();
     });
-    const fallback =
-      options.stopAfterOutputMs === undefined ? undefined : setTimeout(stop, options.stopAfterOutputMs);
     const poll = setInterval(() => {
       if (child.pid === undefined || child.exitCode !== null) return;
       const rss = rssKb(child.pid);
