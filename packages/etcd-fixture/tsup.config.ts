@@ -1,16 +1,7 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.preset.js";
 
-export default defineConfig({
+export default packageBuild({
   entry: ["src/index.ts", "src/vitest.ts", "src/global-setup.ts"],
   // vitest and etcd3 come from the consumer; only the "./vitest" entry touches them.
   external: ["vitest", "vitest/node", "etcd3"],
-  format: ["esm", "cjs"],
-  dts: { compilerOptions: { isolatedDeclarations: true } },
-  tsconfig: "tsconfig.build.json",
-  target: "node22",
-  platform: "node",
-  sourcemap: true,
-  clean: true,
-  splitting: false,
-  treeshake: true,
 });
