@@ -1,10 +1,10 @@
 // 3. A Go gRPC client dialing etcd:///<service> through etcd's Go resolver with round_robin calls Node
 //    grpc-js servers registered by our registrar; one of them drains → the Go client stops calling it.
+import { type GreeterServer, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type GoLine, startGo } from "./go-helper.js";
-import { type NodeGreeter, startNodeGreeter } from "./greeter.js";
 import { describeGoFlavours } from "./suite.js";
 
 const answeredBy = (lines: readonly GoLine[]): string[] =>
@@ -18,7 +18,7 @@ describeGoFlavours(
     beforeAll(() => {
       client = etcd.client();
     });
-    const servers: NodeGreeter[] = [];
+    const servers: GreeterServer[] = [];
     const registrations: Registration[] = [];
 
     afterAll(async () => {
@@ -29,7 +29,7 @@ describeGoFlavours(
     it("round-robins over every registered Node server and stops calling a drained one", async () => {
       const service = `${etcd.namespace}/greeter`;
       for (const id of ["node-1", "node-2", "node-3"]) {
-        const server = await startNodeGreeter(id);
+        const server = await startGreeter(id);
         servers.push(server);
         // String metadata: what Go resolvers before 3.5.27 can carry without panicking.
         registrations.push(
@@ -117,7 +117,7 @@ describeGoFlavours(
         : `known trap: a nested service name as grpc-go ${flavour.expected.grpc}'s default :authority is refused by Node servers`,
       async () => {
         const service = `${etcd.namespace}/nested/greeter`;
-        const server = await startNodeGreeter("node-nested");
+        const server = await startGreeter("node-nested");
         servers.push(server);
         registrations.push(await register({ client, service, addr: server.addr, ttl: 10 }));
 

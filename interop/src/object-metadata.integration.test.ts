@@ -5,13 +5,14 @@
 //    Our registrar and CLI warn when they write object metadata (older Go clients still panic); string
 //    metadata is safe on both sides; our resolver is not affected.
 import { createCli } from "@etcd-naming/cli";
+import { captureOutput } from "@etcd-naming/etcd-fixture";
+import { type GreeterServer, greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { GoFlavour } from "./flavours.js";
 import { type GoExit, runGo, runGoOk } from "./go-helper.js";
-import { type NodeGreeter, nodeGreeterClient, startNodeGreeter } from "./greeter.js";
 import { describeGoFlavours } from "./suite.js";
 
 const PANIC = "panic: runtime error: hash of unhashable type map[string]interface {}";
@@ -28,12 +29,12 @@ const verdict = (flavour: GoFlavour) => (flavour.resolverPassesMetadata ? "panic
 describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }, ({ flavour, etcd, go }) => {
   let client: Etcd3;
   const registrations: Registration[] = [];
-  let server: NodeGreeter;
+  let server: GreeterServer;
   let handle: EtcdResolverHandle;
 
   beforeAll(async () => {
     client = etcd.client();
-    server = await startNodeGreeter("node-1");
+    server = await startGreeter("node-1");
     handle = registerEtcdResolver({ client: etcd.client() });
   });
   afterAll(async () => {
@@ -106,9 +107,9 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
     expectGoOutcome(await goResolve(service, flavour.resolverPassesMetadata ? 15 : 3));
 
     // Our resolver reads the same endpoint and calls reach the server.
-    const greeter = nodeGreeterClient(`etcd:///${service}`);
+    const greeter = greeterClient(`etcd:///${service}`);
     try {
-      await expect(greeter.whoAmI(10_000)).resolves.toBe("node-1");
+      await expect(greeter.whoAmI({ deadlineMs: 10_000 })).resolves.toBe("node-1");
     } finally {
       greeter.close();
     }
@@ -116,15 +117,15 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
 
   it(`the CLI warns when it adds object metadata, and Go's resolver ${verdict(flavour)} it`, async () => {
     const service = `${etcd.namespace}/object-cli`;
-    let stdout = "";
-    let stderr = "";
-    const cli = createCli({
-      stdout: { write: (chunk) => (stdout += chunk) },
-      stderr: { write: (chunk) => (stderr += chunk) },
-      env: { ETCD_ENDPOINTS: etcd.endpoints.join(",") },
-      isTTY: false,
-    });
-    const code = await cli.run(["add", service, server.addr, "--metadata", '{"zone":"a"}']);
+    const { code, stdout, stderr } = await captureOutput((sinks) =>
+      createCli({ ...sinks, env: { ETCD_ENDPOINTS: etcd.endpoints.join(",") }, isTTY: false }).run([
+        "add",
+        service,
+        server.addr,
+        "--metadata",
+        '{"zone":"a"}',
+      ]),
+    );
     expect({ code, stdout }).toEqual({ code: 0, stdout: expect.stringContaining(`added ${service}/`) });
     expect(stderr).toMatch(
       /^warning: object metadata makes etcd's Go resolver 3\.4\.x, 3\.5\.0-3\.5\.26 and 3\.6\.0-3\.6\.7 panic/,

@@ -2,14 +2,15 @@
 // must re-register under new leases, watchers must catch up with etcd, and grpc-js clients keep
 // calling the last known endpoints all along.
 import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { type GreeterServer, greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { type Registration, register, registrarClientOptions } from "@etcd-naming/registrar";
 import { createEtcd3Source, type Etcd3Source, watchService } from "@etcd-naming/watcher";
 import { Etcd3, type IOptions } from "etcd3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { callLoop } from "./call-loop.js";
 import { sleep } from "./chaos-env.js";
 import { until } from "./cluster-tools.js";
-import { callLoop, type GreeterServer, greeterClient, startGreeter } from "./greeter.js";
 import { diffSets, etcdEndpoints, History } from "./history.js";
 import { writeResults } from "./results.js";
 import { WatchRecorder } from "./watch-recorder.js";

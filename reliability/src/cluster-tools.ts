@@ -116,10 +116,7 @@ export class Writer {
 export async function clusterMetric(cluster: EtcdCluster, name: string): Promise<number> {
   let total = 0;
   for (const member of cluster.members.filter(isHealthy)) {
-    const text = await (await fetch(`${member.clientUrls[0]}/metrics`)).text();
-    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-    if (line === undefined) throw new Error(`metric ${name} not found on ${member.name}`);
-    total += Number(line.slice(name.length + 1));
+    total += (await member.metrics()).value(name);
   }
   return total;
 }

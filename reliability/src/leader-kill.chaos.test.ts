@@ -3,14 +3,15 @@
 // Nothing may be lost: no registration, no watcher change, no RPC.
 import { encodeEndpoint } from "@etcd-naming/codec";
 import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { type GreeterServer, greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { type Registration, register, registrarClientOptions } from "@etcd-naming/registrar";
 import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
 import { Etcd3, type IOptions } from "etcd3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { callLoop } from "./call-loop.js";
 import { chaosSeconds, createRandom, sleep } from "./chaos-env.js";
 import { summarize, until, Writer } from "./cluster-tools.js";
-import { callLoop, type GreeterServer, greeterClient, startGreeter } from "./greeter.js";
 import { diffSets, etcdEndpoints, History } from "./history.js";
 import { writeResults } from "./results.js";
 import { WatchRecorder } from "./watch-recorder.js";

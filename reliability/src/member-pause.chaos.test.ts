@@ -54,19 +54,6 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-/** Open keep-alive streams on one member, from its gRPC server metrics. */
-async function keepAliveStreams(member: EtcdServer): Promise<number> {
-  const text = await (await fetch(`${member.clientUrls[0]}/metrics`)).text();
-  let open = 0;
-  for (const line of text.split("\n")) {
-    if (!line.includes('grpc_method="LeaseKeepAlive"')) continue;
-    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (line.startsWith("grpc_server_started_total")) open += value;
-    if (line.startsWith("grpc_server_handled_total")) open -= value;
-  }
-  return open;
-}
-
 /** Watchers on fresh clients until one of them (of the given kind) watches through `member`. */
 async function watcherOn(
   member: EtcdServer,
@@ -117,7 +104,9 @@ beforeAll(async () => {
   for (const r of registrations) r.on("lost", (e) => lost.push(`${r.key}: ${e.message}`));
   // Keep-alive streams open at the first keep-alive, a third of the TTL after the grant.
   await sleep((TTL * 1000) / 3 + 500);
-  const streams = await Promise.all(cluster.members.map(keepAliveStreams));
+  const streams = await Promise.all(
+    cluster.members.map(async (member) => (await member.metrics()).openStreams("LeaseKeepAlive")),
+  );
   const streamsOnTarget = Math.max(...streams);
   const target = cluster.members[streams.indexOf(streamsOnTarget)]!;
 

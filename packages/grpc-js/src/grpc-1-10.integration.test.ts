@@ -1,16 +1,17 @@
 // The lowest supported grpc-js (1.10, object listener) through the same scenarios as the main suite's
 // core: resolve and spread, follow additions and removals, report an emptied service, honour ?lb=.
-import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
-import * as grpc110 from "grpc-js-1-10";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type EtcdResolverHandle, type GrpcModule, registerEtcdResolver } from "./register.js";
+
 import {
   type GreeterClient,
   type GreeterServer,
   type Grpc,
   greeterClient,
   startGreeter,
-} from "./test/greeter.js";
+} from "@etcd-naming/etcd-fixture/greeter";
+import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
+import * as grpc110 from "grpc-js-1-10";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type EtcdResolverHandle, type GrpcModule, registerEtcdResolver } from "./register.js";
 import { registerEndpoint, unregisterEndpoint } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 20_000 });

@@ -1,11 +1,16 @@
 // Behaviour 4 on an etcd of its own (the shared one must never be stopped): while etcd is down the
 // channels keep their last endpoints; once it is back, changes made from then on are applied.
 import { type EtcdServer, startEtcd } from "@etcd-naming/etcd-fixture";
+import {
+  type GreeterClient,
+  type GreeterServer,
+  greeterClient,
+  startGreeter,
+} from "@etcd-naming/etcd-fixture/greeter";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { type EtcdResolverHandle, registerEtcdResolver } from "./register.js";
-import { type GreeterClient, type GreeterServer, greeterClient, startGreeter } from "./test/greeter.js";
 import { registerEndpoint, unregisterEndpoint } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 40_000, hookTimeout: 20_000 });

@@ -1,10 +1,15 @@
 import { encodeEndpoint } from "@etcd-naming/codec";
+import {
+  type GreeterClient,
+  type GreeterServer,
+  greeterClient,
+  startGreeter,
+} from "@etcd-naming/etcd-fixture/greeter";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { createEtcd3Source, type Etcd3Source } from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type EtcdResolverHandle, registerEtcdResolver } from "./register.js";
-import { type GreeterClient, type GreeterServer, greeterClient, startGreeter } from "./test/greeter.js";
 import { registerEndpoint, registerMany, unregisterEndpoint } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 20_000 });

@@ -1,8 +1,11 @@
-// A tiny gRPC service defined in code (no .proto): every server answers with its own id, so a test can
-// see which backend served each call.
+// The test greeter every suite speaks: a tiny gRPC service defined in code (no .proto), method
+// /test.Greeter/WhoAmI, JSON messages, any request, and the reply {"id": "<server id>"} so a caller sees
+// which backend answered. interop's Go helper implements the same wire contract with a raw-bytes codec.
+// This is the fixture's only module that loads @grpc/grpc-js, so it has its own entry
+// (`@etcd-naming/etcd-fixture/greeter`) and the main entry stays free of it.
 import * as grpc from "@grpc/grpc-js";
 
-/** Any grpc-js copy the tests drive (the installed 1.14 or the 1.10 alias). */
+/** Any grpc-js copy a test drives (the installed one, or an older release under an alias). */
 export type Grpc = typeof grpc;
 
 interface Reply {
@@ -20,7 +23,7 @@ const json = {
   deserialize: (bytes: Buffer): unknown => JSON.parse(bytes.toString("utf8")),
 };
 
-export const greeterDefinition = {
+const definition = {
   whoAmI: {
     path: "/test.Greeter/WhoAmI",
     requestStream: false,
@@ -30,17 +33,22 @@ export const greeterDefinition = {
     responseSerialize: json.serialize,
     responseDeserialize: json.deserialize,
   },
-} as const;
+} as unknown as grpc.ServiceDefinition;
 
+/** A greeter server; dispose it (`await using`) or call `close()`. */
 export interface GreeterServer extends AsyncDisposable {
   readonly id: string;
+  /** `127.0.0.1:port`, or the `unix:` address it was bound to. */
   readonly addr: string;
   /** How many calls this server answered. */
   readonly calls: number;
+  /** Every `:authority` the calls it answered carried (empty with grpc-js releases before 1.11). */
+  readonly authorities: ReadonlySet<string>;
+  /** Shuts the server down at once. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Starts a greeter on 127.0.0.1 with an ephemeral port (or a Unix socket path). */
+/** Starts a greeter on 127.0.0.1 with an ephemeral port (or on `bind`, e.g. a `unix:` path). */
 export async function startGreeter(
   id: string,
   options: { grpc?: Grpc; bind?: string } = {},
@@ -48,9 +56,12 @@ export async function startGreeter(
   const g = options.grpc ?? grpc;
   const server = new g.Server();
   let calls = 0;
-  server.addService(greeterDefinition as unknown as grpc.ServiceDefinition, {
-    whoAmI: (_call: unknown, callback: (error: null, reply: Reply) => void) => {
+  const authorities = new Set<string>();
+  server.addService(definition, {
+    whoAmI: (call: { getHost?: () => string }, callback: (error: null, reply: Reply) => void) => {
       calls++;
+      const host = call.getHost?.();
+      if (host !== undefined) authorities.add(host);
       callback(null, { id });
     },
   });
@@ -72,12 +83,23 @@ export async function startGreeter(
     get calls() {
       return calls;
     },
+    authorities,
     close,
     [Symbol.asyncDispose]: close,
   };
 }
 
+/** Options of {@link greeterClient}. */
+export interface GreeterClientOptions {
+  /** The grpc-js to build the client with (default: the installed one). */
+  grpc?: Grpc;
+  channelOptions?: grpc.ChannelOptions;
+  /** Each call's deadline unless the call names one (default 5 000 ms). */
+  deadlineMs?: number;
+}
+
 export interface GreeterClient {
+  /** One call: the id of the server that answered. */
   whoAmI(options?: { deadlineMs?: number }): Promise<string>;
   /** Calls `count` times and counts the answers by server id (failures under the key "error"). */
   spread(count: number, options?: { deadlineMs?: number }): Promise<Map<string, number>>;
@@ -86,19 +108,13 @@ export interface GreeterClient {
 }
 
 /** A client for `target` (e.g. `etcd:///svc`) built from the generic constructor of the given grpc-js. */
-export function greeterClient(
-  target: string,
-  options: { grpc?: Grpc; channelOptions?: grpc.ChannelOptions } = {},
-): GreeterClient {
+export function greeterClient(target: string, options: GreeterClientOptions = {}): GreeterClient {
   const g = options.grpc ?? grpc;
-  const Client = g.makeGenericClientConstructor(
-    greeterDefinition as unknown as grpc.ServiceDefinition,
-    "Greeter",
-  );
+  const Client = g.makeGenericClientConstructor(definition, "Greeter");
   const client = new Client(target, g.credentials.createInsecure(), options.channelOptions ?? {});
   const whoAmI = (callOptions: { deadlineMs?: number } = {}) =>
     new Promise<string>((resolve, reject) => {
-      const deadline = Date.now() + (callOptions.deadlineMs ?? 5000);
+      const deadline = Date.now() + (callOptions.deadlineMs ?? options.deadlineMs ?? 5000);
       const call = (client as unknown as Record<string, UnaryCall>)["whoAmI"]!;
       call.call(client, {}, { deadline }, (error, reply) => (error ? reject(error) : resolve(reply.id)));
     });
@@ -115,4 +131,14 @@ export function greeterClient(
     close: () => client.close(),
     channel: client.getChannel() as grpc.Channel,
   };
+}
+
+/** One call through a fresh client for `target`; resolves to the server id or rejects with the call's error. */
+export async function callGreeterOnce(target: string, options: GreeterClientOptions = {}): Promise<string> {
+  const client = greeterClient(target, options);
+  try {
+    return await client.whoAmI();
+  } finally {
+    client.close();
+  }
 }
