@@ -24,7 +24,9 @@ describe("test greeter", () => {
     const client = greeterClient(server.addr);
     try {
       expect(await client.spread(2, { deadlineMs: 300 })).toEqual(new Map([["error", 2]]));
-      await expect(callGreeterOnce(server.addr, { deadlineMs: 300 })).rejects.toThrow(/UNAVAILABLE|DEADLINE_EXCEEDED/);
+      await expect(callGreeterOnce(server.addr, { deadlineMs: 300 })).rejects.toThrow(
+        /UNAVAILABLE|DEADLINE_EXCEEDED/,
+      );
     } finally {
       client.close();
     }
