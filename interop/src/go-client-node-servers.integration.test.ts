@@ -26,6 +26,19 @@ describeGoFlavours(
       await Promise.all(servers.map((s) => s.close()));
     });
 
+    /** The helper's `client`: dials etcd:///<service> through etcd's Go resolver, one call every 20 ms. */
+    const startGoClient = (service: string, ...args: string[]) =>
+      startGo(go.binary, [
+        "client",
+        "-endpoints",
+        etcd.endpoints.join(","),
+        "-target",
+        `etcd:///${service}`,
+        "-interval",
+        "20ms",
+        ...args,
+      ]);
+
     it("round-robins over every registered Node server and stops calling a drained one", async () => {
       const service = `${etcd.namespace}/greeter`;
       for (const id of ["node-1", "node-2", "node-3"]) {
@@ -37,19 +50,9 @@ describeGoFlavours(
         );
       }
 
-      const goClient = startGo(go.binary, [
-        "client",
-        "-endpoints",
-        etcd.endpoints.join(","),
-        "-target",
-        `etcd:///${service}`,
-        "-interval",
-        "20ms",
-        // grpc-go sends the service name as :authority; Node's HTTP/2 server refuses one containing "/"
-        // (see the next test), so a nested service needs a host-like authority, as our resolver uses.
-        "-authority",
-        service.replaceAll("/", "."),
-      ]);
+      // grpc-go sends the service name as :authority; Node's HTTP/2 server refuses one containing "/"
+      // (see the next test), so a nested service needs a host-like authority, as our resolver uses.
+      const goClient = startGoClient(service, "-authority", service.replaceAll("/", "."));
       await goClient.waitForLine((line) => line["event"] === "dialed");
 
       // round_robin: every server answers, none dominates.
@@ -121,15 +124,7 @@ describeGoFlavours(
         servers.push(server);
         registrations.push(await register({ client, service, addr: server.addr, ttl: 10 }));
 
-        const goClient = startGo(go.binary, [
-          "client",
-          "-endpoints",
-          etcd.endpoints.join(","),
-          "-target",
-          `etcd:///${service}`,
-          "-interval",
-          "20ms",
-        ]);
+        const goClient = startGoClient(service);
         const first = await goClient.waitForLine((line) => "error" in line || "server" in line);
         if (flavour.grpcEncodesAuthority) {
           expect(first).toEqual({ seq: 1, server: "node-nested" });

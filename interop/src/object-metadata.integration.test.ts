@@ -8,7 +8,7 @@ import { createCli } from "@etcd-naming/cli";
 import { captureOutput } from "@etcd-naming/etcd-fixture";
 import { type GreeterServer, greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
-import { type Registration, register } from "@etcd-naming/registrar";
+import { type RegisterOptions, type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { GoFlavour } from "./flavours.js";
@@ -42,6 +42,14 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
     await handle?.close();
     await server?.close();
   });
+
+  /** Registers the server under `service` with `metadata`; resolves with the warnings register() logged. */
+  async function registerServer(service: string, metadata: RegisterOptions["metadata"]): Promise<string[]> {
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message) };
+    registrations.push(await register({ client, service, addr: server.addr, metadata, ttl: 10, logger }));
+    return warnings;
+  }
 
   /** Runs Go's resolver (round_robin, as Go users dial) against the service and calls for `seconds`. */
   const goResolve = (service: string, seconds: number) =>
@@ -87,17 +95,7 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
 
   it(`register() warns about object metadata, and Go's resolver ${verdict(flavour)} what it wrote`, async () => {
     const service = `${etcd.namespace}/object-registrar`;
-    const warnings: string[] = [];
-    registrations.push(
-      await register({
-        client,
-        service,
-        addr: server.addr,
-        metadata: { zone: "a" },
-        ttl: 10,
-        logger: { warn: (message) => warnings.push(message) },
-      }),
-    );
+    const warnings = await registerServer(service, { zone: "a" });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`${service}/${server.addr}`);
     expect(warnings[0]).toContain("3.6.0-3.6.7");
@@ -136,17 +134,7 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
 
   it("string metadata: no warning, and Go's resolver serves calls with it", async () => {
     const service = `${etcd.namespace}/string-metadata`;
-    const warnings: string[] = [];
-    registrations.push(
-      await register({
-        client,
-        service,
-        addr: server.addr,
-        metadata: "zone=a",
-        ttl: 10,
-        logger: { warn: (message) => warnings.push(message) },
-      }),
-    );
+    const warnings = await registerServer(service, "zone=a");
     expect(warnings).toEqual([]);
     expect(await goResolverState(service)).toEqual(handedToGrpc(flavour, server.addr, "zone=a"));
 
