@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callGreeterOnce, greeterClient, startGreeter } from "./greeter.js";
+import { callGreeterOnce, greeterClient, greeters, startGreeter } from "./greeter.js";
 
 describe("test greeter", () => {
   it("answers with its id, counts calls and records the authority", async () => {
@@ -30,5 +30,17 @@ describe("test greeter", () => {
     } finally {
       client.close();
     }
+  });
+
+  it("greeters() closes every client and server it started", async () => {
+    const tracked = greeters();
+    const server = await tracked.server("g-3");
+    const client = tracked.connect(server.addr, { deadlineMs: 2_000 });
+    expect(await client.whoAmI()).toBe("g-3");
+    await tracked.close();
+    await expect(client.whoAmI()).rejects.toThrow("Channel has been shut down");
+    await expect(callGreeterOnce(server.addr, { deadlineMs: 300 })).rejects.toThrow(
+      /UNAVAILABLE|DEADLINE_EXCEEDED/,
+    );
   });
 });

@@ -142,3 +142,35 @@ export async function callGreeterOnce(target: string, options: GreeterClientOpti
     client.close();
   }
 }
+
+/** Greeter servers and clients a test file starts, closed together after it. */
+export interface Greeters {
+  /** Starts a greeter (see {@link startGreeter}) that `close()` shuts down. */
+  server(id: string, options?: { bind?: string }): Promise<GreeterServer>;
+  /** A client (see {@link greeterClient}) that `close()` closes. */
+  connect(target: string, options?: Omit<GreeterClientOptions, "grpc">): GreeterClient;
+  /** Closes every client, then every server. */
+  close(): Promise<void>;
+}
+
+/** Tracks the greeters and clients of one test file, all built with `options.grpc` when given. */
+export function greeters(options: { grpc?: Grpc } = {}): Greeters {
+  const servers: GreeterServer[] = [];
+  const clients: GreeterClient[] = [];
+  return {
+    async server(id, serverOptions = {}) {
+      const started = await startGreeter(id, { ...options, ...serverOptions });
+      servers.push(started);
+      return started;
+    },
+    connect(target, clientOptions = {}) {
+      const created = greeterClient(target, { ...options, ...clientOptions });
+      clients.push(created);
+      return created;
+    },
+    async close() {
+      for (const client of clients.splice(0)) client.close();
+      await Promise.all(servers.splice(0).map((server) => server.close()));
+    },
+  };
+}
