@@ -23,6 +23,13 @@ const handedToGrpc = (flavour: GoFlavour, addr: string, metadata: unknown) =>
     ? { addresses: [{ addr, metadata }], endpoints: [] }
     : { addresses: [], endpoints: [[{ addr, metadata: null }]] };
 
+/** The JSON lines the Go helper printed. */
+const jsonLines = (output: unknown): Record<string, unknown>[] =>
+  String(output)
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
 /** "panics on" (3.4) or "serves" (3.5.27+): what Go's resolver does with object metadata. */
 const verdict = (flavour: GoFlavour) => (flavour.resolverPassesMetadata ? "panics on" : "serves");
 
@@ -85,10 +92,7 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
     }
     expect(exit.stderr).not.toContain("panic");
     expect(exit.code).toBe(0);
-    const lines = String(output)
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = jsonLines(output);
     expect(lines.filter((line) => "error" in line)).toEqual([]);
     expect(lines.at(-1)).toEqual({ event: "survived", answeredBy: ["node-1"] });
   }
@@ -141,10 +145,7 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
     const { exit, output } = await goResolve(service, 2);
     expect(exit.stderr).not.toContain("panic");
     expect(exit.code).toBe(0);
-    const lines = String(output)
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = jsonLines(output);
     expect(lines.at(-1)).toEqual({ event: "survived", answeredBy: ["node-1"] });
   });
 });

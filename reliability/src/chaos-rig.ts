@@ -6,8 +6,8 @@ import type { EtcdResolverHandle } from "@etcd-naming/grpc-js";
 import type { Registration } from "@etcd-naming/registrar";
 import { Etcd3, type IOptions } from "etcd3";
 import { afterAll, beforeAll } from "vitest";
-import { Writer } from "./cluster-tools.js";
-import { History } from "./history.js";
+import { until, Writer } from "./cluster-tools.js";
+import { diffSets, etcdEndpoints, History } from "./history.js";
 import type { WatchRecorder } from "./watch-recorder.js";
 
 /** What a chaos file works on; `cluster`, `history` and `writer` are there once `beforeAll` ran. */
@@ -22,6 +22,11 @@ export interface ChaosRig {
   readonly servers: GreeterServer[];
   /** A new client on every member, closed after the file. */
   client(options?: Omit<IOptions, "hosts">): Etcd3;
+  /**
+   * Waits until every recorder equals etcd's own list of its service, with the history read up to date
+   * before and after; resolves with the client it read etcd through.
+   */
+  converge(): Promise<Etcd3>;
 }
 
 /**
@@ -56,6 +61,17 @@ export function useChaosCluster(name: string, root: string): ChaosRig {
       const created = new Etcd3({ ...options, hosts: started(cluster).endpoints });
       clients.push(created);
       return created;
+    },
+    async converge() {
+      await rig.history.sync();
+      const reader = rig.client();
+      for (const r of rig.recorders) {
+        await until(async () => diffSets(r.current(), await etcdEndpoints(reader, r.service)) === undefined, {
+          describe: async () => `${r.name}: ${diffSets(r.current(), await etcdEndpoints(reader, r.service))}`,
+        });
+      }
+      await rig.history.sync();
+      return reader;
     },
   };
 

@@ -11,7 +11,7 @@ import { callLoop } from "./call-loop.js";
 import { chaosSeconds, createRandom, sleep } from "./chaos-env.js";
 import { useChaosCluster } from "./chaos-rig.js";
 import { summarize, until } from "./cluster-tools.js";
-import { diffSets, etcdEndpoints } from "./history.js";
+import { etcdEndpoints } from "./history.js";
 import { writeResults } from "./results.js";
 import { WatchRecorder } from "./watch-recorder.js";
 
@@ -100,14 +100,7 @@ it("loses no registration, no watcher change and no RPC when the leader is kille
   greeter.close();
 
   // Every watcher converges on etcd's own list, and its every update matched etcd at that revision.
-  await history.sync();
-  const reader = client();
-  for (const r of recorders) {
-    await until(async () => diffSets(r.current(), await etcdEndpoints(reader, r.service)) === undefined, {
-      describe: async () => `${r.name}: ${diffSets(r.current(), await etcdEndpoints(reader, r.service))}`,
-    });
-  }
-  await history.sync();
+  const reader = await rig.converge();
   const mismatches = recorders.flatMap((r) => r.checkHistory(history));
   expect(mismatches).toEqual([]);
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { sleep } from "./chaos-env.js";
 import { useChaosCluster } from "./chaos-rig.js";
 import { memberAt, until } from "./cluster-tools.js";
-import { diffSets, etcdEndpoints } from "./history.js";
+import { etcdEndpoints } from "./history.js";
 import { writeResults } from "./results.js";
 import { WatchRecorder } from "./watch-recorder.js";
 
@@ -127,14 +127,7 @@ beforeAll(async () => {
   target.resume();
   paused = undefined;
 
-  await history.sync();
-  const reader = client();
-  for (const r of recorders) {
-    await until(async () => diffSets(r.current(), await etcdEndpoints(reader, r.service)) === undefined, {
-      describe: async () => `${r.name}: ${diffSets(r.current(), await etcdEndpoints(reader, r.service))}`,
-    });
-  }
-  await history.sync();
+  const reader = await rig.converge();
   outcome = {
     target,
     tunedFailoverMs,
