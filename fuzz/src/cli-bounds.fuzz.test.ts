@@ -5,7 +5,7 @@
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import fc from "fast-check";
 import { it } from "vitest";
-import { TTLS } from "./argv-grammar.js";
+import { TTLS as TTL_VALUES } from "./argv-grammar.js";
 import { type CliRun, contractProblems, runCliInProcess } from "./cli-run.js";
 import { bump, type Counts, fuzzFile, type PropertyBudget, testTimeoutFor } from "./fuzz-env.js";
 
@@ -123,7 +123,10 @@ it("--dial-timeout and --command-timeout: a usage error or honoured", {
 
 // --ttl: whole seconds from 2 up to etcd's maximum (9,000,000,000); a registration that is accepted must
 // hold its one lease quietly until it is stopped.
-const ttlArb = fc.oneof(fc.constantFrom(...TTLS), fc.integer({ min: 2, max: 9_000_000_000 }).map(String));
+const ttlArb = fc.oneof(
+  fc.constantFrom(...TTL_VALUES),
+  fc.integer({ min: 2, max: 9_000_000_000 }).map(String),
+);
 const MAX_TTL = 9_000_000_000;
 const OBSERVE_MS = 1_500;
 

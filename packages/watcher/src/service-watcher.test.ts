@@ -3,11 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createManualClock, type ManualClock } from "./clock.js";
 import { WatcherError } from "./errors.js";
 import { createMemorySource, type MemorySource } from "./memory-source.js";
-import type {
-  EndpointsUpdate,
-  WatcherLogger,
-  WatchServiceOptions,
-} from "./service-watcher.js";
+import type { EndpointsUpdate, WatcherLogger, WatchServiceOptions } from "./service-watcher.js";
 import { watchService } from "./service-watcher.js";
 import type { NamingSource } from "./source.js";
 import { record } from "./test-support.js";
