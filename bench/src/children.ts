@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { deferred, within } from "./support.js";
+import { within } from "./support.js";
 
 /** A child process that speaks one JSON object per stdout line. */
 export interface ChildHandle {
@@ -30,7 +30,7 @@ export function spawnTsChild(script: string, args: readonly string[]): ChildHand
     },
   );
   live.add(child);
-  const exit = deferred<number | null>();
+  const exit = Promise.withResolvers<number | null>();
   child.once("exit", (code) => {
     live.delete(child);
     exit.resolve(code);
@@ -68,7 +68,7 @@ export function spawnTsChild(script: string, args: readonly string[]): ChildHand
     pid: child.pid,
     exited: exit.promise,
     next<T extends { type: string }>(type: string, timeoutMs: number): Promise<T> {
-      const got = deferred<T>();
+      const got = Promise.withResolvers<T>();
       const queue = waiting.get(type) ?? [];
       queue.push((message) => got.resolve(message as T));
       waiting.set(type, queue);

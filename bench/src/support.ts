@@ -33,23 +33,6 @@ export async function until(condition: () => boolean, ms: number, what: string, 
   }
 }
 
-/** A promise with its resolve/reject exposed. */
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 const gc = (globalThis as { gc?: () => void }).gc;
 
 /** Whether heap figures can be trusted: they need node's `--expose-gc`. */

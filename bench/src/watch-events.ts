@@ -1,5 +1,5 @@
 import type { EndpointsUpdate, ServiceWatcher } from "@etcd-naming/watcher";
-import { deferred, now } from "./support.js";
+import { now } from "./support.js";
 
 /** Waits for an `update` event matching a condition on every watcher of a group. */
 export interface EveryWatcher {
@@ -22,7 +22,7 @@ export function everyWatcher(
   watchers: readonly ServiceWatcher[],
   matches: (update: EndpointsUpdate) => boolean,
 ): EveryWatcher {
-  const all = deferred<void>();
+  const all = Promise.withResolvers<void>();
   let pending = watchers.length;
   let firstAt = 0n;
   let lastAt = 0n;
@@ -79,7 +79,7 @@ export interface RawDelete {
 }
 
 export function rawDelete(raw: RawWatcher, key: string): RawDelete {
-  const seen = deferred<void>();
+  const seen = Promise.withResolvers<void>();
   let at = 0n;
   const listener = (kv: { key: Buffer }) => {
     if (at !== 0n || kv.key.toString() !== key) return;

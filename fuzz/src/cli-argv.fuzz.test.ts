@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { type EtcdServer, startEtcd } from "@etcd-naming/etcd-fixture";
 import fc from "fast-check";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, it } from "vitest";
 import { argvArb, envArb, fill } from "./argv-grammar.js";
 import {
   type CliRun,
@@ -16,20 +16,10 @@ import {
   runCliInProcess,
   runCliProcess,
 } from "./cli-run.js";
-import {
-  bump,
-  type Counts,
-  checkProperty,
-  type FuzzReport,
-  testTimeoutFor,
-  writeReports,
-} from "./fuzz-env.js";
-import { installLoopbackGuard } from "./loopback-guard.js";
+import { bump, type Counts, fuzzFile, testTimeoutFor } from "./fuzz-env.js";
 import { prototypeChanges, snapshotPrototypes } from "./prototypes.js";
 
-const FILE = "cli-argv.fuzz.test.ts";
-const guard = installLoopbackGuard();
-const reports: FuzzReport[] = [];
+const fuzz = fuzzFile("cli-argv");
 const prototypes = snapshotPrototypes();
 let etcd: EtcdServer;
 let dir: string;
@@ -45,8 +35,6 @@ afterAll(async () => {
   await killCliProcesses();
   await etcd?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  writeReports("cli-argv", reports);
-  expect(guard.connects, "connections the loopback guard refused").toEqual([]);
 });
 
 interface Case {
@@ -109,7 +97,7 @@ it("in process: exit 0/1/2, one error line, no stack, no hang", {
     if (changed.length > 0) problems.push(`built-in prototypes changed: ${changed.join(", ")}`);
     if (problems.length > 0) throw new Error(`${describeRun(argv, env, run)}\n  ${problems.join("\n  ")}`);
   });
-  reports.push(await checkProperty("argv in process", FILE, property, IN_PROCESS, inProcessCounts));
+  await fuzz.check("argv in process", property, IN_PROCESS, inProcessCounts);
 });
 
 // The same grammar through real processes, three at a time; the examples above go first, grouped.
@@ -147,5 +135,5 @@ it("as a process: exit 0/1/2, one error line, no Node warnings, no hang", {
     const failed = failures.filter((f) => f !== "");
     if (failed.length > 0) throw new Error(failed.join("\n"));
   });
-  reports.push(await checkProperty("argv as a process", FILE, property, AS_PROCESS, processCounts));
+  await fuzz.check("argv as a process", property, AS_PROCESS, processCounts);
 });

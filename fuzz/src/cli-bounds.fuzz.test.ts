@@ -4,29 +4,14 @@
 // lease flap. In process, against the shared etcd.
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import fc from "fast-check";
-import { afterAll, expect, it } from "vitest";
+import { it } from "vitest";
+import { TTLS as TTL_VALUES } from "./argv-grammar.js";
 import { type CliRun, contractProblems, runCliInProcess } from "./cli-run.js";
-import {
-  bump,
-  type Counts,
-  checkProperty,
-  type FuzzReport,
-  type PropertyBudget,
-  testTimeoutFor,
-  writeReports,
-} from "./fuzz-env.js";
-import { installLoopbackGuard } from "./loopback-guard.js";
+import { bump, type Counts, fuzzFile, type PropertyBudget, testTimeoutFor } from "./fuzz-env.js";
 
-const FILE = "cli-bounds.fuzz.test.ts";
-const guard = installLoopbackGuard();
+const fuzz = fuzzFile("cli-bounds");
 const etcd = useTestEtcd();
-const reports: FuzzReport[] = [];
 let serviceNo = 0;
-
-afterAll(() => {
-  writeReports("cli-bounds", reports);
-  expect(guard.connects, "connections the loopback guard refused").toEqual([]);
-});
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -133,31 +118,13 @@ it("--dial-timeout and --command-timeout: a usage error or honoured", {
       );
     }
   });
-  reports.push(await checkProperty("CLI durations", FILE, property, DURATIONS, durationCounts));
+  await fuzz.check("CLI durations", property, DURATIONS, durationCounts);
 });
 
 // --ttl: whole seconds from 2 up to etcd's maximum (9,000,000,000); a registration that is accepted must
 // hold its one lease quietly until it is stopped.
 const ttlArb = fc.oneof(
-  fc.constantFrom(
-    "2",
-    "3",
-    "10",
-    "1",
-    "0",
-    "-5",
-    "10.5",
-    " 3 ",
-    "0x10",
-    "1e3",
-    "2147483",
-    "2147484",
-    "6442451",
-    "9000000000",
-    "9000000001",
-    "99999999999999999999",
-    "",
-  ),
+  fc.constantFrom(...TTL_VALUES),
   fc.integer({ min: 2, max: 9_000_000_000 }).map(String),
 );
 const MAX_TTL = 9_000_000_000;
@@ -220,5 +187,5 @@ it("--ttl: a usage error or a lease that holds", { timeout: testTimeoutFor(TTLS)
       );
     }
   });
-  reports.push(await checkProperty("CLI --ttl", FILE, property, TTLS, ttlCounts));
+  await fuzz.check("CLI --ttl", property, TTLS, ttlCounts);
 });

@@ -8,22 +8,12 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import fc from "fast-check";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, it } from "vitest";
 import { type CliRun, contractProblems, killCliProcesses, runCliProcess } from "./cli-run.js";
-import {
-  bump,
-  type Counts,
-  checkProperty,
-  type FuzzReport,
-  testTimeoutFor,
-  writeReports,
-} from "./fuzz-env.js";
-import { installLoopbackGuard } from "./loopback-guard.js";
+import { bump, type Counts, fuzzFile, testTimeoutFor } from "./fuzz-env.js";
 
-const FILE = "cli-files.fuzz.test.ts";
-const guard = installLoopbackGuard();
+const fuzz = fuzzFile("cli-files");
 const etcd = useTestEtcd();
-const reports: FuzzReport[] = [];
 
 /** Kinds of file a user (or a hostile wrapper script) can hand the CLI. */
 const KINDS = [
@@ -85,8 +75,6 @@ afterAll(async () => {
   await killCliProcesses();
   await new Promise<void>((resolve) => (socketServer ? socketServer.close(() => resolve()) : resolve()));
   if (dir) rmSync(dir, { recursive: true, force: true });
-  writeReports("cli-files", reports);
-  expect(guard.connects, "connections the loopback guard refused").toEqual([]);
 });
 
 type Slot = "--cacert" | "--cert" | "--key" | "ETCDCTL_CACERT" | "ETCDCTL_CERT" | "ETCDCTL_KEY";
@@ -193,5 +181,5 @@ it("special, huge and missing files end in one prompt error line with exit 2", {
     });
     if (failures.length > 0) throw new Error(failures.join("\n"));
   });
-  reports.push(await checkProperty("file inputs", FILE, property, BUDGET, counts));
+  await fuzz.check("file inputs", property, BUDGET, counts);
 });

@@ -4,7 +4,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { expect } from "vitest";
+import { afterAll, expect } from "vitest";
+import { type GuardLog, installLoopbackGuard } from "./loopback-guard.js";
 
 /** What the environment asks of every property of this run. */
 export interface FuzzSettings {
@@ -261,4 +262,42 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
     );
   }
   return report;
+}
+
+/** What every fuzz file shares: the loopback guard, the reports of its properties, and their check. */
+export interface FuzzFile {
+  /** What the loopback guard refused so far. */
+  readonly guard: GuardLog;
+  readonly reports: FuzzReport[];
+  /** {@link checkProperty} under this file's name; the report is kept for `fuzz/results/<name>.json`. */
+  check<Ts extends [unknown, ...unknown[]]>(
+    property: string,
+    run: fc.IAsyncPropertyWithHooks<Ts>,
+    budget: PropertyBudget,
+    counts?: Counts,
+  ): Promise<FuzzReport>;
+}
+
+/**
+ * Sets up one `<name>.fuzz.test.ts`: installs the loopback guard at once, and after the file writes its
+ * reports and fails if the guard refused any connection. Call it first: the file's own `afterAll` hooks,
+ * registered later, run before this one.
+ */
+export function fuzzFile(name: string): FuzzFile {
+  const file = `${name}.fuzz.test.ts`;
+  const guard = installLoopbackGuard();
+  const reports: FuzzReport[] = [];
+  afterAll(() => {
+    writeReports(name, reports);
+    expect(guard.connects, "connections the loopback guard refused").toEqual([]);
+  });
+  return {
+    guard,
+    reports,
+    async check(property, run, budget, counts) {
+      const report = await checkProperty(property, file, run, budget, counts);
+      reports.push(report);
+      return report;
+    },
+  };
 }

@@ -11,24 +11,14 @@ import { createEtcd3Source, type ServiceSnapshot, watchService } from "@etcd-nam
 import * as grpc from "@grpc/grpc-js";
 import type { Etcd3 } from "etcd3";
 import fc from "fast-check";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, it } from "vitest";
 import { addressText, callEcho, type Observation, startEcho, tappedGrpc } from "./channel-tap.js";
-import {
-  bump,
-  type Counts,
-  checkProperty,
-  type FuzzReport,
-  testTimeoutFor,
-  writeReports,
-} from "./fuzz-env.js";
-import { installLoopbackGuard } from "./loopback-guard.js";
+import { bump, type Counts, fuzzFile, testTimeoutFor } from "./fuzz-env.js";
 import { prototypeChanges, snapshotPrototypes } from "./prototypes.js";
 
-const FILE = "keyspace.fuzz.test.ts";
-const guard = installLoopbackGuard();
+const fuzz = fuzzFile("keyspace");
 const etcd = useTestEtcd();
 const quiet = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} };
-const reports: FuzzReport[] = [];
 const prototypes = snapshotPrototypes();
 
 let reader: Etcd3;
@@ -62,8 +52,6 @@ afterAll(async () => {
   await handle?.close();
   echo?.close();
   tarpit?.close();
-  writeReports("keyspace", reports);
-  expect(guard.connects, "connections the loopback guard refused").toEqual([]);
 });
 
 async function startTarpit(): Promise<{ addr: string; close(): void }> {
@@ -675,5 +663,5 @@ it("watcher and resolver views converge to etcd's bytes under arbitrary keys and
       await writer.delete().prefix(prefix).exec();
     }
   });
-  reports.push(await checkProperty("views converge to etcd", FILE, property, BUDGET, counts));
+  await fuzz.check("views converge to etcd", property, BUDGET, counts);
 });

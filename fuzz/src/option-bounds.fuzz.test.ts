@@ -17,7 +17,7 @@ import { createEtcd3Source, WatcherError, watchService } from "@etcd-naming/watc
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
 import fc from "fast-check";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, it } from "vitest";
 import {
   collectWarnings,
   defined,
@@ -29,20 +29,9 @@ import {
   waitFor,
 } from "./bounds.js";
 import { type Observation, tappedGrpc } from "./channel-tap.js";
-import {
-  bump,
-  type Counts,
-  checkProperty,
-  type FuzzReport,
-  type PropertyBudget,
-  testTimeoutFor,
-  writeReports,
-} from "./fuzz-env.js";
-import { installLoopbackGuard } from "./loopback-guard.js";
+import { bump, type Counts, fuzzFile, type PropertyBudget, testTimeoutFor } from "./fuzz-env.js";
 
-const FILE = "option-bounds.fuzz.test.ts";
-const guard = installLoopbackGuard();
-const reports: FuzzReport[] = [];
+const fuzz = fuzzFile("option-bounds");
 const quiet = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} };
 let etcd: EtcdServer;
 let admin: Etcd3;
@@ -60,8 +49,6 @@ afterAll(async () => {
   for (const client of clients.splice(0)) client.close();
   admin?.close();
   await etcd?.close();
-  writeReports("option-bounds", reports);
-  expect(guard.connects, "connections the loopback guard refused").toEqual([]);
 });
 
 function client(hosts = etcd.endpoints): Etcd3 {
@@ -249,7 +236,7 @@ it("watchService options: rejected with INVALID_OPTIONS or honoured", {
       if (problems.length > 0) throw new Error(`${show(configs)}: ${problems.join("; ")}`);
     },
   );
-  reports.push(await checkProperty("watcher options", FILE, property, WATCHER, watcherCounts));
+  await fuzz.check("watcher options", property, WATCHER, watcherCounts);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -348,7 +335,7 @@ it("createEtcd3Source options: rejected with INVALID_OPTIONS or honoured", {
       if (problems.length > 0) throw new Error(`${show(configs)}: ${problems.join("; ")}`);
     },
   );
-  reports.push(await checkProperty("source options", FILE, property, SOURCE, sourceCounts));
+  await fuzz.check("source options", property, SOURCE, sourceCounts);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -446,7 +433,7 @@ it("registerEtcdResolver options: rejected with INVALID_OPTIONS or honoured", {
       if (problems.length > 0) throw new Error(`${show(configs)}: ${problems.join("; ")}`);
     },
   );
-  reports.push(await checkProperty("resolver options", FILE, property, RESOLVER, resolverCounts));
+  await fuzz.check("resolver options", property, RESOLVER, resolverCounts);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -611,7 +598,7 @@ it("register() ttl and backoff: rejected with INVALID_INPUT or honoured", {
       if (problems.length > 0) throw new Error(`${show(configs)}: ${problems.join("; ")}`);
     },
   );
-  reports.push(await checkProperty("register options", FILE, property, REGISTER, registerCounts));
+  await fuzz.check("register options", property, REGISTER, registerCounts);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -770,7 +757,7 @@ it("createEndpointManager: lease ids, maxTxnOps and etcd's refusals get their do
     bump(managerCounts, "cases");
     if (problems.length > 0) throw new Error(problems.join("\n"));
   });
-  reports.push(await checkProperty("endpoint manager bounds", FILE, property, MANAGER, managerCounts));
+  await fuzz.check("endpoint manager bounds", property, MANAGER, managerCounts);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -823,5 +810,5 @@ it("codec limits: RangeError for a bad limit, otherwise exactly the limit", {
     },
   );
   const examples = EDGE_NUMBERS.map((n) => [n, n, 3, 10] as [number, number, number, number]);
-  reports.push(await checkProperty("codec limits", FILE, property, { ...CODEC, examples }, codecCounts));
+  await fuzz.check("codec limits", property, { ...CODEC, examples }, codecCounts);
 });

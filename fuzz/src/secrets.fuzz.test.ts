@@ -10,23 +10,12 @@ import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3, Range } from "etcd3";
 import fc from "fast-check";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, it } from "vitest";
 import { callEcho } from "./channel-tap.js";
 import { type CliRun, killCliProcesses, runCliInProcess, runCliProcess } from "./cli-run.js";
-import {
-  bump,
-  type Counts,
-  checkProperty,
-  type FuzzReport,
-  type PropertyBudget,
-  testTimeoutFor,
-  writeReports,
-} from "./fuzz-env.js";
-import { installLoopbackGuard } from "./loopback-guard.js";
+import { bump, type Counts, fuzzFile, type PropertyBudget, testTimeoutFor } from "./fuzz-env.js";
 
-const FILE = "secrets.fuzz.test.ts";
-const guard = installLoopbackGuard();
-const reports: FuzzReport[] = [];
+const fuzz = fuzzFile("secrets");
 const ROOT_PASSWORD = "fuzz-root-Qx7vZ2";
 let etcd: EtcdServer;
 let admin: Etcd3;
@@ -54,8 +43,6 @@ afterAll(async () => {
   await killCliProcesses();
   admin?.close();
   await etcd?.close();
-  writeReports("secrets", reports);
-  expect(guard.connects, "connections the loopback guard refused").toEqual([]);
 });
 
 /** A password: a unique core that is searched for in every output, and characters that upset parsers. */
@@ -240,13 +227,13 @@ it("the CLI prints no password on any path (in process)", {
   const property = fc.asyncProperty(cliCaseArb, async (c) => {
     const user = await makeUser(c.mode, c.secret);
     const { argv, env } = cliArgs(c, user);
-    const lookupsBefore = guard.lookups.length;
+    const lookupsBefore = fuzz.guard.lookups.length;
     const run = await runCliInProcess(argv, { env, timeoutMs: 20_000, stopAfterMs: 600 });
     bump(cliCounts, "invocations");
     bump(cliCounts, `exit ${run.code ?? "none"}`);
     // Only leaks and hangs count here: the rest of the CLI contract is the argv suite's.
     const problems = [
-      ...cliLeaks(c, user, run, guard.lookups.slice(lookupsBefore)),
+      ...cliLeaks(c, user, run, fuzz.guard.lookups.slice(lookupsBefore)),
       ...(run.hung ? ["did not end within its time bound"] : []),
     ];
     if (problems.length > 0) {
@@ -256,7 +243,7 @@ it("the CLI prints no password on any path (in process)", {
       );
     }
   });
-  reports.push(await checkProperty("CLI output holds no secret", FILE, property, IN_PROCESS, cliCounts));
+  await fuzz.check("CLI output holds no secret", property, IN_PROCESS, cliCounts);
 });
 
 const processCounts: Counts = {};
@@ -300,9 +287,7 @@ it("the CLI prints no password on any path (as a process)", {
     const failed = failures.filter((f) => f !== "");
     if (failed.length > 0) throw new Error(failed.join("\n"));
   });
-  reports.push(
-    await checkProperty("CLI process output holds no secret", FILE, property, AS_PROCESS, processCounts),
-  );
+  await fuzz.check("CLI process output holds no secret", property, AS_PROCESS, processCounts);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -376,7 +361,7 @@ async function libraryProperty(
       info: (...args: unknown[]) => seen.push(args),
       debug: (...args: unknown[]) => seen.push(args),
     };
-    const lookupsBefore = guard.lookups.length;
+    const lookupsBefore = fuzz.guard.lookups.length;
     const scheme = `fuzz-secret${++schemeNo}`;
     const handle = registerEtcdResolver({ client, scheme, logger });
     const watcher = watchService(createEtcd3Source(client), "svc/lib", { logger });
@@ -413,7 +398,7 @@ async function libraryProperty(
     // With user info in the host, etcd3 itself hands grpc-js the whole text as a target, and grpc-js
     // resolves it as a DNS name before any of our code sees an error: etcd3 does not expose its hosts, so
     // the packages cannot refuse such a client first. SECURITY.md says so; what they report stays checked.
-    const lookups = c.host === "url-userinfo" ? [] : guard.lookups.slice(lookupsBefore);
+    const lookups = c.host === "url-userinfo" ? [] : fuzz.guard.lookups.slice(lookupsBefore);
     const problems = [
       ...leaks(text, c.secret, user).map((l) => `${l} in an error, log line or call status`),
       ...leaks(lookups.join("\n"), c.secret, user).map((l) => `${l} in a DNS name looked up`),
@@ -425,7 +410,7 @@ async function libraryProperty(
       );
     }
   });
-  reports.push(await checkProperty(name, FILE, property, budget, libCounts));
+  await fuzz.check(name, property, budget, libCounts);
 }
 
 const LIBRARIES: PropertyBudget = { runs: 2, runTimeoutMs: 60_000 };

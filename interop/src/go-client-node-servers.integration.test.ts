@@ -1,10 +1,10 @@
 // 3. A Go gRPC client dialing etcd:///<service> through etcd's Go resolver with round_robin calls Node
 //    grpc-js servers registered by our registrar; one of them drains → the Go client stops calling it.
+import { type GreeterServer, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type GoLine, startGo } from "./go-helper.js";
-import { type NodeGreeter, startNodeGreeter } from "./greeter.js";
 import { describeGoFlavours } from "./suite.js";
 
 const answeredBy = (lines: readonly GoLine[]): string[] =>
@@ -18,7 +18,7 @@ describeGoFlavours(
     beforeAll(() => {
       client = etcd.client();
     });
-    const servers: NodeGreeter[] = [];
+    const servers: GreeterServer[] = [];
     const registrations: Registration[] = [];
 
     afterAll(async () => {
@@ -26,18 +26,9 @@ describeGoFlavours(
       await Promise.all(servers.map((s) => s.close()));
     });
 
-    it("round-robins over every registered Node server and stops calling a drained one", async () => {
-      const service = `${etcd.namespace}/greeter`;
-      for (const id of ["node-1", "node-2", "node-3"]) {
-        const server = await startNodeGreeter(id);
-        servers.push(server);
-        // String metadata: what Go resolvers before 3.5.27 can carry without panicking.
-        registrations.push(
-          await register({ client, service, addr: server.addr, metadata: `id=${id}`, ttl: 10 }),
-        );
-      }
-
-      const goClient = startGo(go.binary, [
+    /** The helper's `client`: dials etcd:///<service> through etcd's Go resolver, one call every 20 ms. */
+    const startGoClient = (service: string, ...args: string[]) =>
+      startGo(go.binary, [
         "client",
         "-endpoints",
         etcd.endpoints.join(","),
@@ -45,11 +36,23 @@ describeGoFlavours(
         `etcd:///${service}`,
         "-interval",
         "20ms",
-        // grpc-go sends the service name as :authority; Node's HTTP/2 server refuses one containing "/"
-        // (see the next test), so a nested service needs a host-like authority, as our resolver uses.
-        "-authority",
-        service.replaceAll("/", "."),
+        ...args,
       ]);
+
+    it("round-robins over every registered Node server and stops calling a drained one", async () => {
+      const service = `${etcd.namespace}/greeter`;
+      for (const id of ["node-1", "node-2", "node-3"]) {
+        const server = await startGreeter(id);
+        servers.push(server);
+        // String metadata: what Go resolvers before 3.5.27 can carry without panicking.
+        registrations.push(
+          await register({ client, service, addr: server.addr, metadata: `id=${id}`, ttl: 10 }),
+        );
+      }
+
+      // grpc-go sends the service name as :authority; Node's HTTP/2 server refuses one containing "/"
+      // (see the next test), so a nested service needs a host-like authority, as our resolver uses.
+      const goClient = startGoClient(service, "-authority", service.replaceAll("/", "."));
       await goClient.waitForLine((line) => line["event"] === "dialed");
 
       // round_robin: every server answers, none dominates.
@@ -117,19 +120,11 @@ describeGoFlavours(
         : `known trap: a nested service name as grpc-go ${flavour.expected.grpc}'s default :authority is refused by Node servers`,
       async () => {
         const service = `${etcd.namespace}/nested/greeter`;
-        const server = await startNodeGreeter("node-nested");
+        const server = await startGreeter("node-nested");
         servers.push(server);
         registrations.push(await register({ client, service, addr: server.addr, ttl: 10 }));
 
-        const goClient = startGo(go.binary, [
-          "client",
-          "-endpoints",
-          etcd.endpoints.join(","),
-          "-target",
-          `etcd:///${service}`,
-          "-interval",
-          "20ms",
-        ]);
+        const goClient = startGoClient(service);
         const first = await goClient.waitForLine((line) => "error" in line || "server" in line);
         if (flavour.grpcEncodesAuthority) {
           expect(first).toEqual({ seq: 1, server: "node-nested" });

@@ -4,9 +4,8 @@ import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc
 import { createEndpointManager } from "@etcd-naming/registrar";
 import { createEtcd3Source, type ServiceWatcher, watchService } from "@etcd-naming/watcher";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { runGoOk } from "./go-helper.js";
 import { probeResolution, type ResolutionProbe } from "./resolution.js";
-import { describeGoFlavours } from "./suite.js";
+import { describeGoFlavours, runGoManager } from "./suite.js";
 
 type Listed = Record<string, { addr: string; metadata: unknown }>;
 
@@ -26,16 +25,7 @@ describeGoFlavours(
     let all: ResolutionProbe;
     let zoneA: ResolutionProbe;
 
-    const manager = (op: string, request?: unknown) =>
-      runGoOk(go.binary, [
-        "manager",
-        "-endpoints",
-        etcd.endpoints.join(","),
-        "-service",
-        service,
-        op,
-        ...(request === undefined ? [] : [JSON.stringify(request)]),
-      ]);
+    const manager = (op: string, request?: unknown) => runGoManager({ etcd, go }, service, op, request);
     const goList = async () => ((await manager("list")) as { endpoints: Listed }).endpoints;
     const watcherView = (): Listed =>
       Object.fromEntries(

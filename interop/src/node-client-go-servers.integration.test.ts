@@ -1,10 +1,10 @@
 // 4. A Node grpc-js client through our resolver calls Go gRPC servers registered by Go's endpoints.Manager
 //    with a lease; a Go server's lease is revoked → our client stops calling it.
+import { type GreeterClient, greeterClient } from "@etcd-naming/etcd-fixture/greeter";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type GoProcess, runGoOk, startGo } from "./go-helper.js";
-import { type NodeGreeterClient, nodeGreeterClient } from "./greeter.js";
 import { describeGoFlavours } from "./suite.js";
 
 describeGoFlavours("Node client, our resolver → Go servers", { timeout: 60_000 }, ({ etcd, go }) => {
@@ -13,7 +13,7 @@ describeGoFlavours("Node client, our resolver → Go servers", { timeout: 60_000
     client = etcd.client();
   });
   let handle: EtcdResolverHandle;
-  let greeter: NodeGreeterClient | undefined;
+  let greeter: GreeterClient | undefined;
 
   beforeAll(() => {
     handle = registerEtcdResolver({ client: etcd.client() });
@@ -54,7 +54,7 @@ describeGoFlavours("Node client, our resolver → Go servers", { timeout: 60_000
     }
     const [revoked, ...kept] = servers;
 
-    greeter = nodeGreeterClient(`etcd:///${service}`);
+    greeter = greeterClient(`etcd:///${service}`, { deadlineMs: 2_000 });
     // Every Go server answers (round_robin is the resolver's default).
     await expect
       .poll(async () => new Set(await calls(10)), { timeout: 20_000, interval: 0 })

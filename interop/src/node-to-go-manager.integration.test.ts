@@ -7,7 +7,7 @@ import { createEndpointManager, type Registration, register } from "@etcd-naming
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runGoOk } from "./go-helper.js";
-import { describeGoFlavours } from "./suite.js";
+import { describeGoFlavours, runGoManager } from "./suite.js";
 
 type Listed = Record<string, { addr: string; metadata: unknown }>;
 
@@ -42,15 +42,7 @@ describeGoFlavours("our writers → Go's endpoints.Manager", { timeout: 30_000 }
   });
 
   const goManager = (service: string, op: string, request?: unknown) =>
-    runGoOk(go.binary, [
-      "manager",
-      "-endpoints",
-      etcd.endpoints.join(","),
-      "-service",
-      service,
-      op,
-      ...(request === undefined ? [] : [JSON.stringify(request)]),
-    ]);
+    runGoManager({ etcd, go }, service, op, request);
   const goList = async (service: string) =>
     ((await goManager(service, "list")) as { endpoints: Listed }).endpoints;
   const stored = async (key: string) => {

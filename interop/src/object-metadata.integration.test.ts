@@ -5,13 +5,14 @@
 //    Our registrar and CLI warn when they write object metadata (older Go clients still panic); string
 //    metadata is safe on both sides; our resolver is not affected.
 import { createCli } from "@etcd-naming/cli";
+import { captureOutput } from "@etcd-naming/etcd-fixture";
+import { type GreeterServer, greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
-import { type Registration, register } from "@etcd-naming/registrar";
+import { type RegisterOptions, type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { GoFlavour } from "./flavours.js";
 import { type GoExit, runGo, runGoOk } from "./go-helper.js";
-import { type NodeGreeter, nodeGreeterClient, startNodeGreeter } from "./greeter.js";
 import { describeGoFlavours } from "./suite.js";
 
 const PANIC = "panic: runtime error: hash of unhashable type map[string]interface {}";
@@ -22,18 +23,25 @@ const handedToGrpc = (flavour: GoFlavour, addr: string, metadata: unknown) =>
     ? { addresses: [{ addr, metadata }], endpoints: [] }
     : { addresses: [], endpoints: [[{ addr, metadata: null }]] };
 
+/** The JSON lines the Go helper printed. */
+const jsonLines = (output: unknown): Record<string, unknown>[] =>
+  String(output)
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
 /** "panics on" (3.4) or "serves" (3.5.27+): what Go's resolver does with object metadata. */
 const verdict = (flavour: GoFlavour) => (flavour.resolverPassesMetadata ? "panics on" : "serves");
 
 describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }, ({ flavour, etcd, go }) => {
   let client: Etcd3;
   const registrations: Registration[] = [];
-  let server: NodeGreeter;
+  let server: GreeterServer;
   let handle: EtcdResolverHandle;
 
   beforeAll(async () => {
     client = etcd.client();
-    server = await startNodeGreeter("node-1");
+    server = await startGreeter("node-1");
     handle = registerEtcdResolver({ client: etcd.client() });
   });
   afterAll(async () => {
@@ -41,6 +49,14 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
     await handle?.close();
     await server?.close();
   });
+
+  /** Registers the server under `service` with `metadata`; resolves with the warnings register() logged. */
+  async function registerServer(service: string, metadata: RegisterOptions["metadata"]): Promise<string[]> {
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message) };
+    registrations.push(await register({ client, service, addr: server.addr, metadata, ttl: 10, logger }));
+    return warnings;
+  }
 
   /** Runs Go's resolver (round_robin, as Go users dial) against the service and calls for `seconds`. */
   const goResolve = (service: string, seconds: number) =>
@@ -76,27 +92,14 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
     }
     expect(exit.stderr).not.toContain("panic");
     expect(exit.code).toBe(0);
-    const lines = String(output)
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = jsonLines(output);
     expect(lines.filter((line) => "error" in line)).toEqual([]);
     expect(lines.at(-1)).toEqual({ event: "survived", answeredBy: ["node-1"] });
   }
 
   it(`register() warns about object metadata, and Go's resolver ${verdict(flavour)} what it wrote`, async () => {
     const service = `${etcd.namespace}/object-registrar`;
-    const warnings: string[] = [];
-    registrations.push(
-      await register({
-        client,
-        service,
-        addr: server.addr,
-        metadata: { zone: "a" },
-        ttl: 10,
-        logger: { warn: (message) => warnings.push(message) },
-      }),
-    );
+    const warnings = await registerServer(service, { zone: "a" });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`${service}/${server.addr}`);
     expect(warnings[0]).toContain("3.6.0-3.6.7");
@@ -106,9 +109,9 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
     expectGoOutcome(await goResolve(service, flavour.resolverPassesMetadata ? 15 : 3));
 
     // Our resolver reads the same endpoint and calls reach the server.
-    const greeter = nodeGreeterClient(`etcd:///${service}`);
+    const greeter = greeterClient(`etcd:///${service}`);
     try {
-      await expect(greeter.whoAmI(10_000)).resolves.toBe("node-1");
+      await expect(greeter.whoAmI({ deadlineMs: 10_000 })).resolves.toBe("node-1");
     } finally {
       greeter.close();
     }
@@ -116,15 +119,15 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
 
   it(`the CLI warns when it adds object metadata, and Go's resolver ${verdict(flavour)} it`, async () => {
     const service = `${etcd.namespace}/object-cli`;
-    let stdout = "";
-    let stderr = "";
-    const cli = createCli({
-      stdout: { write: (chunk) => (stdout += chunk) },
-      stderr: { write: (chunk) => (stderr += chunk) },
-      env: { ETCD_ENDPOINTS: etcd.endpoints.join(",") },
-      isTTY: false,
-    });
-    const code = await cli.run(["add", service, server.addr, "--metadata", '{"zone":"a"}']);
+    const { code, stdout, stderr } = await captureOutput((sinks) =>
+      createCli({ ...sinks, env: { ETCD_ENDPOINTS: etcd.endpoints.join(",") }, isTTY: false }).run([
+        "add",
+        service,
+        server.addr,
+        "--metadata",
+        '{"zone":"a"}',
+      ]),
+    );
     expect({ code, stdout }).toEqual({ code: 0, stdout: expect.stringContaining(`added ${service}/`) });
     expect(stderr).toMatch(
       /^warning: object metadata makes etcd's Go resolver 3\.4\.x, 3\.5\.0-3\.5\.26 and 3\.6\.0-3\.6\.7 panic/,
@@ -135,27 +138,14 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
 
   it("string metadata: no warning, and Go's resolver serves calls with it", async () => {
     const service = `${etcd.namespace}/string-metadata`;
-    const warnings: string[] = [];
-    registrations.push(
-      await register({
-        client,
-        service,
-        addr: server.addr,
-        metadata: "zone=a",
-        ttl: 10,
-        logger: { warn: (message) => warnings.push(message) },
-      }),
-    );
+    const warnings = await registerServer(service, "zone=a");
     expect(warnings).toEqual([]);
     expect(await goResolverState(service)).toEqual(handedToGrpc(flavour, server.addr, "zone=a"));
 
     const { exit, output } = await goResolve(service, 2);
     expect(exit.stderr).not.toContain("panic");
     expect(exit.code).toBe(0);
-    const lines = String(output)
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = jsonLines(output);
     expect(lines.at(-1)).toEqual({ event: "survived", answeredBy: ["node-1"] });
   });
 });

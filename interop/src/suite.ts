@@ -127,3 +127,24 @@ export function describeGoFlavours(
     );
   }
 }
+
+/**
+ * Runs the helper's `manager` command (etcd's Go endpoints.Manager) on `service` against the flavour's
+ * etcd: `op` is `list`, `add` or `delete`, `request` its JSON argument. Resolves with its JSON output.
+ */
+export function runGoManager(
+  suite: Pick<GoSuite, "etcd" | "go">,
+  service: string,
+  op: string,
+  request?: unknown,
+): Promise<unknown> {
+  return runGoOk(suite.go.binary, [
+    "manager",
+    "-endpoints",
+    suite.etcd.endpoints.join(","),
+    "-service",
+    service,
+    op,
+    ...(request === undefined ? [] : [JSON.stringify(request)]),
+  ]);
+}

@@ -1,16 +1,4 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.preset.js";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: { compilerOptions: { isolatedDeclarations: true } },
-  tsconfig: "tsconfig.build.json",
-  target: "node22",
-  platform: "node",
-  sourcemap: true,
-  clean: true,
-  splitting: false,
-  treeshake: true,
-  // version.ts reads package.json through import.meta.url, which the CommonJS build must provide.
-  shims: true,
-});
+// version.ts reads package.json through import.meta.url, which the CommonJS build must provide.
+export default packageBuild({ shims: true });

@@ -1,16 +1,8 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.preset.js";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/vitest.ts", "src/global-setup.ts"],
-  // vitest and etcd3 come from the consumer; only the "./vitest" entry touches them.
-  external: ["vitest", "vitest/node", "etcd3"],
-  format: ["esm", "cjs"],
-  dts: { compilerOptions: { isolatedDeclarations: true } },
-  tsconfig: "tsconfig.build.json",
-  target: "node22",
-  platform: "node",
-  sourcemap: true,
-  clean: true,
-  splitting: false,
-  treeshake: true,
+export default packageBuild({
+  entry: ["src/index.ts", "src/vitest.ts", "src/global-setup.ts", "src/greeter.ts"],
+  // vitest, etcd3 and grpc-js come from the consumer; only the "./vitest" entry touches vitest and
+  // only the "./greeter" entry grpc-js.
+  external: ["vitest", "vitest/node", "etcd3", "@grpc/grpc-js"],
 });

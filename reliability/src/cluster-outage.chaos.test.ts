@@ -1,16 +1,13 @@
-// Issue 10, suite 3: the whole cluster is down for longer than the lease TTL, then back. Registrars
-// must re-register under new leases, watchers must catch up with etcd, and grpc-js clients keep
-// calling the last known endpoints all along.
-import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
-import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
-import { type Registration, register, registrarClientOptions } from "@etcd-naming/registrar";
+import { greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
+import { registerEtcdResolver } from "@etcd-naming/grpc-js";
+import { register, registrarClientOptions } from "@etcd-naming/registrar";
 import { createEtcd3Source, type Etcd3Source, watchService } from "@etcd-naming/watcher";
-import { Etcd3, type IOptions } from "etcd3";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
+import { callLoop } from "./call-loop.js";
 import { sleep } from "./chaos-env.js";
+import { useChaosCluster } from "./chaos-rig.js";
 import { until } from "./cluster-tools.js";
-import { callLoop, type GreeterServer, greeterClient, startGreeter } from "./greeter.js";
-import { diffSets, etcdEndpoints, History } from "./history.js";
+import { diffSets, etcdEndpoints } from "./history.js";
 import { writeResults } from "./results.js";
 import { WatchRecorder } from "./watch-recorder.js";
 
@@ -21,37 +18,13 @@ const service = `${root}/greeter`;
 const quiet = { warn: () => {}, error: () => {} };
 const TTL = 3;
 
-let cluster: EtcdCluster;
-let history: History;
-const clients: Etcd3[] = [];
-const servers: GreeterServer[] = [];
-const registrations: Registration[] = [];
-const recorders: WatchRecorder[] = [];
+const rig = useChaosCluster("chaos-outage", root);
+const { recorders, registrations, servers } = rig;
 const sources: Etcd3Source[] = [];
-let resolver: EtcdResolverHandle | undefined;
-
-const client = (options: Omit<IOptions, "hosts"> = {}) => {
-  const created = new Etcd3({ ...options, hosts: cluster.endpoints });
-  clients.push(created);
-  return created;
-};
-
-beforeAll(async () => {
-  cluster = await startEtcdCluster({ size: 3, name: "chaos-outage" });
-  history = await History.start(cluster, root);
-});
-
-afterAll(async () => {
-  await Promise.all(recorders.map((r) => r.watcher.close()));
-  await resolver?.close();
-  await Promise.all(registrations.map((r) => r.deregister().catch(() => {})));
-  await Promise.all(servers.map((s) => s.close()));
-  for (const c of clients) c.close();
-  history?.close();
-  await cluster?.close();
-});
+const client = rig.client;
 
 it("re-registers under new leases, catches watchers up, and keeps RPCs flowing through a full outage", async () => {
+  const { cluster, history } = rig;
   for (const id of ["a", "b", "c"]) {
     const server = await startGreeter(id);
     servers.push(server);
@@ -77,7 +50,7 @@ it("re-registers under new leases, catches watchers up, and keeps RPCs flowing t
   await Promise.all(recorders.map((r) => r.watcher.ready()));
   const before = recorders.map((r) => r.current());
 
-  resolver = registerEtcdResolver({ client: client(), logger: quiet });
+  rig.resolver = registerEtcdResolver({ client: client(), logger: quiet });
   const greeter = greeterClient(`etcd:///${service}`);
   const calls = callLoop(greeter);
   await until(() => Object.keys(calls.stats.byServer).length === 3, {

@@ -13,6 +13,25 @@ export function memberAt(cluster: EtcdCluster, hostPort: string): EtcdServer {
   return member;
 }
 
+/** One client per member, connected to that member only, created on first use. */
+export class MemberClients {
+  private readonly clients = new Map<EtcdServer, Etcd3>();
+
+  get(member: EtcdServer): Etcd3 {
+    let client = this.clients.get(member);
+    if (client === undefined) {
+      client = new Etcd3({ hosts: member.endpoints, dialTimeout: 1_000 });
+      this.clients.set(member, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
+
 /** An acknowledged write and the store revision etcd gave it. */
 export interface AckedWrite {
   readonly op: "put" | "delete";
@@ -28,18 +47,9 @@ export interface AckedWrite {
 export class Writer {
   readonly acked: AckedWrite[] = [];
   failedAttempts = 0;
-  private readonly clients = new Map<EtcdServer, Etcd3>();
+  private readonly clients = new MemberClients();
 
   constructor(private readonly cluster: EtcdCluster) {}
-
-  private client(member: EtcdServer): Etcd3 {
-    let client = this.clients.get(member);
-    if (client === undefined) {
-      client = new Etcd3({ hosts: member.endpoints, dialTimeout: 1_000 });
-      this.clients.set(member, client);
-    }
-    return client;
-  }
 
   private async attempt<T>(
     call: (client: Etcd3, deadline: Date) => Promise<T>,
@@ -51,7 +61,7 @@ export class Writer {
       const member = healthy[i % Math.max(1, healthy.length)];
       try {
         if (member === undefined) throw new Error("no running member");
-        return await call(this.client(member), new Date(Date.now() + 2_000));
+        return await call(this.clients.get(member), new Date(Date.now() + 2_000));
       } catch (error) {
         this.failedAttempts++;
         if (Date.now() > deadline) throw error;
@@ -107,8 +117,7 @@ export class Writer {
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    this.clients.close();
   }
 }
 
@@ -116,10 +125,7 @@ export class Writer {
 export async function clusterMetric(cluster: EtcdCluster, name: string): Promise<number> {
   let total = 0;
   for (const member of cluster.members.filter(isHealthy)) {
-    const text = await (await fetch(`${member.clientUrls[0]}/metrics`)).text();
-    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-    if (line === undefined) throw new Error(`metric ${name} not found on ${member.name}`);
-    total += Number(line.slice(name.length + 1));
+    total += (await member.metrics()).value(name);
   }
   return total;
 }

@@ -2,8 +2,9 @@
 // under test), so that every update a watcher emitted can be compared with the store at that revision.
 import { decodeEndpoint, isServiceKey, servicePrefix } from "@etcd-naming/codec";
 import type { EtcdCluster, EtcdServer } from "@etcd-naming/etcd-fixture";
-import { Etcd3, type IWatchResponse } from "etcd3";
+import type { Etcd3, IWatchResponse } from "etcd3";
 import { sleep, within } from "./chaos-env.js";
+import { isHealthy, MemberClients } from "./cluster-tools.js";
 
 /** One change of the store under the recorded prefix. */
 export interface HistoryEvent {
@@ -20,8 +21,6 @@ export type EndpointSet = Map<string, string>;
 export const describeEndpoint = (addr: string, modRevision: string | bigint): string =>
   `${addr}@${String(modRevision)}`;
 
-const isHealthy = (member: EtcdServer): boolean => member.running && !member.paused;
-
 /**
  * Every event under `root` since the recorder was created. Each file's cluster holds nothing but keys
  * under `root`, so every store revision has at least one event here: a gap in the revisions read back
@@ -30,7 +29,7 @@ const isHealthy = (member: EtcdServer): boolean => member.running && !member.pau
 export class History {
   readonly events: HistoryEvent[] = [];
   private last: bigint;
-  private readonly clients = new Map<EtcdServer, Etcd3>();
+  private readonly clients = new MemberClients();
   private broken: string | undefined;
 
   private constructor(
@@ -53,15 +52,6 @@ export class History {
     return this.last;
   }
 
-  private client(member: EtcdServer): Etcd3 {
-    let client = this.clients.get(member);
-    if (client === undefined) {
-      client = new Etcd3({ hosts: member.endpoints, dialTimeout: 1_000 });
-      this.clients.set(member, client);
-    }
-    return client;
-  }
-
   private healthyMember(): EtcdServer {
     const healthy = this.cluster.members.filter(isHealthy);
     const member = healthy[Math.floor(Math.random() * healthy.length)];
@@ -74,10 +64,12 @@ export class History {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
       try {
-        const res = await this.client(this.healthyMember()).kv.range(
-          { key: Buffer.from(this.root), count_only: true },
-          { deadline: new Date(Date.now() + 2_000) },
-        );
+        const res = await this.clients
+          .get(this.healthyMember())
+          .kv.range(
+            { key: Buffer.from(this.root), count_only: true },
+            { deadline: new Date(Date.now() + 2_000) },
+          );
         return BigInt(res.header.revision);
       } catch (error) {
         if (Date.now() > deadline) throw error;
@@ -104,7 +96,8 @@ export class History {
   /** One watch from the next revision on one healthy member, until `target` or the first hitch. */
   private fetch(target: bigint): Promise<void> {
     const from = this.last + 1n;
-    const watcher = this.client(this.healthyMember())
+    const watcher = this.clients
+      .get(this.healthyMember())
       .watch()
       .prefix(this.root)
       .startRevision(String(from))
@@ -179,8 +172,7 @@ export class History {
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    this.clients.close();
   }
 }
 

@@ -4,13 +4,13 @@
 // proportional to the number of cycles.
 import { encodeEndpoint } from "@etcd-naming/codec";
 import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { type GreeterServer, greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { register, registrarClientOptions } from "@etcd-naming/registrar";
 import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
 import { Etcd3, type IOptions } from "etcd3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { clusterMetric, until } from "./cluster-tools.js";
-import { type GreeterServer, greeterClient, startGreeter } from "./greeter.js";
 import { writeResults } from "./results.js";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
@@ -137,7 +137,7 @@ it("leaves nothing behind after 1,000 grpc-js channels through etcd:/// opened a
   const handle = resolver;
   await cycles("resolverChannels", async () => {
     const greeter = greeterClient(`etcd:///${service}`);
-    expect(await greeter.hello(5_000)).toBe("only");
+    expect(await greeter.whoAmI({ deadlineMs: 5_000 })).toBe("only");
     greeter.close();
   });
   await until(() => handle.watchedServices === 0);

@@ -2,16 +2,16 @@
 // three watchers follow two services and a grpc-js client calls through etcd:///, repeatedly.
 // Nothing may be lost: no registration, no watcher change, no RPC.
 import { encodeEndpoint } from "@etcd-naming/codec";
-import { type EtcdCluster, startEtcdCluster } from "@etcd-naming/etcd-fixture";
-import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
-import { type Registration, register, registrarClientOptions } from "@etcd-naming/registrar";
+import { greeterClient, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
+import { registerEtcdResolver } from "@etcd-naming/grpc-js";
+import { register, registrarClientOptions } from "@etcd-naming/registrar";
 import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
-import { Etcd3, type IOptions } from "etcd3";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
+import { callLoop } from "./call-loop.js";
 import { chaosSeconds, createRandom, sleep } from "./chaos-env.js";
-import { summarize, until, Writer } from "./cluster-tools.js";
-import { callLoop, type GreeterServer, greeterClient, startGreeter } from "./greeter.js";
-import { diffSets, etcdEndpoints, History } from "./history.js";
+import { useChaosCluster } from "./chaos-rig.js";
+import { summarize, until } from "./cluster-tools.js";
+import { etcdEndpoints } from "./history.js";
 import { writeResults } from "./results.js";
 import { WatchRecorder } from "./watch-recorder.js";
 
@@ -22,39 +22,12 @@ const greeterService = `${root}/greeter`;
 const churnService = `${root}/churn`;
 const quiet = { warn: () => {}, error: () => {} };
 
-let cluster: EtcdCluster;
-let history: History;
-let writer: Writer;
-const clients: Etcd3[] = [];
-const servers: GreeterServer[] = [];
-const registrations: Registration[] = [];
-const recorders: WatchRecorder[] = [];
-let resolver: EtcdResolverHandle | undefined;
-
-const client = (options: Omit<IOptions, "hosts"> = {}) => {
-  const created = new Etcd3({ ...options, hosts: cluster.endpoints });
-  clients.push(created);
-  return created;
-};
-
-beforeAll(async () => {
-  cluster = await startEtcdCluster({ size: 3, name: "chaos-leader" });
-  history = await History.start(cluster, root);
-  writer = new Writer(cluster);
-});
-
-afterAll(async () => {
-  await Promise.all(recorders.map((r) => r.watcher.close()));
-  await resolver?.close();
-  await Promise.all(registrations.map((r) => r.deregister().catch(() => {})));
-  await Promise.all(servers.map((s) => s.close()));
-  for (const c of clients) c.close();
-  writer?.close();
-  history?.close();
-  await cluster?.close();
-});
+const rig = useChaosCluster("chaos-leader", root);
+const { recorders, registrations, servers } = rig;
+const client = rig.client;
 
 it("loses no registration, no watcher change and no RPC when the leader is killed", async () => {
+  const { cluster, history, writer } = rig;
   // Three servers, each registered by its own process-like registrar (own client, own lease).
   for (const id of ["a", "b", "c"]) {
     const server = await startGreeter(id);
@@ -80,7 +53,7 @@ it("loses no registration, no watcher change and no RPC when the leader is kille
   }
   await Promise.all(recorders.map((r) => r.watcher.ready()));
 
-  resolver = registerEtcdResolver({ client: client(), logger: quiet });
+  rig.resolver = registerEtcdResolver({ client: client(), logger: quiet });
   const greeter = greeterClient(`etcd:///${greeterService}`);
   const calls = callLoop(greeter);
   await until(() => Object.keys(calls.stats.byServer).length === 3, {
@@ -127,14 +100,7 @@ it("loses no registration, no watcher change and no RPC when the leader is kille
   greeter.close();
 
   // Every watcher converges on etcd's own list, and its every update matched etcd at that revision.
-  await history.sync();
-  const reader = client();
-  for (const r of recorders) {
-    await until(async () => diffSets(r.current(), await etcdEndpoints(reader, r.service)) === undefined, {
-      describe: async () => `${r.name}: ${diffSets(r.current(), await etcdEndpoints(reader, r.service))}`,
-    });
-  }
-  await history.sync();
+  const reader = await rig.converge();
   const mismatches = recorders.flatMap((r) => r.checkHistory(history));
   expect(mismatches).toEqual([]);
 

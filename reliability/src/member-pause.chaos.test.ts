@@ -3,14 +3,14 @@
 // seconds, and registrations whose keep-alive stream is on that member must keep their leases alive
 // through the other members.
 import { encodeEndpoint } from "@etcd-naming/codec";
-import { type EtcdCluster, type EtcdServer, startEtcdCluster } from "@etcd-naming/etcd-fixture";
-import { type Registration, register, registrarClientOptions } from "@etcd-naming/registrar";
+import type { EtcdServer } from "@etcd-naming/etcd-fixture";
+import { register, registrarClientOptions } from "@etcd-naming/registrar";
 import { createEtcd3Source, type Etcd3SourceOptions, watchService } from "@etcd-naming/watcher";
-import { Etcd3, type IOptions } from "etcd3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { sleep } from "./chaos-env.js";
-import { memberAt, until, Writer } from "./cluster-tools.js";
-import { diffSets, etcdEndpoints, History } from "./history.js";
+import { useChaosCluster } from "./chaos-rig.js";
+import { memberAt, until } from "./cluster-tools.js";
+import { etcdEndpoints } from "./history.js";
 import { writeResults } from "./results.js";
 import { WatchRecorder } from "./watch-recorder.js";
 
@@ -24,48 +24,12 @@ const TTL = 3;
 // Tighter than the defaults (2 s idle + 3 s); the defaults are measured too.
 const tuned: Etcd3SourceOptions = { progressIntervalMs: 1_000, progressTimeoutMs: 2_000 };
 
-let cluster: EtcdCluster;
-let history: History;
-let writer: Writer;
 let paused: EtcdServer | undefined;
-const clients: Etcd3[] = [];
-const registrations: Registration[] = [];
-const recorders: WatchRecorder[] = [];
+const rig = useChaosCluster("chaos-pause", root);
+const { recorders, registrations } = rig;
+const client = rig.client;
 
-const client = (options: Omit<IOptions, "hosts"> = {}) => {
-  const created = new Etcd3({ ...options, hosts: cluster.endpoints });
-  clients.push(created);
-  return created;
-};
-
-beforeAll(async () => {
-  cluster = await startEtcdCluster({ size: 3, name: "chaos-pause" });
-  history = await History.start(cluster, root);
-  writer = new Writer(cluster);
-});
-
-afterAll(async () => {
-  paused?.resume();
-  await Promise.all(recorders.map((r) => r.watcher.close()));
-  await Promise.all(registrations.map((r) => r.deregister().catch(() => {})));
-  for (const c of clients) c.close();
-  writer?.close();
-  history?.close();
-  await cluster?.close();
-});
-
-/** Open keep-alive streams on one member, from its gRPC server metrics. */
-async function keepAliveStreams(member: EtcdServer): Promise<number> {
-  const text = await (await fetch(`${member.clientUrls[0]}/metrics`)).text();
-  let open = 0;
-  for (const line of text.split("\n")) {
-    if (!line.includes('grpc_method="LeaseKeepAlive"')) continue;
-    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (line.startsWith("grpc_server_started_total")) open += value;
-    if (line.startsWith("grpc_server_handled_total")) open -= value;
-  }
-  return open;
-}
+afterAll(() => paused?.resume());
 
 /** Watchers on fresh clients until one of them (of the given kind) watches through `member`. */
 async function watcherOn(
@@ -83,7 +47,7 @@ async function watcherOn(
     created.push(recorder);
     await recorder.watcher.ready();
     await until(() => source.stats().watchHosts.length === 1);
-    if (memberAt(cluster, source.stats().watchHosts[0]!) === member) return created;
+    if (memberAt(rig.cluster, source.stats().watchHosts[0]!) === member) return created;
   }
   throw new Error(`no ${kind} watcher landed on ${member.name}`);
 }
@@ -101,6 +65,7 @@ let outcome: Outcome;
 
 // One pause serves every assertion below: the scenario runs once, the tests read its outcome.
 beforeAll(async () => {
+  const { cluster, history, writer } = rig;
   // Six registrars (own client each); their keep-alive streams spread over the members.
   for (let i = 0; i < 6; i++) {
     registrations.push(
@@ -117,7 +82,9 @@ beforeAll(async () => {
   for (const r of registrations) r.on("lost", (e) => lost.push(`${r.key}: ${e.message}`));
   // Keep-alive streams open at the first keep-alive, a third of the TTL after the grant.
   await sleep((TTL * 1000) / 3 + 500);
-  const streams = await Promise.all(cluster.members.map(keepAliveStreams));
+  const streams = await Promise.all(
+    cluster.members.map(async (member) => (await member.metrics()).openStreams("LeaseKeepAlive")),
+  );
   const streamsOnTarget = Math.max(...streams);
   const target = cluster.members[streams.indexOf(streamsOnTarget)]!;
 
@@ -160,14 +127,7 @@ beforeAll(async () => {
   target.resume();
   paused = undefined;
 
-  await history.sync();
-  const reader = client();
-  for (const r of recorders) {
-    await until(async () => diffSets(r.current(), await etcdEndpoints(reader, r.service)) === undefined, {
-      describe: async () => `${r.name}: ${diffSets(r.current(), await etcdEndpoints(reader, r.service))}`,
-    });
-  }
-  await history.sync();
+  const reader = await rig.converge();
   outcome = {
     target,
     tunedFailoverMs,

@@ -1,13 +1,13 @@
 // What a hostile registry entry can do to a client: nothing beyond being skipped with a warning. Written
 // straight into etcd (bypassing every encoder), then read by the watcher and a grpc-js channel.
 import { decodeEndpoint, endpointKey, NamingError, validateService } from "@etcd-naming/codec";
+import { callGreeterOnce, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { RegistrarError, register } from "@etcd-naming/registrar";
 import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { callOnce, startGreeter } from "./greeter.js";
 
 const etcd = useTestEtcd();
 const ns = etcd.namespace;
@@ -64,7 +64,8 @@ describe("a malicious registry entry", () => {
         expect(skipped).toContain(name);
         expect(warnings.some((w) => w.includes(`${service}/${name}`))).toBe(true);
       }
-      for (let i = 0; i < 6; i++) expect(await callOnce(`etcd-hostile:///${service}`)).toBe("honest");
+      for (let i = 0; i < 6; i++)
+        expect(await callGreeterOnce(`etcd-hostile:///${service}`, { deadlineMs: 3_000 })).toBe("honest");
       expect(warnings.some((w) => w.includes(`${service}/controlChars`))).toBe(true);
       for (const endpoint of watcher.snapshot().endpoints) {
         expect(Object.getPrototypeOf(endpoint)).toBe(Object.prototype);

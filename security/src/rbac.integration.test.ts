@@ -1,5 +1,6 @@
 // Username/password auth with short-lived simple tokens, least-privilege roles, and what every package
 // and the CLI do when etcd refuses them something. One TLS etcd with auth for the whole file.
+import { callGreeterOnce, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { RegistrarError, register } from "@etcd-naming/registrar";
 import {
@@ -10,7 +11,6 @@ import {
 } from "@etcd-naming/watcher";
 import type { IOptions } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callOnce, startGreeter } from "./greeter.js";
 import { runCli } from "./run-cli.js";
 import { type SecureEtcd, secretPassword, startSecureEtcd } from "./secure-etcd.js";
 
@@ -106,7 +106,7 @@ describe("least privilege: readwrite on svc/ registers, read on svc/ resolves", 
     const handle = registerEtcdResolver({ client, scheme: "etcd-reader", logger });
     try {
       await expect.poll(() => watcher.snapshot().endpoints.map((e) => e.addr), poll).toEqual([greeter.addr]);
-      expect(await callOnce("etcd-reader:///svc/hello")).toBe("read-only");
+      expect(await callGreeterOnce("etcd-reader:///svc/hello", { deadlineMs: 3_000 })).toBe("read-only");
 
       // The watch stream outlives the reader's token; a reconnect must re-authenticate, not loop on it.
       await sleep(TOKEN_TTL_S * 2 * 1000 + 500);
@@ -179,7 +179,9 @@ describe("denied is clear, and never a hot loop", () => {
     const client = etcd.client(outsider);
     const handle = registerEtcdResolver({ client, scheme: "etcd-outsider", logger });
     try {
-      const error = (await callOnce("etcd-outsider:///svc/hello", 4000).catch((e: unknown) => e)) as {
+      const error = (await callGreeterOnce("etcd-outsider:///svc/hello", { deadlineMs: 4000 }).catch(
+        (e: unknown) => e,
+      )) as {
         code?: number;
         details?: string;
       };

@@ -1,23 +1,7 @@
 import { type CliOptions, createCli } from "@etcd-naming/cli";
-
-/** What one in-process run of the CLI printed and returned. */
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type CapturedRun, captureOutput } from "@etcd-naming/etcd-fixture";
 
 /** Runs `etcd-naming` in this process; `env` is empty unless given, so the host's ETCD_* never leak in. */
-export async function runCli(argv: string[], options: CliOptions = {}): Promise<CliRun> {
-  let stdout = "";
-  let stderr = "";
-  const cli = createCli({
-    env: {},
-    isTTY: false,
-    ...options,
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-  });
-  const code = await cli.run(argv);
-  return { code, stdout, stderr };
+export function runCli(argv: string[], options: CliOptions = {}): Promise<CapturedRun> {
+  return captureOutput((sinks) => createCli({ env: {}, isTTY: false, ...options, ...sinks }).run(argv));
 }

@@ -1,9 +1,9 @@
 // TLS with a private CA, and mutual TLS, for the registrar, the watcher, the grpc-js resolver and the CLI.
+import { callGreeterOnce, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { register } from "@etcd-naming/registrar";
 import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callOnce, startGreeter } from "./greeter.js";
 import { runCli } from "./run-cli.js";
 import { type SecureEtcd, startSecureEtcd } from "./secure-etcd.js";
 
@@ -54,7 +54,7 @@ describe.each(cases)("$name", ({ name, etcd, cliFlags }) => {
     const handle = registerEtcdResolver({ client, scheme, logger: quiet });
     try {
       await expect.poll(() => watcher.snapshot().endpoints.map((e) => e.addr), poll).toEqual([greeter.addr]);
-      expect(await callOnce(`${scheme}:///tls/greeter`)).toBe(scheme);
+      expect(await callGreeterOnce(`${scheme}:///tls/greeter`, { deadlineMs: 3_000 })).toBe(scheme);
 
       const conn = ["--endpoints", server.url, ...cliFlags()];
       const list = await runCli([...conn, "list", "tls/greeter", "--json"]);

@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { BenchContext, Scenario, ScenarioOutcome } from "../context.js";
 import { deleteService, putEndpoints } from "../setup.js";
 import { round } from "../stats.js";
-import { deferred, elapsedMs, now, sleep, until, within } from "../support.js";
+import { elapsedMs, now, sleep, until, within } from "../support.js";
 
 const KEYS = 2_000;
 const RATE = 1_000;
@@ -93,7 +93,7 @@ export const churn: Scenario = {
       // Back to exactly 2,000 endpoints: the floor's churn may have ended with one deleted.
       await putEndpoints(context.client, service, KEYS);
 
-      const first = deferred<void>();
+      const first = Promise.withResolvers<void>();
       resolver = grpc.experimental.createResolver(
         { scheme: context.resolver.scheme, authority: "", path: service },
         ((endpoints: { ok: boolean; value?: grpc.experimental.Endpoint[] }) => {

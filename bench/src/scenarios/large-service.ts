@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { BenchContext, Scenario, ScenarioOutcome } from "../context.js";
 import { deleteService, putEndpoints } from "../setup.js";
 import { round } from "../stats.js";
-import { deferred, elapsedMs, now, quietLogger, settledHeap, within } from "../support.js";
+import { elapsedMs, now, quietLogger, settledHeap, within } from "../support.js";
 
 const ENDPOINTS = 10_000;
 const MB = 1024 * 1024;
@@ -102,7 +102,7 @@ async function measureWatcher(context: BenchContext, service: string): Promise<M
     logger: quietLogger,
     shared: false,
   });
-  const first = deferred<number>();
+  const first = Promise.withResolvers<number>();
   watcher.on("update", (update) => first.resolve(update.endpoints.length));
   const count = await within(first.promise, 30_000, "the watcher's first update");
   const ms = elapsedMs(start, now());
@@ -114,7 +114,7 @@ async function measureWatcher(context: BenchContext, service: string): Promise<M
 
 async function measureResolver(scheme: string, service: string): Promise<Measurement> {
   const before = await settledHeap();
-  const first = deferred<number>();
+  const first = Promise.withResolvers<number>();
   const start = now();
   const resolver = grpc.experimental.createResolver(
     { scheme, authority: "", path: service },

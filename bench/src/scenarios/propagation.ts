@@ -4,7 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Etcd3 } from "etcd3";
 import type { BenchContext, Scenario, ScenarioOutcome } from "../context.js";
 import { type Distribution, round, rounded, summarize } from "../stats.js";
-import { deferred, elapsedMs, now, quietLogger, sampleAddr, sleep, within } from "../support.js";
+import { elapsedMs, now, quietLogger, sampleAddr, sleep, within } from "../support.js";
 
 /** A path from etcd to an observer: it calls `seen(addr)` when the endpoint's address reaches it. */
 interface MeasuredPath {
@@ -37,7 +37,7 @@ async function interleave(
   let sentAt = 0n;
   let rawAt: bigint | undefined;
   let measuredAt: bigint | undefined;
-  let done = deferred<void>();
+  let done = Promise.withResolvers<void>();
   const check = () => {
     if (rawAt !== undefined && measuredAt !== undefined) done.resolve();
   };
@@ -66,7 +66,7 @@ async function interleave(
       expectedValue = encodeEndpoint({ addr: expected });
       rawAt = undefined;
       measuredAt = undefined;
-      done = deferred<void>();
+      done = Promise.withResolvers<void>();
       sentAt = now();
       const ack = client
         .put(key)

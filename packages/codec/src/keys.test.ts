@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { endpointKey, isServiceKey, servicePrefix, validateAddress, validateService } from "./keys.js";
-import { NamingError } from "./naming-error.js";
-
-const thrown = (fn: () => unknown): NamingError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof NamingError) return error;
-    throw error;
-  }
-  throw new Error("expected a NamingError, nothing was thrown");
-};
+import { thrown } from "./test-support.js";
 
 const badServices: [string, string, RegExp][] = [
   ["empty", "", /empty/],

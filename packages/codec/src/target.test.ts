@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NamingError } from "./naming-error.js";
 import { formatTarget, parseTarget } from "./target.js";
-
-const thrown = (fn: () => unknown): NamingError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof NamingError) return error;
-    throw error;
-  }
-  throw new Error("expected a NamingError, nothing was thrown");
-};
+import { thrown } from "./test-support.js";
 
 describe("parseTarget", () => {
   it.each([

@@ -9,6 +9,7 @@ export type EtcdFixtureErrorCode =
   | "NOT_RUNNING"
   | "CLOSED"
   | "STATUS_FAILED"
+  | "METRICS_FAILED"
   | "NO_LEADER"
   | "NO_SHARED_ETCD"
   | "CERTIFICATES_FAILED";

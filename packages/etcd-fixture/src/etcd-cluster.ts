@@ -2,36 +2,25 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { sweepOrphansOnce, unregisterDataDir } from "./cleanup.js";
 import { EtcdFixtureError } from "./errors.js";
+import { EtcdProcess } from "./etcd-process.js";
 import {
   createDataDir,
   type EtcdMemberStatus,
-  EtcdProcess,
+  type EtcdRunOptions,
   type EtcdServer,
   etcdEnv,
   validateMemberName,
 } from "./etcd-server.js";
 import { resolveEtcd } from "./find-etcd.js";
 import { type PortReservation, reservePorts } from "./ports.js";
-import { type EtcdTlsOptions, resolveTls } from "./tls.js";
+import { resolveTls } from "./tls.js";
 
-/** Options of {@link startEtcdCluster}. */
-export interface StartEtcdClusterOptions {
+/** Options of {@link startEtcdCluster}; the {@link EtcdRunOptions} apply to every member. */
+export interface StartEtcdClusterOptions extends EtcdRunOptions {
   /** Number of members, 1–9 (default 3). */
   size?: number;
   /** Member name prefix; members are `<name>-0`, `<name>-1`, ... */
   name?: string;
-  /** Extra etcd flags for every member, after the fixture's own. */
-  args?: string[];
-  /** The etcd executable; defaults to `$ETCD_BIN`, then `etcd` on `$PATH`. Not together with `version`. */
-  etcdBin?: string;
-  /** The etcd release every member runs (`"3.5.30"`); see `StartEtcdOptions.version`. */
-  version?: string;
-  env?: Record<string, string>;
-  /** How long each member's start waits for health (default 30 000 ms). */
-  startTimeoutMs?: number;
-  logBufferBytes?: number;
-  /** Serve clients over https on every member (peers stay on plain http). */
-  tls?: EtcdTlsOptions;
 }
 
 /** A real multi-member etcd cluster on loopback. */

@@ -17,6 +17,24 @@ function isGone(pid: number): boolean {
 const soon = () => ({ deadline: new Date(Date.now() + 1_000) });
 
 describe("startEtcd", () => {
+  it("reads the member's metrics: its watcher gauge follows an open watch", { timeout: 30_000 }, async () => {
+    await using etcd = await startEtcd();
+    const watchers = async () => (await etcd.metrics()).value("etcd_debugging_mvcc_watcher_total");
+    expect(await watchers()).toBe(0);
+    const client = new Etcd3({ hosts: etcd.endpoints });
+    try {
+      const watch = await client.watch().prefix("fixture/").create();
+      await expect.poll(watchers, { timeout: 10_000 }).toBe(1);
+      expect((await etcd.metrics()).openStreams("Watch")).toBe(1);
+      await watch.cancel();
+      await expect.poll(watchers, { timeout: 10_000 }).toBe(0);
+    } finally {
+      client.close();
+    }
+    await etcd.stop();
+    await expect(etcd.metrics()).rejects.toMatchObject({ code: "NOT_RUNNING" });
+  });
+
   it("serves put/get through etcd3 and keeps data across stop/start", { timeout: 30_000 }, async () => {
     await using etcd = await startEtcd();
     expect(etcd.endpoints).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);

@@ -9,16 +9,17 @@ export interface HttpTls {
 }
 
 /**
- * One JSON request over a fresh connection (no agent), so no pooled socket outlives a killed or
- * paused etcd, and a paused member costs at most `timeoutMs`.
+ * One request over a fresh connection (no agent), so no pooled socket outlives a killed or paused
+ * etcd, and a paused member costs at most `timeoutMs`. Resolves with the body as text; an HTTP error
+ * status rejects.
  */
-export function httpJson(
+export function httpText(
   method: "GET" | "POST",
   url: string,
   body: unknown,
   timeoutMs: number,
   tls?: HttpTls,
-): Promise<unknown> {
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const secure = url.startsWith("https:");
@@ -42,11 +43,7 @@ export function httpJson(
             reject(new Error(`${method} ${url}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
             return;
           }
-          try {
-            resolve(JSON.parse(text));
-          } catch (error) {
-            reject(new Error(`${method} ${url}: not JSON: ${text.slice(0, 200)}`, { cause: error }));
-          }
+          resolve(text);
         });
       },
     );
@@ -54,4 +51,20 @@ export function httpJson(
     req.on("error", reject);
     req.end(payload);
   });
+}
+
+/** {@link httpText} with a JSON body in and out. */
+export async function httpJson(
+  method: "GET" | "POST",
+  url: string,
+  body: unknown,
+  timeoutMs: number,
+  tls?: HttpTls,
+): Promise<unknown> {
+  const text = await httpText(method, url, body, timeoutMs, tls);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${method} ${url}: not JSON: ${text.slice(0, 200)}`, { cause: error });
+  }
 }

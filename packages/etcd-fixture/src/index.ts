@@ -1,3 +1,5 @@
+export type { CapturedRun, OutputSink } from "./capture.js";
+export { captureOutput } from "./capture.js";
 export type { TestCertificate, TestCertificates, TestCertificatesOptions } from "./certificates.js";
 export { createTestCertificates } from "./certificates.js";
 export type { SweepResult } from "./cleanup.js";
@@ -6,7 +8,7 @@ export type { EtcdFixtureErrorCode } from "./errors.js";
 export { EtcdFixtureError } from "./errors.js";
 export type { EtcdCluster, StartEtcdClusterOptions } from "./etcd-cluster.js";
 export { startEtcdCluster } from "./etcd-cluster.js";
-export type { EtcdMemberStatus, EtcdServer, StartEtcdOptions } from "./etcd-server.js";
+export type { EtcdMemberStatus, EtcdRunOptions, EtcdServer, StartEtcdOptions } from "./etcd-server.js";
 export { startEtcd } from "./etcd-server.js";
 export type { EtcdBinary, FindEtcdOptions } from "./find-etcd.js";
 export {
@@ -18,6 +20,8 @@ export {
   resolveEtcd,
   TESTED_ETCD_VERSIONS,
 } from "./find-etcd.js";
+export type { EtcdMetrics, MetricSample } from "./metrics.js";
+export { parseMetrics, readEtcdMetrics } from "./metrics.js";
 export type { TcpProxy } from "./tcp-proxy.js";
 export { startTcpProxy } from "./tcp-proxy.js";
 export type { EtcdTlsOptions } from "./tls.js";

@@ -3,18 +3,18 @@
 // was emptied, round_robin recomputes its state from no children (IDLE), the channel asks the resolver
 // again and moves to CONNECTING, and calls queue until their deadline unless the resolver answers.
 import { createServer, type Server, type Socket } from "node:net";
-import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
-import * as grpc from "@grpc/grpc-js";
-import * as grpc110 from "grpc-js-1-10";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type EtcdResolverHandle, type GrpcModule, registerEtcdResolver } from "./register.js";
 import {
   type GreeterClient,
   type GreeterServer,
   type Grpc,
   greeterClient,
   startGreeter,
-} from "./test/greeter.js";
+} from "@etcd-naming/etcd-fixture/greeter";
+import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
+import * as grpc from "@grpc/grpc-js";
+import * as grpc110 from "grpc-js-1-10";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type EtcdResolverHandle, type GrpcModule, registerEtcdResolver } from "./register.js";
 import { registerEndpoint, registerMany } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 90_000 });

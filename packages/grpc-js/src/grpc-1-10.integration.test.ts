@@ -1,16 +1,11 @@
 // The lowest supported grpc-js (1.10, object listener) through the same scenarios as the main suite's
 // core: resolve and spread, follow additions and removals, report an emptied service, honour ?lb=.
+
+import { type Grpc, greeters } from "@etcd-naming/etcd-fixture/greeter";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import * as grpc110 from "grpc-js-1-10";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type EtcdResolverHandle, type GrpcModule, registerEtcdResolver } from "./register.js";
-import {
-  type GreeterClient,
-  type GreeterServer,
-  type Grpc,
-  greeterClient,
-  startGreeter,
-} from "./test/greeter.js";
 import { registerEndpoint, unregisterEndpoint } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 20_000 });
@@ -19,31 +14,18 @@ const grpc = grpc110 as unknown as Grpc;
 const etcd = useTestEtcd();
 const client = etcd.client();
 let handle: EtcdResolverHandle;
-const servers: GreeterServer[] = [];
-const clients: GreeterClient[] = [];
+const tracked = greeters({ grpc });
+const { server, connect } = tracked;
 const poll = { timeout: 10_000, interval: 50 };
 const service = (name: string) => `${etcd.namespace}/${name}`;
-
-async function server(id: string): Promise<GreeterServer> {
-  const started = await startGreeter(id, { grpc });
-  servers.push(started);
-  return started;
-}
-
-function connect(target: string): GreeterClient {
-  const created = greeterClient(target, { grpc });
-  clients.push(created);
-  return created;
-}
 
 beforeAll(() => {
   handle = registerEtcdResolver({ client, grpc: grpc110 as unknown as GrpcModule });
 });
 
 afterAll(async () => {
-  for (const c of clients) c.close();
+  await tracked.close();
   await handle.close();
-  await Promise.all(servers.map((s) => s.close()));
 });
 
 describe("grpc-js 1.10 (object listener)", () => {

@@ -1,11 +1,11 @@
 // Behaviour 4 on an etcd of its own (the shared one must never be stopped): while etcd is down the
 // channels keep their last endpoints; once it is back, changes made from then on are applied.
 import { type EtcdServer, startEtcd } from "@etcd-naming/etcd-fixture";
+import { greeters } from "@etcd-naming/etcd-fixture/greeter";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { type EtcdResolverHandle, registerEtcdResolver } from "./register.js";
-import { type GreeterClient, type GreeterServer, greeterClient, startGreeter } from "./test/greeter.js";
 import { registerEndpoint, unregisterEndpoint } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 40_000, hookTimeout: 20_000 });
@@ -14,8 +14,8 @@ const svc = "outage/greeter";
 let etcd: EtcdServer;
 let client: Etcd3;
 let handle: EtcdResolverHandle;
-const servers: GreeterServer[] = [];
-const clients: GreeterClient[] = [];
+const tracked = greeters();
+const { server, connect } = tracked;
 const warnings: string[] = [];
 const poll = { timeout: 20_000, interval: 100 };
 
@@ -29,22 +29,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of clients) c.close();
+  await tracked.close();
   await handle?.close();
   client?.close();
-  await Promise.all(servers.map((s) => s.close()));
   await etcd?.close();
 });
 
-function connect(target: string): GreeterClient {
-  const created = greeterClient(target);
-  clients.push(created);
-  return created;
-}
-
 it("keeps routing to the last known endpoints while etcd is down, and applies changes once it is back", async () => {
-  const [a, b, c] = await Promise.all([startGreeter("a"), startGreeter("b"), startGreeter("c")]);
-  servers.push(a, b, c);
+  const [a, b, c] = await Promise.all([server("a"), server("b"), server("c")]);
   await registerEndpoint(client, svc, a.addr, { id: "a" });
   await registerEndpoint(client, svc, b.addr, { id: "b" });
   const greeter = connect(`etcd:///${svc}`);

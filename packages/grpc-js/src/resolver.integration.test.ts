@@ -1,10 +1,10 @@
 import { encodeEndpoint } from "@etcd-naming/codec";
+import { greeterClient, greeters } from "@etcd-naming/etcd-fixture/greeter";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { createEtcd3Source, type Etcd3Source } from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type EtcdResolverHandle, registerEtcdResolver } from "./register.js";
-import { type GreeterClient, type GreeterServer, greeterClient, startGreeter } from "./test/greeter.js";
 import { registerEndpoint, registerMany, unregisterEndpoint } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 20_000 });
@@ -13,22 +13,12 @@ const etcd = useTestEtcd();
 const client = etcd.client();
 let source: Etcd3Source;
 let handle: EtcdResolverHandle;
-const servers: GreeterServer[] = [];
-const clients: GreeterClient[] = [];
+const tracked = greeters();
+const server = tracked.server;
+const connect = (target: string, channelOptions: grpc.ChannelOptions = {}) =>
+  tracked.connect(target, { channelOptions });
 
 const poll = { timeout: 10_000, interval: 50 };
-
-async function server(id: string): Promise<GreeterServer> {
-  const started = await startGreeter(id);
-  servers.push(started);
-  return started;
-}
-
-function connect(target: string, channelOptions: grpc.ChannelOptions = {}): GreeterClient {
-  const created = greeterClient(target, { channelOptions });
-  clients.push(created);
-  return created;
-}
 
 const service = (name: string) => `${etcd.namespace}/${name}`;
 
@@ -39,9 +29,8 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const c of clients) c.close();
+  await tracked.close();
   await handle.close();
-  await Promise.all(servers.map((s) => s.close()));
 });
 
 describe("routing (behaviours 1, 2, 8)", () => {
@@ -105,9 +94,8 @@ describe("routing (behaviours 1, 2, 8)", () => {
 
   it("serves a nested service name and a Unix socket address", async (context) => {
     const path = `/tmp/etcd-naming-${process.pid}-${Date.now()}.sock`;
-    const unix = await startGreeter("unix", { bind: `unix:${path}` }).catch(() => undefined);
+    const unix = await server("unix", { bind: `unix:${path}` }).catch(() => undefined);
     if (!unix) return context.skip("cannot bind a Unix socket here");
-    servers.push(unix);
     const svc = service("foo/bar/svc");
     await registerEndpoint(client, svc, `unix://${path}`, { id: "sock" });
     const greeter = connect(`etcd:///${svc}`);

@@ -1,9 +1,9 @@
-import { type EtcdServer, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { startEtcdCluster } from "@etcd-naming/etcd-fixture";
 import { Etcd3 } from "etcd3";
 import { describe, expect, it, vi } from "vitest";
 import { register } from "./registration.js";
 import { etcdctl } from "./test/etcdctl.js";
-import { openKeepAlives } from "./test/metrics.js";
+import { keepAliveHolder } from "./test/metrics.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const quiet = { warn: () => undefined };
@@ -19,16 +19,7 @@ describe("keep-alive on a 3-member cluster", () => {
       const lost: string[] = [];
       reg.on("lost", (e) => lost.push(e.message));
 
-      let holder: EtcdServer | undefined;
-      await vi.waitFor(
-        async () => {
-          const counts = await Promise.all(cluster.members.map(openKeepAlives));
-          holder = cluster.members[counts.findIndex((n) => n > 0)];
-          expect(holder).toBeDefined();
-        },
-        { timeout: 10_000, interval: 100 },
-      );
-      const silent = holder!;
+      const silent = await keepAliveHolder(cluster);
       const others = cluster.members.filter((m) => m !== silent);
       // A stopped leader would add an election (and etcd's lease extension) to the picture: keep the
       // stopped member a follower, so only the stream's silence is tested.

@@ -1,9 +1,9 @@
-import { type EtcdServer, startEtcdCluster } from "@etcd-naming/etcd-fixture";
+import { startEtcdCluster } from "@etcd-naming/etcd-fixture";
 import { Etcd3 } from "etcd3";
 import { describe, expect, it, vi } from "vitest";
 import { register } from "./registration.js";
 import { etcdctl } from "./test/etcdctl.js";
-import { openKeepAlives } from "./test/metrics.js";
+import { keepAliveHolder } from "./test/metrics.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,16 +23,7 @@ describe("keep-alive through a leader pause", () => {
       reg.on("lost", (e) => events.push(`${Date.now() - t0}ms lost: ${e.message}`));
       reg.on("reregistered", (id) => events.push(`${Date.now() - t0}ms reregistered ${id}`));
 
-      let holder: EtcdServer | undefined;
-      await vi.waitFor(
-        async () => {
-          const counts = await Promise.all(cluster.members.map(openKeepAlives));
-          holder = cluster.members[counts.findIndex((n) => n > 0)];
-          expect(holder).toBeDefined();
-        },
-        { timeout: 10_000, interval: 100 },
-      );
-      const stopped = holder!;
+      const stopped = await keepAliveHolder(cluster);
       const others = cluster.members.filter((m) => m !== stopped);
       // The stopped member must lead: followers then forward renewals to a leader that never
       // answers, an election follows, and the stopped member comes back believing it still leads.

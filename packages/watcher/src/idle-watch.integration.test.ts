@@ -11,7 +11,7 @@ import { Etcd3 } from "etcd3";
 import { expect, it } from "vitest";
 import { createEtcd3Source } from "./etcd3-source.js";
 import { watchService } from "./service-watcher.js";
-import { etcdMetric, record } from "./test-support.js";
+import { record } from "./test-support.js";
 
 function idleSeconds(): number {
   const raw = process.env["IDLE_WATCH_SECONDS"];
@@ -43,7 +43,7 @@ it(`an idle watcher on a quiet cluster keeps one watch stream per service for ${
       const serverWatches = async () => {
         let total = 0;
         for (const member of cluster.members) {
-          total += await etcdMetric(member.clientUrls[0]!, "etcd_debugging_mvcc_watcher_total");
+          total += (await member.metrics()).value("etcd_debugging_mvcc_watcher_total");
         }
         return total;
       };

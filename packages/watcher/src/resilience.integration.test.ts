@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEtcd3Source } from "./etcd3-source.js";
 import { watchService } from "./service-watcher.js";
 import type { SourceEvent } from "./source.js";
-import { etcdMetric, record } from "./test-support.js";
+import { record } from "./test-support.js";
 
 const value = (addr: string) => encodeEndpoint({ addr });
 const keys = (endpoints: readonly { key: string }[]) => endpoints.map((e) => e.key);
@@ -36,17 +36,17 @@ describe("on a dedicated etcd", () => {
   it("behaviour 8: many watchers of one service hold one watch on the server", async () => {
     const client = new Etcd3({ hosts: etcd.endpoints });
     try {
-      const url = etcd.clientUrls[0]!;
-      const baseline = await etcdMetric(url, "etcd_debugging_mvcc_watcher_total");
+      const serverWatches = async () => (await etcd.metrics()).value("etcd_debugging_mvcc_watcher_total");
+      const baseline = await serverWatches();
       const source = createEtcd3Source(client);
       const watchers = Array.from({ length: 4 }, () => watchService(source, "b8", { logger: quiet }));
       await Promise.all(watchers.map((w) => w.ready()));
-      await expect.poll(() => etcdMetric(url, "etcd_debugging_mvcc_watcher_total"), poll).toBe(baseline + 1);
+      await expect.poll(serverWatches, poll).toBe(baseline + 1);
       const other = watchService(source, "b8-other", { logger: quiet });
       await other.ready();
-      await expect.poll(() => etcdMetric(url, "etcd_debugging_mvcc_watcher_total"), poll).toBe(baseline + 2);
+      await expect.poll(serverWatches, poll).toBe(baseline + 2);
       await Promise.all([...watchers, other].map((w) => w.close()));
-      await expect.poll(() => etcdMetric(url, "etcd_debugging_mvcc_watcher_total"), poll).toBe(baseline);
+      await expect.poll(serverWatches, poll).toBe(baseline);
       expect(source.stats()).toMatchObject({ watchesOpened: 2, openWatches: 0 });
     } finally {
       client.close();

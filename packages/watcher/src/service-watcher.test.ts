@@ -3,14 +3,10 @@ import { describe, expect, it } from "vitest";
 import { createManualClock, type ManualClock } from "./clock.js";
 import { WatcherError } from "./errors.js";
 import { createMemorySource, type MemorySource } from "./memory-source.js";
-import type {
-  EndpointsUpdate,
-  ServiceWatcher,
-  WatcherLogger,
-  WatchServiceOptions,
-} from "./service-watcher.js";
+import type { EndpointsUpdate, WatcherLogger, WatchServiceOptions } from "./service-watcher.js";
 import { watchService } from "./service-watcher.js";
 import type { NamingSource } from "./source.js";
+import { record } from "./test-support.js";
 
 /** Drains pending microtasks (the memory source and the core deliver through them). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -31,17 +27,6 @@ function harness(
     return { watcher, ...log };
   };
   return { memory, source, clock, warnings, open };
-}
-
-function record(watcher: ServiceWatcher) {
-  const updates: EndpointsUpdate[] = [];
-  const errors: WatcherError[] = [];
-  const states: string[] = [];
-  watcher.on("update", (u) => updates.push(u));
-  watcher.on("error", (e) => errors.push(e));
-  watcher.on("stale", () => states.push("stale"));
-  watcher.on("fresh", () => states.push("fresh"));
-  return { updates, errors, states };
 }
 
 const addrs = (endpoints: readonly { addr: string }[]) => endpoints.map((e) => e.addr);

@@ -41,11 +41,3 @@ export function countingClock(): Clock & { pending(): number } {
     pending: () => live.size,
   };
 }
-
-/** Reads one gauge or counter from etcd's Prometheus endpoint. */
-export async function etcdMetric(clientUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${clientUrl}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  if (line === undefined) throw new Error(`metric ${name} not found`);
-  return Number(line.slice(name.length + 1));
-}

@@ -1,14 +1,18 @@
-import type { EtcdServer } from "@etcd-naming/etcd-fixture";
+import type { EtcdCluster, EtcdServer } from "@etcd-naming/etcd-fixture";
+import { expect, vi } from "vitest";
 
-/** Keep-alive streams open on `member`, from its gRPC metrics (started minus finished). */
-export async function openKeepAlives(member: EtcdServer): Promise<number> {
-  const text = await (await fetch(`${member.clientUrls[0]}/metrics`)).text();
-  let open = 0;
-  for (const line of text.split("\n")) {
-    if (!line.includes('grpc_method="LeaseKeepAlive"')) continue;
-    const count = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (line.startsWith("grpc_server_started_total")) open += count;
-    if (line.startsWith("grpc_server_handled_total")) open -= count;
-  }
-  return open;
+/** The member a registration's keep-alive stream is open on, from the members' gRPC metrics (waits up to 10 s). */
+export async function keepAliveHolder(cluster: EtcdCluster): Promise<EtcdServer> {
+  let holder: EtcdServer | undefined;
+  await vi.waitFor(
+    async () => {
+      const counts = await Promise.all(
+        cluster.members.map(async (member) => (await member.metrics()).openStreams("LeaseKeepAlive")),
+      );
+      holder = cluster.members[counts.findIndex((n) => n > 0)];
+      expect(holder).toBeDefined();
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+  return holder!;
 }
