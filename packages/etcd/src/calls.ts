@@ -101,6 +101,8 @@ export interface OpenStreamOptions {
    * do (default false: the caller judges the error itself).
    */
   markFailedOnError?: boolean;
+  /** Told the member as soon as the stream is opened on it, before the returned promise settles. */
+  onMember?: (member: Member) => void;
 }
 
 /** A stream that gRPC opened, and the member it went to. */
@@ -121,6 +123,7 @@ export function openStream<S extends { on(event: "error", listener: (error: Erro
     ({ member, client, metadata }) => {
       const open = (client as Partial<Record<string, StreamMethod>>)[method];
       if (typeof open !== "function") throw new TypeError(`etcd3 has no ${service}.${method}`);
+      options.onMember?.(member);
       let streamMetadata = metadata;
       if (options.metadata !== undefined) {
         streamMetadata = metadata.clone();

@@ -72,8 +72,8 @@ export class PrefixLister {
   }
 
   /** Every key under `prefix` (relative to the client's namespace). Rejects with etcd3's errors. */
-  async list(prefix: Buffer | string, options: ListOptions = {}): Promise<PrefixListing> {
-    const start = Buffer.concat([this.namespace, Buffer.from(prefix)]);
+  async list(prefix: Uint8Array | string, options: ListOptions = {}): Promise<PrefixListing> {
+    const start = Buffer.concat([this.namespace, typeof prefix === "string" ? Buffer.from(prefix) : prefix]);
     const end = prefixRangeEnd(start);
     const kvs: IKeyValue[] = [];
     let revision: string | undefined;

@@ -78,6 +78,11 @@ export class MemberRouter {
     this.pool?.markFailed(member, error);
   }
 
+  /** Drops the client's cached auth token: etcd said "invalid auth token" on a stream, which etcd3 does not handle. */
+  invalidateAuthToken(): void {
+    this.pool?.invalidateAuthToken();
+  }
+
   /**
    * `member` did not answer a keep-alive within a tick: rank it last and close its channels (so the
    * client's other calls reconnect too) unless it is the only member.
