@@ -71,6 +71,8 @@ describe("PrefixLister", () => {
     expect(listing.kvs.map((kv) => kv.key.toString())).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `svc/${i}`));
     expect(new Set(listing.kvs.map((kv) => kv.mod_revision)).size).toBe(7);
     expect(BigInt(listing.revision)).toBeGreaterThanOrEqual(BigInt(listing.kvs[6]!.mod_revision));
+    const viaClient = await new PrefixLister(ns, { pageSize: 3, viaClient: true }).list("svc/");
+    expect(viaClient.kvs.map((kv) => kv.key.toString())).toEqual(listing.kvs.map((kv) => kv.key.toString()));
     const keys = await lister.list("svc/", { keysOnly: true, linearizable: false });
     expect(keys.kvs.map((kv) => kv.value.length)).toEqual([0, 0, 0, 0, 0, 0, 0]);
     expect(lister.pageSize).toBe(2);

@@ -1,6 +1,7 @@
-import type { IKeyValue, Namespace } from "etcd3";
+import type { IKeyValue, IRangeRequest, Namespace } from "etcd3";
 import { GRPCResourceExhastedError } from "etcd3";
-import { unaryCall } from "./calls.js";
+import { type UnaryOutcome, unaryCall } from "./calls.js";
+import { deadlineIn } from "./clock.js";
 import { type EtcdPool, etcdPool, namespacePrefix } from "./etcd3-pool.js";
 import { prefixRangeEnd } from "./prefix-range.js";
 
@@ -12,6 +13,11 @@ export interface PrefixListerOptions {
   timeoutMs?: number;
   /** Attempts per page for a transient error (default 1); see `UnaryCallOptions.attempts`. */
   attempts?: number;
+  /**
+   * Send each page through etcd3's own `kv.range` (its retries and circuit breakers, its auth refresh)
+   * instead of straight to a member (default false).
+   */
+  viaClient?: boolean;
 }
 
 /** Options of {@link PrefixLister.list}. */
@@ -50,6 +56,7 @@ export class PrefixLister {
   private limit: number;
   private readonly timeoutMs: number | undefined;
   private readonly attempts: number;
+  private readonly client: Namespace | undefined;
 
   /** Throws a TypeError if `client` is not an etcd3 client whose pool this layer can drive. */
   constructor(client: Namespace, options: PrefixListerOptions = {}) {
@@ -64,6 +71,7 @@ export class PrefixLister {
     this.limit = pageSize;
     this.timeoutMs = options.timeoutMs;
     this.attempts = options.attempts ?? 1;
+    this.client = options.viaClient === true ? client : undefined;
   }
 
   /** Keys per page now: the page size, halved for good while pages were too large. */
@@ -79,27 +87,15 @@ export class PrefixLister {
     let revision: string | undefined;
     let key = start;
     for (;;) {
-      const page = await unaryCall<RawRangeResponse>(
-        this.pool,
-        "KV",
-        "range",
-        {
-          key,
-          range_end: end,
-          limit: this.limit,
-          // Every page reads the first page's revision, so the pages form one snapshot.
-          revision: revision ?? "0",
-          serializable: options.linearizable === false,
-          keys_only: options.keysOnly === true,
-        },
-        // etcd's own RESOURCE_EXHAUSTED errors (too many requests, no space) are member trouble.
-        {
-          ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
-          attempts: this.attempts,
-          isAnswer: (error) =>
-            error instanceof GRPCResourceExhastedError && !error.message.includes("etcdserver:"),
-        },
-      );
+      const page = await this.page({
+        key,
+        range_end: end,
+        limit: this.limit,
+        // Every page reads the first page's revision, so the pages form one snapshot.
+        revision: revision ?? "0",
+        serializable: options.linearizable === false,
+        keys_only: options.keysOnly === true,
+      });
       if ("answer" in page) {
         if (this.limit <= 1) throw page.answer;
         this.limit = Math.max(1, Math.floor(this.limit / 2));
@@ -114,4 +110,26 @@ export class PrefixLister {
     }
     return { revision, kvs };
   }
+
+  private async page(request: IRangeRequest): Promise<UnaryOutcome<RawRangeResponse>> {
+    if (this.client === undefined) {
+      return unaryCall<RawRangeResponse>(this.pool, "KV", "range", request, {
+        ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
+        attempts: this.attempts,
+        isAnswer: tooLarge,
+      });
+    }
+    try {
+      const options = this.timeoutMs === undefined ? undefined : { deadline: deadlineIn(this.timeoutMs) };
+      return { response: (await this.client.kv.range(request, options)) as RawRangeResponse };
+    } catch (error) {
+      if (error instanceof Error && tooLarge(error)) return { answer: error };
+      throw error;
+    }
+  }
+}
+
+/** A page beyond the gRPC receive limit; etcd's own RESOURCE_EXHAUSTED errors (too many requests, no space) are member trouble. */
+function tooLarge(error: Error): boolean {
+  return error instanceof GRPCResourceExhastedError && !error.message.includes("etcdserver:");
 }
