@@ -5,6 +5,7 @@
 
 import { createServer, type Socket } from "node:net";
 import { decodeEndpoint } from "@etcd-naming/codec";
+import { prefixRangeEnd } from "@etcd-naming/etcd";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { parseAddress, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { createEtcd3Source, type ServiceSnapshot, watchService } from "@etcd-naming/watcher";
@@ -387,17 +388,6 @@ function stormValue(seed: number, i: number): Buffer {
   }
 }
 
-function rangeEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
-
 interface StoredKv {
   key: Buffer;
   value: Buffer;
@@ -406,7 +396,7 @@ interface StoredKv {
 
 /** Every key under `prefix` at one revision, as bytes, in pages small enough for 1.5 MiB values. */
 async function readBack(prefix: Buffer): Promise<StoredKv[]> {
-  const end = rangeEnd(prefix);
+  const end = prefixRangeEnd(prefix);
   const out: StoredKv[] = [];
   let key = prefix;
   let revision = "0";

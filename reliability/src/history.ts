@@ -1,6 +1,7 @@
 // etcd's own history of a key prefix, read back with plain etcd3 watches (independent of the code
 // under test), so that every update a watcher emitted can be compared with the store at that revision.
 import { decodeEndpoint, isServiceKey, servicePrefix } from "@etcd-naming/codec";
+import { prefixRangeEnd } from "@etcd-naming/etcd";
 import type { EtcdCluster, EtcdServer } from "@etcd-naming/etcd-fixture";
 import type { Etcd3, IWatchResponse } from "etcd3";
 import { sleep, within } from "./chaos-env.js";
@@ -179,7 +180,7 @@ export class History {
 /** The valid endpoints of `service` in etcd right now (a linearizable read), decoded as watchers do. */
 export async function etcdEndpoints(client: Etcd3, service: string): Promise<EndpointSet> {
   const res = await client.kv.range(
-    { key: Buffer.from(servicePrefix(service)), range_end: prefixEnd(servicePrefix(service)) },
+    { key: Buffer.from(servicePrefix(service)), range_end: prefixRangeEnd(servicePrefix(service)) },
     { deadline: new Date(Date.now() + 3_000) },
   );
   const set: EndpointSet = new Map();
@@ -190,17 +191,6 @@ export async function etcdEndpoints(client: Etcd3, service: string): Promise<End
     if (decoded.ok) set.set(key, describeEndpoint(decoded.endpoint.addr, kv.mod_revision));
   }
   return set;
-}
-
-function prefixEnd(prefix: string): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }
 
 /** Describes how two endpoint sets differ, or returns undefined when they are equal. */

@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 const { env } = process;
 const here = fileURLToPath(new URL(".", import.meta.url));
 const root = join(here, "..", "..");
-const PACKED = ["codec", "watcher", "grpc-js", "registrar", "cli"];
+const PACKED = ["codec", "etcd", "watcher", "grpc-js", "registrar", "cli"];
 const run = promisify(execFile);
 
 const summaryIndex = process.argv.indexOf("--summary");

@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import * as cli from "@etcd-naming/cli";
 import * as codec from "@etcd-naming/codec";
+import * as etcdLayer from "@etcd-naming/etcd";
 import * as grpcJs from "@etcd-naming/grpc-js";
 import * as registrar from "@etcd-naming/registrar";
 import * as watcher from "@etcd-naming/watcher";
@@ -47,7 +48,7 @@ await runChecks([
   [
     "esm: import every package from dist/index.js",
     () => {
-      const modules = { cli, codec, "grpc-js": grpcJs, registrar, watcher };
+      const modules = { cli, codec, etcd: etcdLayer, "grpc-js": grpcJs, registrar, watcher };
       for (const [name, module] of Object.entries(modules)) {
         const url = import.meta.resolve(`@etcd-naming/${name}`);
         assert(/\/dist\/index\.js$/.test(url), `@etcd-naming/${name} resolved to ${url}`);

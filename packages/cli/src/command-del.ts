@@ -1,8 +1,9 @@
 import { keyFromBytes, keyToBytes, servicePrefix } from "@etcd-naming/codec";
+import { prefixRangeEnd } from "@etcd-naming/etcd";
 import { CliError, usageError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
 import { endpointKeyArg, serviceArg } from "./endpoint-args.js";
-import { prefixRangeEnd, readService } from "./registry.js";
+import { readService } from "./registry.js";
 
 export interface DelOptions {
   all?: boolean;

@@ -23,7 +23,7 @@ import { assertBuilt, binEnv, etcdctl } from "./test/bin.js";
 // (reusing its own cache when it has one).
 const run = promisify(execFile);
 const packagesDir = fileURLToPath(new URL("../../", import.meta.url));
-const PACKED = ["codec", "watcher", "registrar", "cli"] as const;
+const PACKED = ["codec", "etcd", "watcher", "registrar", "cli"] as const;
 const etcd = useTestEtcd();
 let dir = "";
 let bin = "";
@@ -48,7 +48,7 @@ beforeAll(async () => {
     await runOrExplain("pnpm", ["pack", "--pack-destination", tarballs], { cwd: join(packagesDir, name) });
     const file = readdirSync(tarballs).find((f) => f.startsWith(`etcd-naming-${name}-`));
     if (file === undefined) throw new Error(`pnpm pack wrote no tarball for ${name}`);
-    // The cli's own `^0.1.0` ranges on codec, watcher and registrar are met by these, so npm never asks
+    // The cli's own `^0.1.0` ranges on codec, etcd, watcher and registrar are met by these, so npm never asks
     // the registry for an @etcd-naming package.
     dependencies[`@etcd-naming/${name}`] = `file:${join(tarballs, file)}`;
   }

@@ -1,4 +1,5 @@
 import { decodeEndpoint, keyFromBytes, servicePrefix } from "@etcd-naming/codec";
+import { PrefixLister, type PrefixListing } from "@etcd-naming/etcd";
 import { formatLeaseId } from "@etcd-naming/registrar";
 import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
 import { CliError } from "./cli-error.js";
@@ -27,19 +28,6 @@ export interface ServiceSnapshot {
   revision: string;
 }
 
-/** The end of etcd's range for every key starting with `prefix` (the prefix with its last byte + 1). */
-export function prefixRangeEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i] = end[i]! + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  // An all-0xff prefix: "\0" means "to the end of the keyspace" to etcd.
-  return Buffer.from([0]);
-}
-
 /** Runs a write of `key`; etcd's RBAC refusal becomes an error naming the key and the permission it needs. */
 export async function writing<T>(service: string, key: string, write: () => Promise<T>): Promise<T> {
   try {
@@ -55,12 +43,11 @@ export async function writing<T>(service: string, key: string, write: () => Prom
   }
 }
 
-/** Reads every key under `<service>/` in one request, split into endpoints and skipped values, by key. */
+/** Reads every key under `<service>/` (in pages, at one revision), split into endpoints and skipped values, by key. */
 export async function readService(client: Etcd3, service: string): Promise<ServiceSnapshot> {
-  const prefix = Buffer.from(servicePrefix(service));
-  let response: Awaited<ReturnType<Etcd3["kv"]["range"]>>;
+  let response: PrefixListing;
   try {
-    response = await client.kv.range({ key: prefix, range_end: prefixRangeEnd(prefix) });
+    response = await new PrefixLister(client, { viaClient: true }).list(servicePrefix(service));
   } catch (error) {
     if (!(error instanceof EtcdPermissionDeniedError)) throw error;
     const where = servicePrefix(service);
@@ -94,7 +81,7 @@ export async function readService(client: Etcd3, service: string): Promise<Servi
       });
     }
   }
-  return { endpoints, skipped, revision: response.header.revision };
+  return { endpoints, skipped, revision: response.revision };
 }
 
 /** A lease id the way etcdctl prints and accepts it (16 hex digits); undefined for "no lease". */

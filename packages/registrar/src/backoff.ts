@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS } from "./clock.js";
+import { backoffDelay as delayOf, MAX_TIMER_MS, systemClock } from "@etcd-naming/etcd";
 import { RegistrarError } from "./errors.js";
 
 /** Jittered exponential backoff used while etcd is unreachable or a lease has to be re-granted. */
@@ -9,7 +9,7 @@ export interface BackoffOptions {
   maxMs?: number;
   /** Growth factor per attempt. Default 2. */
   multiplier?: number;
-  /** Source of randomness in [0, 1). Default `Math.random`. */
+  /** Source of randomness in [0, 1). Default: the clock's (`Math.random` on the system clock). */
   random?: () => number;
 }
 
@@ -26,7 +26,11 @@ export interface ResolvedBackoff {
  */
 export const MAX_DEFAULT_BACKOFF_MS = 30_000;
 
-export function resolveBackoff(options: BackoffOptions | undefined, ttlSeconds: number): ResolvedBackoff {
+export function resolveBackoff(
+  options: BackoffOptions | undefined,
+  ttlSeconds: number,
+  clockRandom: () => number = systemClock.random,
+): ResolvedBackoff {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new RegistrarError("INVALID_INPUT", "backoff must be an object");
   }
@@ -42,7 +46,7 @@ export function resolveBackoff(options: BackoffOptions | undefined, ttlSeconds: 
       `backoff.multiplier must be a finite number of at least 1, got ${String(multiplier)}`,
     );
   }
-  const random = options?.random ?? Math.random;
+  const random = options?.random ?? clockRandom;
   if (typeof random !== "function")
     throw new RegistrarError("INVALID_INPUT", "backoff.random must be a function");
   return { initialMs: Math.min(initialMs, maxMs), maxMs, multiplier, random };
@@ -60,13 +64,14 @@ function delay(name: string, value: unknown): number {
 }
 
 /**
- * Delay before retry number `attempt` (0-based). "Equal jitter": half the exponential step is fixed,
- * half random, so many hosts that lost etcd together do not return in lockstep, yet no host waits
- * longer than `maxMs`.
+ * Delay before retry number `attempt` (0-based): the etcd layer's backoff with a jitter of one half.
+ * "Equal jitter": half the exponential step is fixed, half random, so many hosts that lost etcd together
+ * do not return in lockstep, yet no host waits longer than `maxMs`.
  */
 export function backoffDelay(attempt: number, backoff: ResolvedBackoff): number {
-  const step = Math.min(backoff.maxMs, backoff.initialMs * backoff.multiplier ** Math.max(0, attempt));
-  // A user's random() outside [0, 1) must not push the delay past maxMs (or make it NaN).
+  // Here random() says how far up the range a delay lands (0 is the shortest); a user's value outside
+  // [0, 1) lands in the middle.
   const r = backoff.random();
-  return step / 2 + (r >= 0 && r < 1 ? r : 0.5) * (step / 2);
+  const { initialMs, maxMs, multiplier } = backoff;
+  return delayOf({ initialMs, maxMs, multiplier, jitter: 0.5 }, attempt, r >= 0 && r < 1 ? 1 - r : 0.5);
 }

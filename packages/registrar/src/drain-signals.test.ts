@@ -1,7 +1,7 @@
+import { createManualClock } from "@etcd-naming/etcd";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { drainOnSignals } from "./drain.js";
 import type { Registration } from "./registration.js";
-import { ManualClock } from "./test/manual-clock.js";
 
 function registration(log: string[], fail = false): Registration {
   return {
@@ -26,7 +26,7 @@ describe("drainOnSignals when things go wrong", () => {
     const drain = drainOnSignals(registration(log, true), {
       signals: ["SIGUSR2"],
       grace: 1000,
-      clock: new ManualClock(),
+      clock: createManualClock(),
       close: () => {
         log.push("close");
         throw new Error("close failed");
@@ -58,7 +58,7 @@ describe("drainOnSignals when things go wrong", () => {
     const drain = drainOnSignals(registration(log), {
       signals: ["SIGUSR2"],
       grace: 60_000,
-      clock: new ManualClock(),
+      clock: createManualClock(),
       close: () => {
         log.push("close");
         return new Promise(() => undefined);

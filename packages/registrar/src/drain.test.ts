@@ -1,7 +1,7 @@
+import { createManualClock } from "@etcd-naming/etcd";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { drainOnSignals } from "./drain.js";
 import type { Registration } from "./registration.js";
-import { ManualClock } from "./test/manual-clock.js";
 
 function fakeRegistration(log: string[], fail = false): Registration {
   return {
@@ -31,7 +31,7 @@ describe("drainOnSignals", () => {
 
   it("deregisters first, waits the grace period, then closes", async () => {
     const log: string[] = [];
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const drain = drainOnSignals(fakeRegistration(log), {
       signals: ["SIGUSR2"],
       grace: 3000,
@@ -52,7 +52,7 @@ describe("drainOnSignals", () => {
 
   it("a second signal skips the rest of the grace period", async () => {
     const log: string[] = [];
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const drain = drainOnSignals([fakeRegistration(log), fakeRegistration(log)], {
       signals: ["SIGUSR2"],
       grace: 60_000,

@@ -8,10 +8,10 @@ import {
   servicePrefix,
   type Update,
 } from "@etcd-naming/codec";
-import type { Etcd3, IKeyValue, IRequestOp, IWatchResponse } from "etcd3";
-import { EtcdPermissionDeniedError, Range } from "etcd3";
+import { PrefixLister, type PrefixListing, ResumableWatch } from "@etcd-naming/etcd";
+import type { Etcd3, IKeyValue, IRequestOp } from "etcd3";
+import { EtcdPermissionDeniedError } from "etcd3";
 import { type RegistrarLogger, redactingLogger } from "./clock.js";
-import { within } from "./deferred.js";
 import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import { chunk, commitOnce, deleteOp, putOp } from "./txn.js";
 import {
@@ -159,10 +159,12 @@ export function createEndpointManager(
     return metadata === null || metadata === undefined ? { addr } : { addr, metadata };
   };
 
-  const range = Range.prefix(prefix);
-  const listRaw = async () => {
+  // The listing is paged at one revision, each page through etcd3's own call (its retries).
+  let lister: PrefixLister | undefined;
+  const listRaw = async (): Promise<PrefixListing> => {
     try {
-      return await client.kv.range({ key: range.start, range_end: range.end });
+      lister ??= new PrefixLister(client, { viaClient: true });
+      return await lister.list(prefix);
     } catch (error) {
       if (error instanceof EtcdPermissionDeniedError) {
         throw permissionDenied(`endpoints: listing ${prefix}`, prefix, error, "read");
@@ -197,7 +199,7 @@ export function createEndpointManager(
 async function* watchUpdates(
   client: Etcd3,
   prefix: string,
-  listRaw: () => Promise<{ kvs: IKeyValue[]; header: { revision: string } }>,
+  listRaw: () => Promise<PrefixListing>,
   decode: (kv: IKeyValue) => Endpoint | undefined,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Update[], void, undefined> {
@@ -216,36 +218,29 @@ async function* watchUpdates(
     wake?.();
     wake = undefined;
   };
-  // etcd3 resumes a broken watch from the last response header, which can skip events; resume from
-  // the revision after the last event we handled instead.
-  let resumeFrom = BigInt(listed.header.revision) + 1n;
-  const watcher = client.watch().prefix(prefix).startRevision(String(resumeFrom)).watcher();
-  watcher.on("data", (res: IWatchResponse) => {
-    const batch: Update[] = [];
-    for (const event of res.events) {
-      const revision = BigInt(event.kv.mod_revision);
-      if (revision >= resumeFrom) resumeFrom = revision + 1n;
-      const key = keyFromBytes(event.kv.key);
-      if (event.type === "Delete") {
-        batch.push({ op: Operation.Delete, key });
-        continue;
+  const watch = new ResumableWatch(client, prefix, BigInt(listed.revision) + 1n, {
+    onEvents: (events) => {
+      const batch: Update[] = [];
+      for (const event of events) {
+        const key = keyFromBytes(event.kv.key);
+        if (event.type === "delete") {
+          batch.push({ op: Operation.Delete, key });
+          continue;
+        }
+        const endpoint = decode(event.kv);
+        if (endpoint !== undefined) batch.push({ op: Operation.Add, key, endpoint });
       }
-      const endpoint = decode(event.kv);
-      if (endpoint !== undefined) batch.push({ op: Operation.Add, key, endpoint });
-    }
-    if (batch.length > 0) {
-      queue.push(batch);
+      if (batch.length > 0) {
+        queue.push(batch);
+        notify();
+      }
+    },
+    onError: (error) => {
+      failure = new RegistrarError("WATCH_FAILED", `endpoints: watch on ${prefix} failed: ${String(error)}`, {
+        cause: error,
+      });
       notify();
-    }
-  });
-  watcher.on("disconnected", () => {
-    watcher.request.start_revision = String(resumeFrom);
-  });
-  watcher.on("error", (error: unknown) => {
-    failure = new RegistrarError("WATCH_FAILED", `endpoints: watch on ${prefix} failed: ${String(error)}`, {
-      cause: error,
-    });
-    notify();
+    },
   });
   signal?.addEventListener("abort", notify);
 
@@ -265,7 +260,6 @@ async function* watchUpdates(
     }
   } finally {
     signal?.removeEventListener("abort", notify);
-    // etcd3's cancel can hang on a broken stream.
-    await within(watcher.cancel(), 1000);
+    await watch.close();
   }
 }

@@ -1,17 +1,16 @@
+import { createManualClock, MemberRouter } from "@etcd-naming/etcd";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { describe, expect, it, vi } from "vitest";
-import { KeepAliveStreams } from "./keepalive-streams.js";
 import { register } from "./registration.js";
 import { leaseTimeToLive } from "./test/etcdctl.js";
-import { ManualClock } from "./test/manual-clock.js";
 
 // The keep-alive cadence and loss detection run on an injected clock; etcd is real.
 const etcd = useTestEtcd();
 
 function countKeepAliveWrites(client: ReturnType<typeof etcd.client>): { writes: string[] } {
   const seen = { writes: [] as string[] };
-  const original = KeepAliveStreams.prototype.open;
-  vi.spyOn(KeepAliveStreams.prototype, "open").mockImplementation(async function (this: KeepAliveStreams) {
+  const original = MemberRouter.prototype.openKeepAlive;
+  vi.spyOn(MemberRouter.prototype, "openKeepAlive").mockImplementation(async function (this: MemberRouter) {
     const opened = await original.call(this);
     if (this.client !== client) return opened;
     const { stream } = opened;
@@ -27,7 +26,7 @@ function countKeepAliveWrites(client: ReturnType<typeof etcd.client>): { writes:
 
 describe("keep-alive on an injected clock", () => {
   it("sends one keep-alive every TTL/3 and keeps the lease while they succeed", async () => {
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const client = etcd.client();
     const seen = countKeepAliveWrites(client);
     const reg = await register({
@@ -55,7 +54,7 @@ describe("keep-alive on an injected clock", () => {
   });
 
   it("declares the lease lost when no keep-alive succeeds within the TTL, then re-registers", async () => {
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const client = etcd.client();
     const reg = await register({
       client,

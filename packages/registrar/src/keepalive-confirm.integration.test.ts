@@ -1,10 +1,9 @@
 import { EventEmitter } from "node:events";
+import { createManualClock, type KeepAliveStream, MemberRouter } from "@etcd-naming/etcd";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type KeepAliveStream, KeepAliveStreams } from "./keepalive-streams.js";
 import { register } from "./registration.js";
 import { leaseTimeToLive } from "./test/etcdctl.js";
-import { ManualClock } from "./test/manual-clock.js";
 
 // The keep-alive stream goes to a member the pool does not know (standing in for one that is stopped,
 // or just resumed with a stale view); the real etcd member is the "other member" that is asked.
@@ -15,7 +14,7 @@ afterEach(() => {
 });
 
 function streamsToAnotherMember(answer: ((leaseId: string) => object) | undefined): void {
-  vi.spyOn(KeepAliveStreams.prototype, "open").mockImplementation(async () => {
+  vi.spyOn(MemberRouter.prototype, "openKeepAlive").mockImplementation(async () => {
     const stream = Object.assign(new EventEmitter(), {
       write(request: { ID: string }) {
         if (answer !== undefined) setImmediate(() => stream.emit("data", answer(String(request.ID))));
@@ -36,7 +35,7 @@ async function settle(): Promise<void> {
 describe("confirming a lease loss with another member", () => {
   it("keeps the lease when its stream stays silent past the TTL but another member says it is alive", async () => {
     streamsToAnotherMember(undefined);
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const warnings: string[] = [];
     const reg = await register({
       client: etcd.client(),
@@ -68,7 +67,7 @@ describe("confirming a lease loss with another member", () => {
 
   it("does not take a TTL of 0 from one member as the lease's loss when another member says it is alive", async () => {
     streamsToAnotherMember((id) => ({ ID: id, TTL: "0" }));
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const reg = await register({
       client: etcd.client(),
       service: `${etcd.namespace}/confirm-stale`,

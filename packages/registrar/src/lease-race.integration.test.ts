@@ -1,7 +1,7 @@
+import { createManualClock } from "@etcd-naming/etcd";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { describe, expect, it, vi } from "vitest";
 import { register } from "./registration.js";
-import { ManualClock } from "./test/manual-clock.js";
 
 const etcd = useTestEtcd();
 const quiet = { warn: () => undefined };
@@ -9,7 +9,7 @@ const quiet = { warn: () => undefined };
 describe("a lease lost while a put under it is in flight", () => {
   it("reports reregistered with the new lease, not the lost one", async () => {
     const client = etcd.client();
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const ttl = 10;
     const service = `${etcd.namespace}/race`;
     const reg = await register({ client, service, addr: "10.0.0.1:80", ttl, clock, logger: quiet });

@@ -1,9 +1,9 @@
 import { decodeEndpoint, encodeEndpoint } from "@etcd-naming/codec";
+import { MemberRouter } from "@etcd-naming/etcd";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import type { Etcd3 } from "etcd3";
 import { describe, expect, it, vi } from "vitest";
 import { RegistrarError } from "./errors.js";
-import { KeepAliveStreams } from "./keepalive-streams.js";
 import { type Registration, register } from "./registration.js";
 import { leaseTimeToLive } from "./test/etcdctl.js";
 
@@ -233,7 +233,7 @@ describe("many registrations (behaviour 6)", () => {
   it("registers 1,000 endpoints on one lease in batched transactions with one keep-alive stream", async () => {
     const client = etcd.client();
     const grant = vi.spyOn(client.leaseClient, "leaseGrant");
-    const keepAlive = vi.spyOn(KeepAliveStreams.prototype, "open");
+    const keepAlive = vi.spyOn(MemberRouter.prototype, "openKeepAlive");
     const txn = vi.spyOn(client.kv, "txn");
     const service = newService("fleet");
 
@@ -259,7 +259,7 @@ describe("many registrations (behaviour 6)", () => {
     // Past the TTL: several keep-alives went out, all on one stream.
     await new Promise((resolve) => setTimeout(resolve, 3500));
     expect(
-      keepAlive.mock.contexts.filter((streams) => (streams as KeepAliveStreams).client === client),
+      keepAlive.mock.contexts.filter((streams) => (streams as MemberRouter).client === client),
     ).toHaveLength(1);
     expect((await leaseTimeToLive(etcd.endpoints, leaseId)).keys).toHaveLength(1000);
 

@@ -62,13 +62,14 @@ function keeperFor(client: Etcd3, ttl: number, options: RegisterOptions): LeaseK
   const existing = byTtl.get(ttl);
   if (existing !== undefined && !existing.isClosing) return existing;
   const map = byTtl;
+  const clock = withLongTimers(options.clock ?? systemClock);
   const keeper: LeaseKeeper = new LeaseKeeper(
     client,
     ttl,
     {
-      clock: withLongTimers(options.clock ?? systemClock),
+      clock,
       logger: redactingLogger(options.logger),
-      backoff: resolveBackoff(options.backoff, ttl),
+      backoff: resolveBackoff(options.backoff, ttl, clock.random),
       maxTxnOps: DEFAULT_MAX_TXN_OPS,
     },
     () => {

@@ -1,8 +1,7 @@
 import { keyToBytes } from "@etcd-naming/codec";
+import { deadlineIn, etcdPool, type MemberRouter, unaryCall } from "@etcd-naming/etcd";
 import type { Etcd3, IRequestOp, ITxnResponse } from "etcd3";
-import { castGrpcError, EtcdInvalidAuthTokenError, isRecoverableError } from "etcd3";
 import { etcdRefusal } from "./errors.js";
-import type { KeepAliveStreams } from "./keepalive-streams.js";
 
 /** Keys are key strings (see `keyFromBytes` in the codec): written as the exact bytes they stand for. */
 export function putOp(key: string, value: string, lease: string | undefined): IRequestOp {
@@ -54,40 +53,21 @@ export function chunk<T>(
 export const MAX_TXN_BYTES: number = 1024 * 1024;
 
 /**
- * Applies `ops` in one unconditional transaction (the Go manager's `Txn().Then(ops...)`). With `streams`
- * it goes through them, which choose the member and abandon a call that outlives `deadlineMs`.
+ * Applies `ops` in one unconditional transaction (the Go manager's `Txn().Then(ops...)`). With a `router`
+ * it goes through it, which chooses the member and abandons a call that outlives `deadlineMs`.
  */
 export function commit(
   client: Etcd3,
   ops: IRequestOp[],
   deadlineMs?: number,
-  streams?: KeepAliveStreams,
+  router?: MemberRouter,
 ): Promise<ITxnResponse> {
   const request = { success: ops };
-  if (deadlineMs !== undefined && streams !== undefined) {
-    return streams.call("KV", "txn", request, deadlineMs, (options) => client.kv.txn(request, options));
+  if (deadlineMs !== undefined && router !== undefined) {
+    return router.call("KV", "txn", request, deadlineMs, (options) => client.kv.txn(request, options));
   }
-  return client.kv.txn(
-    request,
-    deadlineMs === undefined ? undefined : { deadline: new Date(Date.now() + deadlineMs) },
-  );
+  return client.kv.txn(request, deadlineMs === undefined ? undefined : { deadline: deadlineIn(deadlineMs) });
 }
-
-// The parts of etcd3's connection pool `commitOnce` uses; not public API (etcd3 ^1.1.2), so described here.
-interface KvPool {
-  readonly callOptionsFactory?: object | ((context: object) => object);
-  readonly authenticator?: { invalidateMetadata?(): void };
-  withConnection<T>(
-    service: "KV",
-    fn: (args: { client: Partial<Record<"txn", UnaryCall>>; metadata: unknown }) => Promise<T>,
-  ): Promise<T>;
-}
-type UnaryCall = (
-  request: object,
-  metadata: unknown,
-  options: object,
-  callback: (error: Error | null, response?: ITxnResponse) => void,
-) => void;
 
 /** etcd3's global retry makes three attempts; so does `commitOnce` for a member that did not answer. */
 const ATTEMPTS = 3;
@@ -101,49 +81,18 @@ const ATTEMPTS = 3;
  * Rejects with etcd's error: the caller maps it to a `RegistrarError`.
  */
 export async function commitOnce(client: Etcd3, ops: IRequestOp[]): Promise<ITxnResponse> {
-  const pool = (client as unknown as { pool?: KvPool }).pool;
-  if (typeof pool?.withConnection !== "function") return commit(client, ops);
-  const request = { success: ops };
-  let lastError: unknown;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    let outcome: { response: ITxnResponse } | { refused: Error };
-    try {
-      outcome = await pool.withConnection("KV", ({ client: kv, metadata }) => {
-        const txn = kv.txn;
-        if (txn === undefined) throw new TypeError("etcd3 has no KV.txn");
-        const factory = pool.callOptionsFactory;
-        const options =
-          typeof factory === "function"
-            ? factory({ service: "KV", method: "txn", params: request, isStream: false })
-            : (factory ?? {});
-        return new Promise((resolve, reject) => {
-          txn.call(kv, request, metadata, options, (error, response) => {
-            if (error === null) {
-              resolve({ response: response! });
-              return;
-            }
-            const cast = castGrpcError(error);
-            if (etcdRefusal(cast, "") === undefined) reject(cast);
-            else resolve({ refused: cast });
-          });
-        });
-      });
-    } catch (error) {
-      if (error instanceof EtcdInvalidAuthTokenError) {
-        pool.authenticator?.invalidateMetadata?.();
-      } else if (!(error instanceof Error) || !(isRecoverableError(error) || isBrokenCircuit(error))) {
-        throw error;
-      }
-      lastError = error;
-      continue;
-    }
-    if ("refused" in outcome) throw outcome.refused;
-    return outcome.response;
-  }
-  throw lastError;
-}
-
-/** Blocked by a member's open circuit breaker (cockatiel's BrokenCircuitError, not re-exported by etcd3). */
-function isBrokenCircuit(error: unknown): boolean {
-  return (error as { isBrokenCircuitError?: unknown } | null)?.isBrokenCircuitError === true;
+  const members = etcdPool(client);
+  if (members === undefined) return commit(client, ops);
+  const outcome = await unaryCall<ITxnResponse>(
+    members,
+    "KV",
+    "txn",
+    { success: ops },
+    {
+      attempts: ATTEMPTS,
+      isAnswer: (error) => etcdRefusal(error, "") !== undefined,
+    },
+  );
+  if ("answer" in outcome) throw outcome.answer;
+  return outcome.response;
 }

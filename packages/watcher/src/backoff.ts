@@ -1,4 +1,4 @@
-import { type Clock, MAX_TIMER_MS } from "./clock.js";
+import { type Clock, backoffDelay as delay, MAX_TIMER_MS } from "@etcd-naming/etcd";
 import { WatcherError } from "./errors.js";
 
 /** Exponential backoff with jitter, used between failed lists and watch resumptions. */
@@ -42,8 +42,8 @@ export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
   return resolved;
 }
 
-/** @internal The delay before retry number `attempt` (0-based). */
+/** @internal The delay before retry number `attempt` (0-based): the etcd layer's backoff. */
 export function backoffDelay(backoff: ResolvedBackoff, attempt: number, clock: Clock): number {
-  const base = Math.min(backoff.maxDelayMs, backoff.initialDelayMs * backoff.multiplier ** attempt);
-  return Math.round(base * (1 - backoff.jitter * clock.random()));
+  const { initialDelayMs: initialMs, maxDelayMs: maxMs, multiplier, jitter } = backoff;
+  return delay({ initialMs, maxMs, multiplier, jitter }, attempt, clock.random());
 }

@@ -1,0 +1,33 @@
+export type { Backoff } from "./backoff.js";
+export { backoffDelay } from "./backoff.js";
+export type {
+  OpenedStream,
+  OpenStreamOptions,
+  UnaryCallOptions,
+  UnaryOutcome,
+} from "./calls.js";
+export { isTransient, only, openStream, unaryCall } from "./calls.js";
+export type { Clock, TimerClock, TimerHandle } from "./clock.js";
+export { deadlineIn, MAX_TIMER_MS, nextTurn, systemClock, within, withLongTimers } from "./clock.js";
+export type {
+  CallContext,
+  Connection,
+  EtcdPool,
+  EtcdService,
+  GrpcMetadata,
+  Member,
+  StreamMethod,
+  UnaryMethod,
+} from "./etcd3-pool.js";
+export { etcdPool, namespacePrefix, poolShapeProblems } from "./etcd3-pool.js";
+export type { ListOptions, PrefixListerOptions, PrefixListing } from "./list-prefix.js";
+export { PrefixLister } from "./list-prefix.js";
+export type { ConsoleLogger, Logger } from "./logger.js";
+export { consoleLogger, redactingLogger } from "./logger.js";
+export type { ManualClock, ManualClockOptions } from "./manual-clock.js";
+export { createManualClock } from "./manual-clock.js";
+export type { KeepAliveStream, MemberRouterOptions, OpenedKeepAlive } from "./member-router.js";
+export { bounded, MemberRouter } from "./member-router.js";
+export { prefixRangeEnd } from "./prefix-range.js";
+export type { ResumableWatchOptions, WatchEvent } from "./resumable-watch.js";
+export { ResumableWatch } from "./resumable-watch.js";

@@ -1,0 +1,260 @@
+import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, Namespace } from "etcd3";
+import { EtcdInvalidAuthTokenError, GRPCDeadlineExceededError, GRPCUnavailableError } from "etcd3";
+import {
+  isTransient,
+  type OpenedStream,
+  type OpenStreamOptions,
+  only,
+  openStream,
+  unaryCall,
+} from "./calls.js";
+import { deadlineIn, systemClock, type TimerHandle, within } from "./clock.js";
+import { type EtcdPool, type EtcdService, etcdPool, type Member } from "./etcd3-pool.js";
+
+/** A lease keep-alive stream. */
+export type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+
+/** A keep-alive stream and the member it went to (unknown if the pool cannot tell). */
+export interface OpenedKeepAlive {
+  readonly stream: KeepAliveStream;
+  readonly host: Member | undefined;
+}
+
+/** Options of {@link MemberRouter}. */
+export interface MemberRouterOptions {
+  /** Shuffles members that rank alike (default `Math.random`, through the system clock). */
+  random?: () => number;
+}
+
+/** Beyond its deadline a gRPC call should fail on its own; give it this long before abandoning it. */
+const ABANDON_SLACK_MS = 500;
+
+/**
+ * Routes calls and streams to the members of one etcd3 client, best ranked first, and fails over: a
+ * member that answered since it last went silent ranks first, then one never heard from, then those that
+ * went silent least recently. etcd3's own calls pick a member at random and never say which, so a stream
+ * to a member that is stopped or cut off while the others are fine stays open, silent, until it matters.
+ *
+ * Each user keeps its own router (what went silent for a lease's keep-alives is its own history).
+ */
+export class MemberRouter {
+  /** The client's pool, or undefined for a client whose members cannot be told apart. */
+  readonly pool: EtcdPool | undefined;
+  private readonly lastSilent = new Map<Member, number>();
+  private readonly lastAnswered = new Map<Member, number>();
+  /** Orders silences and answers: only which came last for a member matters, not when. */
+  private events = 0;
+  private readonly random: () => number;
+
+  constructor(
+    readonly client: Namespace,
+    options: MemberRouterOptions = {},
+  ) {
+    this.pool = etcdPool(client);
+    this.random = options.random ?? systemClock.random;
+  }
+
+  /** The client's members (none when the pool cannot be driven). */
+  get members(): readonly Member[] {
+    return this.pool?.members ?? [];
+  }
+
+  /** `member` did not answer in time (or failed): later calls and streams go elsewhere first. */
+  noteSilent(member: Member | undefined): void {
+    if (member === undefined) return;
+    this.events += 1;
+    this.lastSilent.set(member, this.events);
+  }
+
+  /** `member` answered: the member to go back to while it keeps answering. */
+  answered(member: Member | undefined): void {
+    if (member === undefined) return;
+    this.events += 1;
+    this.lastAnswered.set(member, this.events);
+  }
+
+  /** Counts `error` against `member` in etcd3 (a transient one closes the member's channels for every user). */
+  reportFailure(member: Member, error: Error): void {
+    this.pool?.markFailed(member, error);
+  }
+
+  /** Drops the client's cached auth token: etcd said "invalid auth token" on a stream, which etcd3 does not handle. */
+  invalidateAuthToken(): void {
+    this.pool?.invalidateAuthToken();
+  }
+
+  /**
+   * `member` did not answer a keep-alive within a tick: rank it last and close its channels (so the
+   * client's other calls reconnect too) unless it is the only member.
+   */
+  silent(member: Member | undefined, reason: string): void {
+    if (member === undefined || this.pool === undefined) return;
+    this.noteSilent(member);
+    if (this.pool.members.length > 1) this.reportFailure(member, new GRPCUnavailableError(reason));
+  }
+
+  /** The members, best ranked first (alike ones shuffled), repeated without end. */
+  *order(): Generator<Member> {
+    const hosts = [...this.members];
+    for (let i = hosts.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [hosts[i], hosts[j]] = [hosts[j]!, hosts[i]!];
+    }
+    // A member never heard from may well be the stopped one, and a follower that went silent only
+    // because the leader it forwards renewals to stopped answers again after the election.
+    const rank = (host: Member): [number, number] => {
+      const silent = this.lastSilent.get(host) ?? 0;
+      const answered = this.lastAnswered.get(host) ?? 0;
+      if (answered > silent) return [0, -answered];
+      if (silent === 0) return [1, 0];
+      return [2, silent];
+    };
+    hosts.sort((a, b) => {
+      const [ga, oa] = rank(a);
+      const [gb, ob] = rank(b);
+      return ga - gb || oa - ob;
+    });
+    for (;;) yield* hosts;
+  }
+
+  /** Opens a stream on the best ranked member that the pool can connect to. */
+  openStream<S extends { on(event: "error", listener: (error: Error) => void): unknown }>(
+    service: EtcdService,
+    method: string,
+    options: Omit<OpenStreamOptions, "order"> = {},
+  ): Promise<OpenedStream<S>> {
+    if (this.pool === undefined)
+      return Promise.reject(new TypeError("the etcd3 client has no connection pool"));
+    return openStream<S>(this.pool, service, method, { ...options, order: this.order() });
+  }
+
+  /** Opens a lease keep-alive stream on the best ranked member (anywhere, through etcd3, without a pool). */
+  async openKeepAlive(): Promise<OpenedKeepAlive> {
+    if (this.pool === undefined) {
+      const stream = await (this.client as Etcd3).leaseClient.leaseKeepAlive();
+      return { stream, host: undefined };
+    }
+    // What etcd3's own leaseKeepAlive() does: a stream error counts against the member.
+    const { stream, member } = await this.openStream<KeepAliveStream>("Lease", "leaseKeepAlive", {
+      markFailedOnError: true,
+    });
+    return { stream, host: member };
+  }
+
+  /**
+   * One unary etcd call, abandoned shortly after `timeoutMs` even if etcd3 still waits on it. With
+   * several members each is tried once, best ranked first, under a deadline of its own. etcd3's own call
+   * picks members at random and retries a timed-out call on the others under the original, already
+   * expired deadline: each retry fails at once yet counts towards that member's circuit breaker, so while
+   * one member is stopped two or three timed-out calls open every breaker and the client refuses all calls
+   * for seconds. `viaClient` is the call as etcd3 makes it, for a single member or a pool whose members
+   * cannot be told apart.
+   */
+  async call<T>(
+    service: EtcdService,
+    method: string,
+    request: object,
+    timeoutMs: number,
+    viaClient: (options: { deadline: Date }) => Promise<T>,
+  ): Promise<T> {
+    const pool = this.pool;
+    if (pool === undefined || pool.members.length < 2) {
+      return bounded(viaClient({ deadline: deadlineIn(timeoutMs) }), timeoutMs);
+    }
+    const order = this.order();
+    let lastError: unknown;
+    for (let i = 0; i < pool.members.length; i++) {
+      const member = order.next().value as Member;
+      try {
+        const outcome = await bounded(
+          unaryCall<T>(pool, service, method, request, { order: only(member), timeoutMs }),
+          timeoutMs,
+        );
+        return (outcome as { response: T }).response;
+      } catch (error) {
+        if (error instanceof EtcdInvalidAuthTokenError) pool.invalidateAuthToken();
+        else if (!isTransient(error)) throw error;
+        lastError = error;
+        this.noteSilent(member);
+      }
+    }
+    throw lastError;
+  }
+
+  /**
+   * The lease's remaining TTL in seconds according to any member but `except`, asked at once, or
+   * undefined if none answers within `timeoutMs` or there is no other member to ask (nor a stream member
+   * to tell the others from: no stream was ever opened). The member a keep-alive stream is on can be
+   * the one that is wrong: stopped while the others elected a new leader that keeps the lease alive,
+   * or just resumed and answering from its stale view of the leases.
+   */
+  async timeToLive(
+    leaseId: string,
+    except: Member | undefined,
+    timeoutMs: number,
+  ): Promise<number | undefined> {
+    const pool = this.pool;
+    if (pool === undefined || except === undefined) return undefined;
+    const others = pool.members.filter((member) => member !== except);
+    if (others.length === 0) return undefined;
+    const answers = await Promise.all(
+      others.map((member) =>
+        within(
+          unaryCall<{ TTL: string }>(
+            pool,
+            "Lease",
+            "leaseTimeToLive",
+            { ID: leaseId },
+            {
+              order: only(member),
+              timeoutMs,
+            },
+          ),
+          timeoutMs + 100,
+        ),
+      ),
+    );
+    const ttls = answers
+      .map((outcome) =>
+        outcome !== undefined && "response" in outcome ? Number(outcome.response.TTL) : Number.NaN,
+      )
+      .filter((ttl) => !Number.isNaN(ttl));
+    return ttls.length === 0 ? undefined : Math.max(...ttls);
+  }
+
+  /**
+   * Whether every member answers a status call within `timeoutMs` (true when the pool cannot be asked
+   * member by member). Those that do not rank last. A member that does not answer right after a leader
+   * change may be the deposed leader, stopped rather than gone.
+   */
+  async allMembersAnswer(timeoutMs: number): Promise<boolean> {
+    const pool = this.pool;
+    if (pool === undefined || pool.members.length < 2) return true;
+    const members = [...pool.members];
+    const answers = await Promise.all(
+      members.map((member) =>
+        within(
+          unaryCall(pool, "Maintenance", "status", {}, { order: only(member), timeoutMs }).then(() => true),
+          timeoutMs + 500,
+        ),
+      ),
+    );
+    members.forEach((member, i) => {
+      if (answers[i] !== true) this.noteSilent(member);
+    });
+    return answers.every((answered) => answered === true);
+  }
+}
+
+/** `promise`, or GRPCDeadlineExceededError if it has not settled shortly after `timeoutMs` of real time. */
+export function bounded<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: TimerHandle;
+  const abandoned = new Promise<never>((_, reject) => {
+    timer = systemClock.setTimeout(
+      () => reject(new GRPCDeadlineExceededError(`no answer from etcd within ${timeoutMs}ms`)),
+      timeoutMs + ABANDON_SLACK_MS,
+    );
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, abandoned]).finally(() => systemClock.clearTimeout(timer));
+}
