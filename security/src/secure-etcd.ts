@@ -1,13 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import {
-  createTestCertificates,
-  type EtcdServer,
-  startEtcd,
-  type TestCertificates,
-  tlsFromCertificates,
-} from "@etcd-naming/etcd-fixture";
+import { type EtcdServer, startTlsEtcd, type TestCertificates } from "@etcd-naming/etcd-fixture";
 import { Etcd3, type IOptions } from "etcd3";
 
 const run = promisify(execFile);
@@ -63,20 +57,15 @@ function etcdctlEnv(): NodeJS.ProcessEnv {
 
 /** Starts etcd with TLS on its client port (mutual TLS and auth on request). */
 export async function startSecureEtcd(options: SecureEtcdOptions = {}): Promise<SecureEtcd> {
-  const certs = await createTestCertificates({ clients: ["root", "client"] });
   const args =
     options.tokenTtl === undefined ? [] : ["--auth-token=simple", `--auth-token-ttl=${options.tokenTtl}`];
-  let server: EtcdServer;
-  try {
-    server = await startEtcd({
-      tls: tlsFromCertificates(certs, { clientCertAuth: options.mutual === true, client: "root" }),
-      args,
-    });
-  } catch (error) {
-    await certs.close();
-    throw error;
-  }
-  const url = server.clientUrls[0]!;
+  const tls = await startTlsEtcd({
+    clients: ["root", "client"],
+    clientCertAuth: options.mutual === true,
+    client: "root",
+    args,
+  });
+  const { server, certs, url } = tls;
   const rootPassword = secretPassword("root");
   const clients: Etcd3[] = [];
   let authEnabled = false;
@@ -117,8 +106,7 @@ export async function startSecureEtcd(options: SecureEtcdOptions = {}): Promise<
         // Already closed by the test.
       }
     }
-    await server.close();
-    await certs.close();
+    await tls.close();
   };
 
   return {

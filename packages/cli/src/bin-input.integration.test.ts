@@ -2,13 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createTestCertificates,
-  type EtcdServer,
-  startEtcd,
-  type TestCertificates,
-  tlsFromCertificates,
-} from "@etcd-naming/etcd-fixture";
+import { startTlsEtcd, type TlsEtcd } from "@etcd-naming/etcd-fixture";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { assertBuilt, binEnv, etcdctl, runBin } from "./test/bin.js";
@@ -139,19 +133,16 @@ describe("endpoints", () => {
 });
 
 describe("Node's own warnings never reach the user", () => {
-  let tlsEtcd: EtcdServer | undefined;
-  let certs: TestCertificates | undefined;
+  let tlsEtcd: TlsEtcd | undefined;
   afterAll(async () => {
     await tlsEtcd?.close();
-    await certs?.[Symbol.asyncDispose]();
   });
 
   it("an https:// IP endpoint prints only the result (no DEP0123)", async () => {
-    certs = await createTestCertificates();
-    tlsEtcd = await startEtcd({ tls: tlsFromCertificates(certs) });
-    const url = tlsEtcd.clientUrls[0] ?? "";
+    tlsEtcd = await startTlsEtcd();
+    const url = tlsEtcd.url;
     expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    const run = await runBin(["list", "svc", "--endpoints", url, "--cacert", certs.caFile], binEnv());
+    const run = await runBin(["list", "svc", "--endpoints", url, "--cacert", tlsEtcd.certs.caFile], binEnv());
     expect(run.stderr).not.toMatch(/\(node:\d+\)|DEP0123|DeprecationWarning/);
     // It connects on Node 26 too (which refuses an IP as the TLS server name): tls-ip-endpoint tests.
     expect(run).toMatchObject({ code: 0, stdout: "no endpoints in svc\n", stderr: "" });

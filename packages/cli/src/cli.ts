@@ -1,7 +1,6 @@
 import { isatty } from "node:tty";
 import { NamingError } from "@etcd-naming/codec";
 import { Command, CommanderError } from "commander";
-import type { Etcd3 } from "etcd3";
 import { CliError, usageError } from "./cli-error.js";
 import { addCommand } from "./command-add.js";
 import { delCommand } from "./command-del.js";
@@ -9,20 +8,22 @@ import { listCommand } from "./command-list.js";
 import { registerCommand } from "./command-register.js";
 import { watchCommand } from "./command-watch.js";
 import {
-  type ConnectionFlags,
-  type ConnectionSettings,
   DEFAULT_COMMAND_TIMEOUT,
   DEFAULT_DIAL_TIMEOUT,
   DEFAULT_ENDPOINT,
   describeEtcdError,
-  openClient,
-  resolveConnection,
 } from "./connection.js";
 import type { CommandContext } from "./context.js";
-import { holdProcessOpen } from "./interrupt.js";
 import { colorEnabled, Output, type TextSink, type TtyState } from "./output.js";
 import { type Prompter, type PromptInput, terminalPrompter } from "./prompt.js";
-import { startSpinner } from "./spinner.js";
+import {
+  commandContext,
+  freshState,
+  type Opts,
+  type RunEnvironment,
+  type RunState,
+  str,
+} from "./run-context.js";
 import { packageVersion } from "./version.js";
 
 /** Where the CLI reads and writes; every field defaults to the current process. */
@@ -67,20 +68,6 @@ const KEY_NOTE = `
 Here --key names the endpoint's key. The TLS client key goes before the command
 (${NAME} --cert c.pem --key c.key <command> ...) or in ETCDCTL_KEY.`;
 
-interface RunState {
-  exitCode: number;
-  active: Command | undefined;
-  settings: ConnectionSettings | undefined;
-  clients: Etcd3[];
-  disposers: Array<() => void>;
-  interrupt: AbortController | undefined;
-  release: (() => void) | undefined;
-}
-
-type Opts = Record<string, unknown>;
-
-const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
-
 function resolveTty(isTTY: CliOptions["isTTY"]): TtyState {
   if (typeof isTTY === "boolean") return { stdin: isTTY, stdout: isTTY, stderr: isTTY };
   return {
@@ -118,6 +105,12 @@ function addConnectionOptions(cmd: Command, tlsKey: boolean): Command {
   return cmd;
 }
 
+/** A control character as JSON writes it (`\\n`, `\\u0007`); anything else unchanged. */
+function escapeControl(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x20 || code === 0x7f ? JSON.stringify(c).slice(1, -1) : c;
+}
+
 /**
  * Builds the `etcd-naming` command line around injected streams and environment, so it runs the same in a
  * process and in a test. Nothing is parsed or connected until `run`.
@@ -125,12 +118,6 @@ function addConnectionOptions(cmd: Command, tlsKey: boolean): Command {
  * @example
  * const code = await createCli({ stdout, stderr, env: {} }).run(["list", "my-service", "--json"]);
  */
-/** A control character as JSON writes it (`\\n`, `\\u0007`); anything else unchanged. */
-function escapeControl(c: string): string {
-  const code = c.charCodeAt(0);
-  return code < 0x20 || code === 0x7f ? JSON.stringify(c).slice(1, -1) : c;
-}
-
 export function createCli(options: CliOptions = {}): Cli {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
@@ -142,90 +129,12 @@ export function createCli(options: CliOptions = {}): Cli {
     return prompter;
   };
   const plainErr = new Output(stdout, stderr, { json: false, quiet: false, tty, env });
+  const around: RunEnvironment = { stdout, stderr, env, tty, prompter: getPrompter, signal: options.signal };
 
   const build = (state: RunState): Command => {
     const program = new Command(NAME);
-    const context = (cmd: Command, tlsKeyOnCommand: boolean): CommandContext => {
-      state.active = cmd;
-      const global = program.opts<Opts>();
-      const local = cmd.opts<Opts>();
-      const pick = (name: string): string | undefined => str(local[name]) ?? str(global[name]);
-      const flags: ConnectionFlags = {};
-      const assign = (name: keyof ConnectionFlags, value: string | undefined): void => {
-        if (value !== undefined) flags[name] = value;
-      };
-      assign("endpoints", pick("endpoints"));
-      assign("cacert", pick("cacert"));
-      assign("cert", pick("cert"));
-      assign("key", tlsKeyOnCommand ? pick("key") : str(global["key"]));
-      assign("user", pick("user"));
-      assign("dialTimeout", pick("dialTimeout"));
-      assign("commandTimeout", pick("commandTimeout"));
-      const json = local["json"] === true;
-      const quiet = local["quiet"] === true || global["quiet"] === true;
-      const out = new Output(stdout, stderr, { json, quiet, tty, env });
-      const settings = resolveConnection(flags, env);
-      state.settings = settings;
-      return {
-        out,
-        env,
-        tty,
-        get prompter() {
-          return getPrompter();
-        },
-        settings,
-        async connect() {
-          const user = settings.user;
-          if (user !== undefined && user.password === undefined) {
-            if (!tty.stdin) {
-              throw usageError(
-                `no password for user "${user.name}": set ETCD_PASSWORD or pass --user ${user.name}:<password>`,
-              );
-            }
-            user.password = await getPrompter().password(`Password for ${user.name}: `);
-          }
-          if (user !== undefined && !settings.secure) {
-            out.warn(
-              `sending the password of user "${user.name}" in plaintext to ${settings.endpoints.join(",")}; ` +
-                "use https:// endpoints or --cacert",
-            );
-          }
-          const stop = startSpinner(
-            stderr,
-            tty.stderr && !json && !quiet,
-            `connecting to etcd at ${settings.endpoints.join(",")}`,
-          );
-          try {
-            const client = await openClient(settings);
-            state.clients.push(client);
-            return client;
-          } finally {
-            stop();
-          }
-        },
-        interrupted() {
-          // Whoever waits for an interrupt keeps the process alive until the command returns.
-          if (state.release === undefined) {
-            const release = holdProcessOpen();
-            state.release = release;
-            state.disposers.push(release);
-          }
-          if (options.signal) return options.signal;
-          if (state.interrupt === undefined) {
-            const controller = new AbortController();
-            const onSignal = (signal: NodeJS.Signals): void => controller.abort(signal);
-            process.once("SIGINT", onSignal);
-            process.once("SIGTERM", onSignal);
-            state.disposers.push(() => {
-              process.off("SIGINT", onSignal);
-              process.off("SIGTERM", onSignal);
-            });
-            state.interrupt = controller;
-          }
-          return state.interrupt.signal;
-        },
-      };
-    };
+    const context = (cmd: Command, tlsKeyOnCommand: boolean): CommandContext =>
+      commandContext(around, state, program, cmd, tlsKeyOnCommand);
 
     program
       .description("Add, remove, list, watch and register service endpoints in etcd's gRPC naming format.")
@@ -353,16 +262,6 @@ export function createCli(options: CliOptions = {}): Cli {
     });
     return program;
   };
-
-  const freshState = (): RunState => ({
-    exitCode: 0,
-    active: undefined,
-    settings: undefined,
-    clients: [],
-    disposers: [],
-    interrupt: undefined,
-    release: undefined,
-  });
 
   return {
     get program() {

@@ -1,13 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import {
-  createTestCertificates,
-  type EtcdServer,
-  startEtcd,
-  type TestCertificates,
-  tlsFromCertificates,
-} from "@etcd-naming/etcd-fixture";
+import { startTlsEtcd, type TlsEtcd } from "@etcd-naming/etcd-fixture";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { assertBuilt, type BinResult, binEnv, runBin } from "./test/bin.js";
 
@@ -17,26 +11,25 @@ import { assertBuilt, type BinResult, binEnv, runBin } from "./test/bin.js";
 vi.setConfig({ testTimeout: 30_000 });
 const run = promisify(execFile);
 
-let certs: TestCertificates | undefined;
-let caOnly: EtcdServer | undefined;
-let mutualAuth: EtcdServer | undefined;
+let caOnly: TlsEtcd | undefined;
+let mutualAuth: TlsEtcd | undefined;
 const password = `root-secret-${randomBytes(6).toString("hex")}`;
 
 beforeAll(async () => {
   assertBuilt();
-  certs = await createTestCertificates({ clients: ["root"] });
   [caOnly, mutualAuth] = await Promise.all([
-    startEtcd({ tls: tlsFromCertificates(certs) }),
-    startEtcd({ tls: tlsFromCertificates(certs, { clientCertAuth: true, client: "root" }) }),
+    startTlsEtcd({ clients: ["root"] }),
+    startTlsEtcd({ clients: ["root"], clientCertAuth: true, client: "root" }),
   ]);
   // Authentication on, as SECURITY.md documents it; etcdctl authenticates by its certificate (CN root).
+  const { certs, url } = mutualAuth;
   const root = certs.clients["root"]!;
   const etcdctl = (args: string[]) =>
     run(
       "/usr/bin/etcdctl",
       [
-        `--endpoints=${mutualAuth!.clientUrls[0]}`,
-        `--cacert=${certs!.caFile}`,
+        `--endpoints=${url}`,
+        `--cacert=${certs.caFile}`,
         `--cert=${root.certFile}`,
         `--key=${root.keyFile}`,
         ...args,
@@ -51,11 +44,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([caOnly?.close(), mutualAuth?.close()]);
-  await certs?.close();
 });
 
-function ipUrl(server: EtcdServer | undefined): string {
-  const url = server?.clientUrls[0] ?? "";
+function ipUrl(tls: TlsEtcd | undefined): string {
+  const url = tls?.url ?? "";
   expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   return url;
 }
@@ -72,19 +64,20 @@ function expectOneLineError(result: BinResult, reason: RegExp): void {
 describe(`TLS to https://127.0.0.1 on Node ${process.versions.node}`, () => {
   it("list with --cacert connects and prints only the result (no DEP0123, no servername error)", async () => {
     const result = await runBin(
-      ["list", "svc", "--endpoints", ipUrl(caOnly), "--cacert", certs!.caFile],
+      ["list", "svc", "--endpoints", ipUrl(caOnly), "--cacert", caOnly!.certs.caFile],
       binEnv(),
     );
     expect(result).toMatchObject({ code: 0, stdout: "no endpoints in svc\n", stderr: "" });
   });
 
   it("mutual TLS with a user: add, then list (the login uses its own channel)", async () => {
-    const root = certs!.clients["root"]!;
+    const { certs } = mutualAuth!;
+    const root = certs.clients["root"]!;
     const conn = [
       "--endpoints",
       ipUrl(mutualAuth),
       "--cacert",
-      certs!.caFile,
+      certs.caFile,
       "--cert",
       root.certFile,
       "--key",
@@ -113,7 +106,16 @@ describe(`TLS to https://127.0.0.1 on Node ${process.versions.node}`, () => {
 
   it("a client certificate is still required where etcd asks for one", async () => {
     const result = await runBin(
-      ["list", "svc", "--endpoints", ipUrl(mutualAuth), "--cacert", certs!.caFile, "--dial-timeout", "3s"],
+      [
+        "list",
+        "svc",
+        "--endpoints",
+        ipUrl(mutualAuth),
+        "--cacert",
+        mutualAuth!.certs.caFile,
+        "--dial-timeout",
+        "3s",
+      ],
       binEnv({ ETCD_PASSWORD: password }),
     );
     expect(result.code).not.toBe(0);

@@ -4,17 +4,13 @@
 // later duplicate key fixes it), lets `null` leave a string field untouched, turns escaped lone
 // surrogates into U+FFFD, refuses numbers beyond float64, matches field names case-insensitively and
 // limits nesting to 10000. The parser is iterative so hostile nesting cannot exhaust the stack.
+
+import { GoJsonScanner, isDigit, JsonSyntaxError, MINUS, QUOTE } from "./go-json-scanner.js";
 import { NamingError } from "./naming-error.js";
 
 const GO_MAX_NESTING = 10000;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const SLASH = 0x2f;
 const COMMA = 0x2c;
-const COLON = 0x3a;
-const MINUS = 0x2d;
-const DOT = 0x2e;
 const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
@@ -27,9 +23,6 @@ export interface GoEnvelope {
   addr: string;
   metadata: unknown;
 }
-
-/** A syntax error: Go's checkValid runs before decoding, so it wins over any type error. */
-class JsonSyntaxError extends Error {}
 
 /**
  * Parses `text` (well-formed UTF-16, i.e. decoded UTF-8) as Go would unmarshal it into an endpoint
@@ -84,15 +77,16 @@ interface Frame {
   key: string;
 }
 
-class Parser {
-  private pos = 0;
+class Parser extends GoJsonScanner {
   /** The first type error, kept while parsing continues, like Go's decodeState.saveError. */
   firstError: NamingError | undefined;
 
   constructor(
-    private readonly src: string,
+    src: string,
     private readonly maxDepth: number,
-  ) {}
+  ) {
+    super(src);
+  }
 
   document(): GoEnvelope {
     const envelope: GoEnvelope = { op: 0, addr: "", metadata: null };
@@ -282,171 +276,8 @@ class Parser {
     return this.fail("looking for beginning of value");
   }
 
-  /** Reads `"key"` and the `:` after it. */
-  private objectKey(): string {
-    if (this.peek() !== QUOTE) this.fail("looking for beginning of object key string");
-    const key = this.string();
-    this.ws();
-    if (this.peek() !== COLON) this.fail("after object key");
-    this.pos++;
-    this.ws();
-    return key;
-  }
-
-  private literal(word: "true" | "false" | "null"): boolean | null {
-    for (let i = 0; i < word.length; i++) {
-      if (this.src.charCodeAt(this.pos) !== word.charCodeAt(i)) {
-        this.fail(i === 0 ? "looking for beginning of value" : `in literal ${word} (expecting '${word[i]}')`);
-      }
-      this.pos++;
-    }
-    return word === "null" ? null : word === "true";
-  }
-
-  private number(): string {
-    const start = this.pos;
-    if (this.peek() === MINUS) this.pos++;
-    if (this.peek() === 0x30) this.pos++;
-    else if (isDigit(this.peek())) this.digits();
-    else this.fail("in numeric literal");
-    if (this.peek() === DOT) {
-      this.pos++;
-      if (!isDigit(this.peek())) this.fail("after decimal point in numeric literal");
-      this.digits();
-    }
-    const e = this.peek();
-    if (e === 0x65 || e === 0x45) {
-      this.pos++;
-      const sign = this.peek();
-      if (sign === 0x2b || sign === MINUS) this.pos++;
-      if (!isDigit(this.peek())) this.fail("in exponent of numeric literal");
-      this.digits();
-    }
-    return this.src.slice(start, this.pos);
-  }
-
-  private digits(): void {
-    while (isDigit(this.peek())) this.pos++;
-  }
-
-  private string(): string {
-    const src = this.src;
-    this.pos++;
-    let out = "";
-    let start = this.pos;
-    for (;;) {
-      const c = src.charCodeAt(this.pos);
-      if (Number.isNaN(c)) this.fail("in string literal");
-      if (c === QUOTE) {
-        out += src.slice(start, this.pos);
-        this.pos++;
-        return out;
-      }
-      if (c < 0x20) this.fail("in string literal");
-      if (c !== BACKSLASH) {
-        this.pos++;
-        continue;
-      }
-      out += src.slice(start, this.pos);
-      this.pos++;
-      const e = src.charCodeAt(this.pos);
-      this.pos++;
-      switch (e) {
-        case QUOTE:
-          out += '"';
-          break;
-        case BACKSLASH:
-          out += "\\";
-          break;
-        case SLASH:
-          out += "/";
-          break;
-        case 0x62:
-          out += "\b";
-          break;
-        case 0x66:
-          out += "\f";
-          break;
-        case 0x6e:
-          out += "\n";
-          break;
-        case 0x72:
-          out += "\r";
-          break;
-        case 0x74:
-          out += "\t";
-          break;
-        case 0x75: {
-          const rr = this.hex4();
-          if (rr >= 0xd800 && rr <= 0xdfff) {
-            // Go pairs a surrogate escape with the next \u escape when they form a valid pair and
-            // otherwise writes U+FFFD, leaving the next escape to be read on its own.
-            const rr1 = this.peekEscapedUnit();
-            if (rr <= 0xdbff && rr1 >= 0xdc00 && rr1 <= 0xdfff) {
-              this.pos += 6;
-              out += String.fromCharCode(rr, rr1);
-            } else {
-              out += "\uFFFD";
-            }
-          } else {
-            out += String.fromCharCode(rr);
-          }
-          break;
-        }
-        default:
-          this.pos--;
-          this.fail("in string escape code");
-      }
-      start = this.pos;
-    }
-  }
-
-  private hex4(): number {
-    let v = 0;
-    for (let i = 0; i < 4; i++) {
-      const h = hexValue(this.src.charCodeAt(this.pos));
-      if (h < 0) this.fail("in \\u hexadecimal character escape");
-      v = (v << 4) | h;
-      this.pos++;
-    }
-    return v;
-  }
-
-  private peekEscapedUnit(): number {
-    const p = this.pos;
-    if (this.src.charCodeAt(p) !== BACKSLASH || this.src.charCodeAt(p + 1) !== 0x75) return -1;
-    let v = 0;
-    for (let i = 2; i < 6; i++) {
-      const h = hexValue(this.src.charCodeAt(p + i));
-      if (h < 0) return -1;
-      v = (v << 4) | h;
-    }
-    return v;
-  }
-
-  private ws(): void {
-    const src = this.src;
-    for (;;) {
-      const c = src.charCodeAt(this.pos);
-      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
-      this.pos++;
-    }
-  }
-
-  /** The code unit at the cursor, or -1 at the end. */
-  private peek(): number {
-    return this.pos < this.src.length ? this.src.charCodeAt(this.pos) : -1;
-  }
-
   private save(code: "INVALID_VALUE" | "INVALID_METADATA", message: string): void {
     this.firstError ??= new NamingError(code, message);
-  }
-
-  /** Throws Go's message for the character at the cursor, e.g. "invalid character 'x' after top-level value". */
-  private fail(context: string): never {
-    if (this.pos >= this.src.length) throw new JsonSyntaxError("unexpected end of JSON input");
-    const cp = this.src.codePointAt(this.pos)!;
-    throw new JsonSyntaxError(`invalid character ${quoteChar(cp)} ${context} at offset ${this.pos}`);
   }
 }
 
@@ -457,21 +288,4 @@ function kindOf(c: number): string {
   if (c === 0x74 || c === 0x66) return "boolean";
   if (c === 0x6e) return "null";
   return "number";
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
-
-function quoteChar(cp: number): string {
-  if (cp === 0x27) return "'\\''";
-  if (cp === 0x22) return "'\"'";
-  return `'${JSON.stringify(String.fromCodePoint(cp)).slice(1, -1)}'`;
 }

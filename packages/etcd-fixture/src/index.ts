@@ -26,3 +26,5 @@ export type { TcpProxy } from "./tcp-proxy.js";
 export { startTcpProxy } from "./tcp-proxy.js";
 export type { EtcdTlsOptions } from "./tls.js";
 export { tlsFromCertificates } from "./tls.js";
+export type { StartTlsEtcdOptions, TlsEtcd } from "./tls-etcd.js";
+export { startTlsEtcd } from "./tls-etcd.js";

@@ -16,6 +16,9 @@ export type ConsoleLogger = Logger & Required<Pick<Logger, "warn" | "error">>;
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 
+/** Loggers made here, which redact already: {@link redactingLogger} hands them back as they are. */
+const redacting = new WeakSet<Logger>();
+
 /**
  * Warnings and errors to `console`, behind {@link redactSecrets} (messages quote etcd3's errors, and those
  * quote their target with any password), each line starting with `tag` when given.
@@ -27,18 +30,23 @@ export function consoleLogger(tag?: string): ConsoleLogger {
   const line = (message: string) => redactSecrets(tag === undefined ? message : `${tag} ${message}`);
   const args = (message: string, fields: Record<string, unknown> | undefined): unknown[] =>
     fields === undefined ? [line(message)] : [line(message), redactFields(fields)];
-  return {
+  const logger: ConsoleLogger = {
     warn: (message, fields) => console.warn(...args(message, fields)),
     error: (message, fields) => console.error(...args(message, fields)),
   };
+  redacting.add(logger);
+  return logger;
 }
 
 /**
  * `logger` with every message and field behind {@link redactSecrets}; the console (untagged) when
- * `logger` is undefined. A logger's own shape is kept: a `warn`-only logger stays `warn`-only.
+ * `logger` is undefined. A logger's own shape is kept: a `warn`-only logger stays `warn`-only. A logger
+ * made by this function or by {@link consoleLogger} comes back as it is, so nothing is redacted twice
+ * when one package hands its logger to another.
  */
 export function redactingLogger<L extends Logger>(logger: L | undefined): L | ConsoleLogger {
   if (logger === undefined) return consoleLogger();
+  if (redacting.has(logger)) return logger;
   const safe: Logger = {};
   for (const level of LEVELS) {
     const write = logger[level];
@@ -48,5 +56,6 @@ export function redactingLogger<L extends Logger>(logger: L | undefined): L | Co
         ? write.call(logger, redactSecrets(message))
         : write.call(logger, redactSecrets(message), redactFields(fields));
   }
+  redacting.add(safe);
   return safe as L;
 }

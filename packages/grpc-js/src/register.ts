@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { printableKey, redactFields, redactSecrets } from "@etcd-naming/codec";
+import { printableKey } from "@etcd-naming/codec";
+import { consoleLogger, redactingLogger } from "@etcd-naming/etcd";
 import {
   type Clock,
   createEtcd3Source,
@@ -63,10 +64,7 @@ const BUILT_IN_SCHEMES = new Set(["dns", "unix", "unix-abstract", "ipv4", "ipv6"
 // One seed per process: restarts reshuffle subsets, but a running client keeps its own.
 const processSeed = randomBytes(16).toString("hex");
 
-const consoleLogger: WatcherLogger = {
-  warn: (message, fields) => console.warn(`[etcd-naming/grpc-js] ${message}`, fields ?? ""),
-  error: (message, fields) => console.error(`[etcd-naming/grpc-js] ${message}`, fields ?? ""),
-};
+const toConsole = consoleLogger("[etcd-naming/grpc-js]");
 
 interface Registration {
   readonly handle: EtcdResolverHandle;
@@ -156,7 +154,8 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     );
   }
 
-  const logger = options.logger ?? consoleLogger;
+  // Redacting once, here: the watcher takes this logger as it is.
+  const logger = redactingLogger(options.logger ?? toConsole);
   const clock = options.clock ?? systemClock;
   const source = options.source ?? createEtcd3Source(options.client!, { clock });
   const views = new ServiceViews(source, { clock, logger, coalesceMs });
@@ -167,7 +166,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
 
   const warn = (message: string, fields: Record<string, unknown>) => {
     try {
-      logger.warn?.(redactSecrets(message), redactFields(fields));
+      logger.warn?.(message, fields);
     } catch {
       // A failing logger must not break resolution.
     }

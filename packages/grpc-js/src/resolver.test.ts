@@ -51,6 +51,21 @@ function open(target: string, options: Record<string, unknown> = {}) {
   return { resolver, listener, addresses };
 }
 
+/**
+ * Opens `etcd:///svc` on one endpoint, then deletes it: the listener has had three calls (the endpoint,
+ * the empty list, the failure that says why).
+ */
+async function openThenEmpty() {
+  put(source, "svc/a", "10.0.0.1:80");
+  const opened = open("etcd:///svc");
+  opened.resolver.updateResolution();
+  await run(20);
+  source.delete("svc/a");
+  await run(200);
+  expect(opened.listener).toHaveBeenCalledTimes(3);
+  return opened;
+}
+
 describe("the registered resolver class", () => {
   it("reports the registered endpoints with a round_robin service config", async () => {
     put(source, "svc/a", "10.0.0.1:80");
@@ -194,13 +209,7 @@ describe("empty services (behaviour 3)", () => {
   });
 
   it("reports a service emptied on purpose as an empty list with the reason", async () => {
-    put(source, "svc/a", "10.0.0.1:80");
-    const { resolver, listener } = open("etcd:///svc");
-    resolver.updateResolution();
-    await run(20);
-    source.delete("svc/a");
-    await run(200);
-    expect(listener).toHaveBeenCalledTimes(3);
+    const { resolver, listener } = await openThenEmpty();
     expect(listener.mock.calls[1]![0]).toEqual({ ok: true, value: [] });
     expect(listener.mock.calls[2]![0]).toMatchObject({
       ok: false,
@@ -213,13 +222,7 @@ describe("empty services (behaviour 3)", () => {
   it("says again that it is empty when grpc-js asks, at once while the failure is new", async () => {
     // grpc-js 1.14's round_robin can lose the failure (a destroyed pick_first child's timer makes it
     // recompute its state from no children, IDLE); the channel then asks and waits in CONNECTING.
-    put(source, "svc/a", "10.0.0.1:80");
-    const { resolver, listener } = open("etcd:///svc");
-    resolver.updateResolution();
-    await run(20);
-    source.delete("svc/a");
-    await run(200);
-    expect(listener).toHaveBeenCalledTimes(3);
+    const { resolver, listener } = await openThenEmpty();
     resolver.updateResolution();
     clock.advance(0);
     await settle();

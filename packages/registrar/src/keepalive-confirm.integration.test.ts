@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { register } from "./registration.js";
 import { leaseTimeToLive } from "./test/etcdctl.js";
 
-// The keep-alive stream goes to a member the pool does not know (standing in for one that is stopped,
+// The keep-alive stream goes to a member the etcd3 client does not know (standing in for one that is stopped,
 // or just resumed with a stale view); the real etcd member is the "other member" that is asked.
 const etcd = useTestEtcd();
 

@@ -18,12 +18,5 @@ export type {
   WatchServiceOptions,
 } from "./service-watcher.js";
 export { watchService } from "./service-watcher.js";
-export type {
-  CancelWatch,
-  NamingSource,
-  SourceEvent,
-  SourceKeyValue,
-  SourceListing,
-  SourceListOptions,
-  WatchHandlers,
-} from "./source.js";
+// The source contract: every type in source.ts (NamingSource and what its methods take and give) is public.
+export type * from "./source.js";

@@ -1,4 +1,4 @@
-import { printableKey, redactFields, redactSecrets } from "@etcd-naming/codec";
+import { printableKey } from "@etcd-naming/codec";
 import type { Clock, TimerHandle } from "./clock.js";
 import { WatcherError } from "./errors.js";
 import type { ServiceCore } from "./service-core.js";
@@ -69,8 +69,9 @@ export class View implements ServiceWatcher {
 
   log(level: keyof WatcherLogger, message: string, fields: Record<string, unknown>): void {
     try {
-      // Messages and fields quote etcd3's errors, and those its target with any password in it.
-      this.logger[level]?.(redactSecrets(message), redactFields(fields));
+      // The logger redacts (watchService makes sure): messages and fields quote etcd3's errors, and those
+      // their target with any password in it.
+      this.logger[level]?.(message, fields);
     } catch {
       // A failing logger must not break the watch.
     }

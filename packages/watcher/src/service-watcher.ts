@@ -1,5 +1,6 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
 import { decodeEndpoint, validateService } from "@etcd-naming/codec";
+import { consoleLogger, redactingLogger } from "@etcd-naming/etcd";
 import type { BackoffOptions } from "./backoff.js";
 import { resolveBackoff } from "./backoff.js";
 import type { Clock } from "./clock.js";
@@ -141,10 +142,7 @@ export interface ServiceWatcher extends AsyncIterable<EndpointsUpdate>, AsyncDis
   close(): Promise<void>;
 }
 
-const consoleLogger: WatcherLogger = {
-  warn: (message, fields) => console.warn(`[etcd-naming/watcher] ${message}`, fields ?? ""),
-  error: (message, fields) => console.error(`[etcd-naming/watcher] ${message}`, fields ?? ""),
-};
+const toConsole = consoleLogger("[etcd-naming/watcher]");
 
 /**
  * Watches the endpoints of `service` on `source`: lists the prefix, watches it from the listing's
@@ -202,7 +200,8 @@ export function watchService(
     decode: options.decode,
   };
   const { core, fresh } = coreFor(source, service, settings, options.shared ?? true);
-  const view = new View(core, clock, coalesceMs, options.filter, options.logger ?? consoleLogger);
+  const logger = redactingLogger(options.logger ?? toConsole);
+  const view = new View(core, clock, coalesceMs, options.filter, logger);
   core.attach(view);
   if (fresh) core.start();
   else if (core.listed) view.scheduleInitial();
