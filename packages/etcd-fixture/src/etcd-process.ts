@@ -51,10 +51,10 @@ interface ExitInfo {
 export class EtcdProcess implements EtcdServer {
   readonly name: string;
   readonly version: string;
-  readonly dataDir: string;
   readonly endpoints: string[];
   readonly clientUrls: string[];
   readonly peerUrls: string[];
+  readonly dataDir: string;
   readonly #spec: MemberSpec;
   readonly #logs: LogBuffer;
   #child: ChildProcess | undefined;
