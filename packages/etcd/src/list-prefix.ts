@@ -51,17 +51,27 @@ interface RawRangeResponse {
  * Such a page is taken as the member's answer and the page size halved, for good, for this lister.
  */
 export class PrefixLister {
-  private readonly pool: EtcdPool;
+  /** The pool pages go through; undefined with `viaClient`, which needs only the client's `kv.range`. */
+  private readonly pool: EtcdPool | undefined;
   private readonly namespace: Buffer;
   private limit: number;
   private readonly timeoutMs: number | undefined;
   private readonly attempts: number;
   private readonly client: Namespace | undefined;
 
-  /** Throws a TypeError if `client` is not an etcd3 client whose pool this layer can drive. */
+  /**
+   * Throws a TypeError if `client` is not an etcd3 client whose pool this layer can drive (with
+   * `viaClient`, if it has no `kv.range`).
+   */
   constructor(client: Namespace, options: PrefixListerOptions = {}) {
-    const pool = etcdPool(client);
-    if (pool === undefined) throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
+    const pool = options.viaClient === true ? undefined : etcdPool(client);
+    if (options.viaClient === true) {
+      if (typeof (client as { kv?: { range?: unknown } }).kv?.range !== "function") {
+        throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
+      }
+    } else if (pool === undefined) {
+      throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
+    }
     this.pool = pool;
     this.namespace = namespacePrefix(client);
     const pageSize = options.pageSize ?? 1000;
@@ -112,13 +122,15 @@ export class PrefixLister {
   }
 
   private async page(request: IRangeRequest): Promise<UnaryOutcome<RawRangeResponse>> {
-    if (this.client === undefined) {
+    if (this.client === undefined && this.pool !== undefined) {
       return unaryCall<RawRangeResponse>(this.pool, "KV", "range", request, {
         ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
         attempts: this.attempts,
         isAnswer: tooLarge,
       });
     }
+    // The constructor sets one of the two.
+    if (this.client === undefined) throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
     try {
       const options = this.timeoutMs === undefined ? undefined : { deadline: deadlineIn(this.timeoutMs) };
       return { response: (await this.client.kv.range(request, options)) as RawRangeResponse };

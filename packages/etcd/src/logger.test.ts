@@ -34,4 +34,21 @@ describe("redactingLogger", () => {
     redactingLogger(console_).warn?.("dial 10.0.0.1:2379 root:pw@h:1");
     expect(warn.mock.calls).toEqual([["[tag] dial 10.0.0.1:2379 ***@h:1"]]);
   });
+
+  it("calls the logger's method of the moment, as pino swaps its level methods", () => {
+    const lines: string[] = [];
+    const noop = () => undefined;
+    const pinoLike: { level: string; debug: (m: string) => void; warn: (m: string) => void } = {
+      level: "info",
+      debug: noop,
+      warn: (m: string) => lines.push(`warn ${m}`),
+    };
+    const logger = redactingLogger(pinoLike);
+    logger.debug?.("before");
+    pinoLike.debug = (m: string) => lines.push(`debug ${m}`);
+    logger.debug?.("after root:pw@h:1");
+    pinoLike.warn = noop;
+    logger.warn?.("silenced");
+    expect(lines).toEqual(["debug after ***@h:1"]);
+  });
 });

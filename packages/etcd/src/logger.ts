@@ -49,12 +49,15 @@ export function redactingLogger<L extends Logger>(logger: L | undefined): L | Co
   if (redacting.has(logger)) return logger;
   const safe: Logger = {};
   for (const level of LEVELS) {
-    const write = logger[level];
-    if (write === undefined) continue;
-    safe[level] = (message, fields) =>
-      fields === undefined
-        ? write.call(logger, redactSecrets(message))
-        : write.call(logger, redactSecrets(message), redactFields(fields));
+    if (logger[level] === undefined) continue;
+    // Looked up at each call, not here: loggers such as pino swap their level methods when the level
+    // changes, and a method saved now would keep writing at the old level.
+    safe[level] = (message, fields) => {
+      const write = logger[level];
+      if (write === undefined) return;
+      if (fields === undefined) write.call(logger, redactSecrets(message));
+      else write.call(logger, redactSecrets(message), redactFields(fields));
+    };
   }
   redacting.add(safe);
   return safe as L;
