@@ -88,7 +88,8 @@ describe("the installed etcd-naming bin", () => {
     expect(stdout.trim()).toBe(process.version);
   });
 
-  it("adds an endpoint in Go's format and lists it back", async () => {
+  // Two CLI processes and an etcdctl: seconds on a loaded machine.
+  it("adds an endpoint in Go's format and lists it back", { timeout: 30_000 }, async () => {
     const service = `${etcd.namespace}/installed`;
     const env = binEnv({ ETCD_ENDPOINTS: etcd.endpoints.join(",") });
     await run(bin, ["add", service, "10.1.2.3:50051", "--metadata", '"zone=a"'], { env });
