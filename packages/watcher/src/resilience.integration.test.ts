@@ -228,6 +228,9 @@ describe("on a 3-member cluster", () => {
       const pausedAt = Date.now();
       paused.pause();
       await expect.poll(() => states, poll).toEqual(["stale", "fresh"]);
+      // One fail-over; on a starved machine it may take more than one attempt before a member answers.
+      const opened = source.stats().watchesOpened;
+      expect(opened).toBeGreaterThanOrEqual(2);
       // Left within one idle interval plus the answer deadline (and scheduling slack on a busy machine).
       expect(staleAt! - pausedAt).toBeLessThan(progressIntervalMs + progressTimeoutMs + 1_500);
       expect(source.stats().watchHosts).toHaveLength(1);
@@ -238,14 +241,14 @@ describe("on a 3-member cluster", () => {
       // instead of failing over again and again.
       const reports = source.stats().progressReports;
       await expect.poll(() => source.stats().progressReports, poll).toBeGreaterThanOrEqual(reports + 5);
-      expect(source.stats().watchesOpened).toBe(2);
+      expect(source.stats().watchesOpened).toBe(opened);
       expect(states).toEqual(["stale", "fresh"]);
 
       await writer.put(`${service}/b`).value(value("10.0.0.2:1"));
       await expect
         .poll(() => keys(watcher.snapshot().endpoints), poll)
         .toEqual([`${service}/a`, `${service}/b`]);
-      expect(source.stats().watchesOpened).toBe(2);
+      expect(source.stats().watchesOpened).toBe(opened);
       expect(states).toEqual(["stale", "fresh"]);
     } finally {
       paused?.resume();
