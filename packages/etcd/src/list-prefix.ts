@@ -51,28 +51,21 @@ interface RawRangeResponse {
  * Such a page is taken as the member's answer and the page size halved, for good, for this lister.
  */
 export class PrefixLister {
-  /** The pool pages go through; undefined with `viaClient`, which needs only the client's `kv.range`. */
-  private readonly pool: EtcdPool | undefined;
+  /** Where pages go: etcd3's pool, or with `viaClient` the client's own `kv.range` (no pool needed). */
+  private readonly via: { readonly pool: EtcdPool } | { readonly client: Namespace };
   private readonly namespace: Buffer;
   private limit: number;
   private readonly timeoutMs: number | undefined;
   private readonly attempts: number;
-  private readonly client: Namespace | undefined;
 
   /**
    * Throws a TypeError if `client` is not an etcd3 client whose pool this layer can drive (with
    * `viaClient`, if it has no `kv.range`).
    */
   constructor(client: Namespace, options: PrefixListerOptions = {}) {
-    const pool = options.viaClient === true ? undefined : etcdPool(client);
-    if (options.viaClient === true) {
-      if (typeof (client as { kv?: { range?: unknown } }).kv?.range !== "function") {
-        throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
-      }
-    } else if (pool === undefined) {
-      throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
-    }
-    this.pool = pool;
+    const via = pagesVia(client, options.viaClient === true);
+    if (via === undefined) throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
+    this.via = via;
     this.namespace = namespacePrefix(client);
     const pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(pageSize) || pageSize < 1) {
@@ -81,7 +74,6 @@ export class PrefixLister {
     this.limit = pageSize;
     this.timeoutMs = options.timeoutMs;
     this.attempts = options.attempts ?? 1;
-    this.client = options.viaClient === true ? client : undefined;
   }
 
   /** Keys per page now: the page size, halved for good while pages were too large. */
@@ -122,23 +114,33 @@ export class PrefixLister {
   }
 
   private async page(request: IRangeRequest): Promise<UnaryOutcome<RawRangeResponse>> {
-    if (this.client === undefined && this.pool !== undefined) {
-      return unaryCall<RawRangeResponse>(this.pool, "KV", "range", request, {
+    if ("pool" in this.via) {
+      return unaryCall<RawRangeResponse>(this.via.pool, "KV", "range", request, {
         ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
         attempts: this.attempts,
         isAnswer: tooLarge,
       });
     }
-    // The constructor sets one of the two.
-    if (this.client === undefined) throw new TypeError("expected an etcd3 client (Etcd3 or Namespace)");
     try {
       const options = this.timeoutMs === undefined ? undefined : { deadline: deadlineIn(this.timeoutMs) };
-      return { response: (await this.client.kv.range(request, options)) as RawRangeResponse };
+      return { response: (await this.via.client.kv.range(request, options)) as RawRangeResponse };
     } catch (error) {
       if (error instanceof Error && tooLarge(error)) return { answer: error };
       throw error;
     }
   }
+}
+
+/** How `client` can be paged: through its pool, or through its `kv.range`; undefined if it cannot. */
+function pagesVia(
+  client: Namespace,
+  viaClient: boolean,
+): { readonly pool: EtcdPool } | { readonly client: Namespace } | undefined {
+  if (viaClient) {
+    return typeof (client as { kv?: { range?: unknown } }).kv?.range === "function" ? { client } : undefined;
+  }
+  const pool = etcdPool(client);
+  return pool === undefined ? undefined : { pool };
 }
 
 /** A page beyond the gRPC receive limit; etcd's own RESOURCE_EXHAUSTED errors (too many requests, no space) are member trouble. */
