@@ -3,8 +3,9 @@ import { createCli } from "./cli.js";
 /**
  * Node's warnings that the CLI's own checks make moot and that would show the user Node's internals
  * under an error line: an empty host name given to dns (DEP0118; empty hosts are refused before), an IP
- * address as the TLS server name (DEP0123; grpc-js sets it for an `https://<ip>` endpoint, which etcd
- * certificates commonly cover), and a timer past 2^31-1 ms (every delay derived from input is bounded).
+ * address as the TLS server name (DEP0123; grpc-js sets it for an `https://<ip>` endpoint, and the CLI's
+ * own `tls.connect` now leaves it out, see tls-server-name.ts, so this is only a safety net), and a timer
+ * past 2^31-1 ms (every delay derived from input is bounded).
  */
 const HIDDEN_WARNINGS = new Set(["DEP0118", "DEP0123", "TimeoutOverflowWarning"]);
 
