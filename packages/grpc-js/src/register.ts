@@ -36,11 +36,17 @@ export interface RegisterEtcdResolverOptions {
   grpc?: GrpcModule;
   /** Seeds `?subset=` (default: random per process), so each client keeps its own stable subset. */
   subsetSeed?: string;
-  /** The shortest time between two updates to one channel, in ms (default 100). */
+  /**
+   * The shortest time between two updates to one channel, in ms (default 100). Leading-edge: a change
+   * after this long without an update goes to the channel at once; later ones wait for the interval's end.
+   */
   minUpdateIntervalMs?: number;
   /** The longest the adaptive spacing between updates may grow on huge services, in ms (default 5,000). */
   maxUpdateIntervalMs?: number;
-  /** How long etcd changes are gathered by the watcher before the resolver sees them, in ms (default 5). */
+  /**
+   * The watcher's window, in ms (default 5): a change after a quiet window reaches the resolver at once,
+   * and the changes within the window after it are gathered into one batch at its end.
+   */
   coalesceMs?: number;
   /** Diagnostics: skipped keys, undiallable addresses, lost connections (default: `console`). */
   logger?: WatcherLogger;

@@ -11,6 +11,20 @@ import type { CancelWatch, NamingSource, SourceEvent, SourceKeyValue, SourceList
 const byKey = (a: { key: string }, b: { key: string }): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 
+/** Where `key` is, or would go, in `list` (sorted by key). */
+function position(list: readonly { key: string }[], key: string): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((list[middle] as { key: string }).key < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+const NONE: readonly SkippedKey[] = Object.freeze([]);
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -41,7 +55,12 @@ export class ServiceCore {
   /** Bumped on every change of `endpoints` or `skipped`, to cache snapshots. */
   version = 0;
 
-  /** The set in key order, sorted once per version for all views (see {@link ServiceCore.sorted}). */
+  /**
+   * `endpoints` in key order, kept sorted as changes arrive (a binary search per change instead of a sort
+   * of the whole set per batch).
+   */
+  private readonly order: ServiceEndpoint[] = [];
+  /** Frozen copies of the set in key order, made once per version for all views. */
   private ordered:
     | { version: number; endpoints: readonly ServiceEndpoint[]; skipped: readonly SkippedKey[] }
     | undefined;
@@ -66,15 +85,15 @@ export class ServiceCore {
   }
 
   /**
-   * The endpoints and skipped keys in key order, frozen. The only place the set is sorted: views filter
+   * The endpoints and skipped keys in key order, frozen. The only place the set is ordered: views filter
    * this order, and what they emit stays in it all the way to a resolver's listener.
    */
   sorted(): { readonly endpoints: readonly ServiceEndpoint[]; readonly skipped: readonly SkippedKey[] } {
     if (this.ordered?.version !== this.version) {
       this.ordered = {
         version: this.version,
-        endpoints: Object.freeze([...this.endpoints.values()].sort(byKey)),
-        skipped: Object.freeze([...this.skipped.values()].sort(byKey)),
+        endpoints: Object.freeze(this.order.slice()),
+        skipped: this.skipped.size === 0 ? NONE : Object.freeze([...this.skipped.values()].sort(byKey)),
       };
     }
     return this.ordered;
@@ -158,13 +177,14 @@ export class ServiceCore {
     this.listed = true;
     if (changed || first) this.version++;
     this.log("debug", "listed", { revision: listing.revision, endpoints: this.endpoints.size });
+    // A listing may change anything: views compare their whole set.
     for (const view of this.views) view.changed();
   }
 
   private put(kv: SourceKeyValue): void {
     const decoded = decodeEndpoint(kv.value, this.settings.decode);
     if (!decoded.ok) {
-      const existed = this.endpoints.delete(kv.key);
+      const existed = this.dropEndpoint(kv.key);
       const reason = decoded.error.message;
       this.skipped.set(kv.key, Object.freeze({ key: kv.key, reason, modRevision: kv.modRevision }));
       const shown = printableKey(kv.key);
@@ -177,22 +197,31 @@ export class ServiceCore {
       return;
     }
     this.skipped.delete(kv.key);
-    this.endpoints.set(
-      kv.key,
-      Object.freeze({
-        key: kv.key,
-        addr: decoded.endpoint.addr,
-        metadata: deepFreeze(decoded.endpoint.metadata),
-        modRevision: kv.modRevision,
-        createRevision: kv.createRevision,
-        lease: kv.lease,
-      }),
-    );
+    const endpoint: ServiceEndpoint = Object.freeze({
+      key: kv.key,
+      addr: decoded.endpoint.addr,
+      metadata: deepFreeze(decoded.endpoint.metadata),
+      modRevision: kv.modRevision,
+      createRevision: kv.createRevision,
+      lease: kv.lease,
+    });
+    const existed = this.endpoints.has(kv.key);
+    this.endpoints.set(kv.key, endpoint);
+    const at = position(this.order, kv.key);
+    if (existed) this.order[at] = endpoint;
+    else if (at === this.order.length) this.order.push(endpoint);
+    else this.order.splice(at, 0, endpoint);
   }
 
   private remove(key: string): boolean {
-    const removed = this.endpoints.delete(key);
+    const removed = this.dropEndpoint(key);
     return this.skipped.delete(key) || removed;
+  }
+
+  private dropEndpoint(key: string): boolean {
+    if (!this.endpoints.delete(key)) return false;
+    this.order.splice(position(this.order, key), 1);
+    return true;
   }
 
   private watch(): void {
@@ -238,19 +267,20 @@ export class ServiceCore {
     // response: a source resuming too early must not make us apply them twice.
     const floor = this.revision ?? 0n;
     let top = floor;
-    let changed = false;
+    const keys: string[] = [];
     for (const event of events) {
       const revision = BigInt(event.modRevision);
       if (revision <= floor || !isServiceKey(this.service, event.key)) continue;
       if (revision > top) top = revision;
       if (event.type === "put") this.put(event);
       else this.remove(event.key);
-      changed = true;
+      keys.push(event.key);
     }
     this.revision = top;
-    if (!changed) return;
+    if (keys.length === 0) return;
     this.version++;
-    for (const view of this.views) view.changed();
+    // Views compare only the keys these events touched.
+    for (const view of this.views) view.changed(keys);
   }
 
   private retry(action: () => void): void {

@@ -14,25 +14,39 @@ import type {
 type Listeners = { [E in keyof ServiceWatcherEvents]: Set<ServiceWatcherEvents[E]> };
 
 interface Emitted {
+  /** The emitted set by key. Updated in place by the next flush unless an iterator holds it. */
   endpoints: Map<string, ServiceEndpoint>;
   revision: string;
   version: number;
+  /** An iterator diffs against this set later: the next flush copies it instead of changing it. */
+  held: boolean;
 }
 
-function diff(
-  before: Map<string, ServiceEndpoint> | undefined,
-  after: Emitted,
-): Omit<EndpointsUpdate, "initial" | "revision"> {
+/** The changes of a flush, in key order. */
+type Change = Omit<EndpointsUpdate, "initial" | "revision" | "endpoints">;
+
+const byKey = (a: ServiceEndpoint, b: ServiceEndpoint): number =>
+  a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+
+/** Beyond this many changed keys (and a quarter of the set) a flush compares whole sets instead. */
+const MANY_KEYS = 256;
+
+function diff(before: Map<string, ServiceEndpoint> | undefined, after: Map<string, ServiceEndpoint>): Change {
   const added: ServiceEndpoint[] = [];
   const updated: ServiceEndpoint[] = [];
   const removed: ServiceEndpoint[] = [];
-  for (const [key, endpoint] of after.endpoints) {
+  for (const [key, endpoint] of after) {
     const old = before?.get(key);
     if (old === undefined) added.push(endpoint);
     else if (old.modRevision !== endpoint.modRevision) updated.push(endpoint);
   }
-  if (before) for (const [key, endpoint] of before) if (!after.endpoints.has(key)) removed.push(endpoint);
-  return { added, updated, removed, endpoints: [...after.endpoints.values()] };
+  if (before) for (const [key, endpoint] of before) if (!after.has(key)) removed.push(endpoint);
+  // A set changed in place keeps new keys at the end of its map: put every list back in key order.
+  return { added: added.sort(byKey), updated: updated.sort(byKey), removed: removed.sort(byKey) };
+}
+
+function empty(change: Change): boolean {
+  return change.added.length + change.updated.length + change.removed.length === 0;
 }
 
 /**
@@ -48,7 +62,11 @@ export class View implements ServiceWatcher {
     fresh: new Set(),
   };
   private emitted: Emitted | undefined;
+  /** The keys changed since the last flush; "all" after a listing (or too many to compare one by one). */
+  private pending: Set<string> | "all" = "all";
   private flushTimer: TimerHandle | undefined;
+  /** When the last flush ran: a change after a quiet window is delivered at once. */
+  private flushedAt = Number.NEGATIVE_INFINITY;
   private initialScheduled = false;
   private readonly waiters = new Set<() => void>();
   private readyWaiters: { resolve: (s: ServiceSnapshot) => void; reject: (e: Error) => void }[] = [];
@@ -88,20 +106,39 @@ export class View implements ServiceWatcher {
     }
   }
 
-  /** The core's set changed (or was listed for the first time). */
-  changed(): void {
+  /**
+   * The core's set changed (or was listed for the first time): `keys` are the keys its events touched,
+   * undefined when anything may have changed. Delivery is leading-edge: a change after a quiet window goes
+   * out at once; the changes that follow within the window are gathered into one update at its end.
+   */
+  changed(keys?: readonly string[]): void {
     if (this.closed || !this.core.listed) return;
+    this.note(keys);
     if (this.emitted === undefined) {
       this.scheduleInitial();
-    } else if (this.coalesceMs === 0) {
-      this.flush();
-    } else if (this.flushTimer === undefined) {
-      // A fixed window from the first change (not a debounce): steady churn still flushes every window.
-      this.flushTimer = this.clock.setTimeout(() => {
-        this.flushTimer = undefined;
-        this.flush();
-      }, this.coalesceMs);
+      return;
     }
+    if (this.flushTimer !== undefined) return;
+    const wait = this.flushedAt + this.coalesceMs - this.clock.now();
+    if (wait <= 0) {
+      this.flush();
+      return;
+    }
+    this.flushTimer = this.clock.setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, wait);
+  }
+
+  private note(keys: readonly string[] | undefined): void {
+    const pending = this.pending;
+    if (pending === "all") return;
+    if (keys === undefined) {
+      this.pending = "all";
+      return;
+    }
+    for (const key of keys) pending.add(key);
+    if (pending.size > MANY_KEYS && pending.size * 4 > this.core.endpoints.size) this.pending = "all";
   }
 
   scheduleInitial(): void {
@@ -110,16 +147,42 @@ export class View implements ServiceWatcher {
     queueMicrotask(() => this.flush());
   }
 
-  private current(): Emitted {
+  /** The whole filtered set, compared with what was emitted. */
+  private compareAll(before: Emitted | undefined): {
+    endpoints: Map<string, ServiceEndpoint>;
+    change: Change;
+  } {
     const endpoints = new Map<string, ServiceEndpoint>();
-    for (const endpoint of this.core.sorted().endpoints) {
-      if (this.accepts(endpoint)) endpoints.set(endpoint.key, endpoint);
+    for (const endpoint of this.snapshot().endpoints) endpoints.set(endpoint.key, endpoint);
+    return { endpoints, change: diff(before?.endpoints, endpoints) };
+  }
+
+  /** Only the keys that changed, applied to what was emitted (in place unless an iterator holds it). */
+  private compareKeys(
+    before: Emitted,
+    keys: Set<string>,
+  ): { endpoints: Map<string, ServiceEndpoint>; change: Change } {
+    const endpoints = before.held ? new Map(before.endpoints) : before.endpoints;
+    const added: ServiceEndpoint[] = [];
+    const updated: ServiceEndpoint[] = [];
+    const removed: ServiceEndpoint[] = [];
+    for (const key of [...keys].sort()) {
+      const old = endpoints.get(key);
+      const found = this.core.endpoints.get(key);
+      const now = found !== undefined && this.accepts(found) ? found : undefined;
+      if (now === undefined) {
+        if (old === undefined) continue;
+        removed.push(old);
+        endpoints.delete(key);
+      } else if (old === undefined) {
+        added.push(now);
+        endpoints.set(key, now);
+      } else if (old.modRevision !== now.modRevision) {
+        updated.push(now);
+        endpoints.set(key, now);
+      }
     }
-    return {
-      endpoints,
-      revision: String(this.core.revision ?? 0n),
-      version: (this.emitted?.version ?? 0) + 1,
-    };
+    return { endpoints, change: { added, updated, removed } };
   }
 
   private accepts(endpoint: ServiceEndpoint): boolean {
@@ -134,22 +197,26 @@ export class View implements ServiceWatcher {
 
   private flush(): void {
     if (this.closed || !this.core.listed) return;
+    this.flushedAt = this.clock.now();
     const before = this.emitted;
-    const after = this.current();
-    const change = diff(before?.endpoints, after);
+    const pending = this.pending;
+    this.pending = new Set();
+    const { endpoints, change } =
+      before === undefined || pending === "all" ? this.compareAll(before) : this.compareKeys(before, pending);
+    const revision = String(this.core.revision ?? 0n);
     const initial = before === undefined;
-    if (!initial && change.added.length + change.updated.length + change.removed.length === 0) {
-      before.revision = after.revision;
+    if (!initial && empty(change)) {
+      before.revision = revision;
       return;
     }
-    this.emitted = after;
+    this.emitted = { endpoints, revision, version: (before?.version ?? 0) + 1, held: false };
     for (const wake of [...this.waiters]) wake();
+    const snapshot = this.snapshot();
     if (initial) {
-      const snapshot = this.snapshot();
       for (const waiter of this.readyWaiters) waiter.resolve(snapshot);
       this.readyWaiters = [];
     }
-    this.emit("update", { ...change, initial, revision: after.revision });
+    this.emit("update", { ...change, endpoints: snapshot.endpoints, initial, revision });
   }
 
   snapshot(): ServiceSnapshot {
@@ -205,11 +272,13 @@ export class View implements ServiceWatcher {
           if (done || this.closed) return finish();
           const latest = this.emitted;
           if (latest !== undefined && latest.version !== yielded?.version) {
-            const change = diff(yielded?.endpoints, latest);
+            const change = diff(yielded?.endpoints, latest.endpoints);
             const initial = yielded === undefined;
+            latest.held = true;
             yielded = latest;
-            if (initial || change.added.length + change.updated.length + change.removed.length > 0) {
-              return { done: false, value: { ...change, initial, revision: latest.revision } };
+            if (initial || !empty(change)) {
+              const endpoints = [...latest.endpoints.values()].sort(byKey);
+              return { done: false, value: { ...change, endpoints, initial, revision: latest.revision } };
             }
             continue;
           }

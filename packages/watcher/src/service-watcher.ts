@@ -98,8 +98,9 @@ export interface WatchServiceOptions {
    */
   linearizable?: boolean;
   /**
-   * How long changes are gathered into one `update`, in ms (default 5). 0 emits one update per etcd
-   * response. The initial update is never delayed.
+   * The coalescing window, in ms (default 5). Leading-edge: a change that comes this long or more after
+   * the last `update` is emitted at once; the changes that follow within the window are gathered into one
+   * `update` at its end. 0 emits one update per etcd response. The initial update is never delayed.
    */
   coalesceMs?: number;
   /** Keeps only the endpoints for which it returns true (e.g. by metadata). */
