@@ -106,3 +106,36 @@ describe("selectEndpoints", () => {
     for (const key of keys) expect(Number(key.slice(4)) % 2).toBe(0);
   });
 });
+
+describe("selectEndpoints' parsed addresses", () => {
+  it("parses a frozen endpoint once and follows a mutable one's changes", () => {
+    const a = Object.freeze({ key: "svc/a", addr: "10.0.0.1:1", metadata: null });
+    const first = selectEndpoints([a], { filters: none }).endpoints[0]!.addresses[0];
+    const again = selectEndpoints([a], { filters: none }).endpoints[0]!.addresses[0];
+    expect(again).toBe(first);
+    expect(again).toEqual({ host: "10.0.0.1", port: 1 });
+
+    // A new version of the key is a new object: parsed afresh.
+    const changed = Object.freeze({ ...a, addr: "10.0.0.1:2" });
+    expect(selectEndpoints([changed], { filters: none }).endpoints[0]!.addresses[0]).toEqual({
+      host: "10.0.0.1",
+      port: 2,
+    });
+
+    // An object that can change is never cached.
+    const mutable = { key: "svc/m", addr: "10.0.0.9:1", metadata: null };
+    selectEndpoints([mutable], { filters: none });
+    mutable.addr = "10.0.0.9:2";
+    expect(selectEndpoints([mutable], { filters: none }).endpoints[0]!.addresses[0]).toEqual({
+      host: "10.0.0.9",
+      port: 2,
+    });
+
+    // An undiallable address is remembered as such, and still reported on every selection.
+    const bad = Object.freeze({ key: "svc/bad", addr: "not an address", metadata: null });
+    const invalid = vi.fn();
+    selectEndpoints([bad], { filters: none, onInvalidAddress: invalid });
+    selectEndpoints([bad], { filters: none, onInvalidAddress: invalid });
+    expect(invalid).toHaveBeenCalledTimes(2);
+  });
+});

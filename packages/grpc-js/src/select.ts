@@ -47,6 +47,25 @@ export function matchesFilters(metadata: unknown, filters: Readonly<Record<strin
   return true;
 }
 
+/**
+ * Parsed addresses by endpoint object. A watcher hands out one frozen object per version of a key, so an
+ * unchanged endpoint is parsed once, not on every update of its service (churn on a large service).
+ */
+const parsedAddresses = new WeakMap<object, { address: SubchannelAddress; id: string } | null>();
+
+function parsed(endpoint: RegisteredEndpoint): { address: SubchannelAddress; id: string } | null {
+  // Only frozen objects are cached: a mutable one could change its address under the same identity.
+  const cacheable = Object.isFrozen(endpoint);
+  if (cacheable) {
+    const known = parsedAddresses.get(endpoint);
+    if (known !== undefined) return known;
+  }
+  const address = parseAddress(endpoint.addr);
+  const result = address === null ? null : { address, id: addressKey(address) };
+  if (cacheable) parsedAddresses.set(endpoint, result);
+  return result;
+}
+
 const keyOrder = (a: RegisteredEndpoint, b: RegisteredEndpoint): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 
@@ -70,15 +89,14 @@ export function selectEndpoints(
   const seen = new Set<string>();
   for (const endpoint of sorted) {
     if (!matchesFilters(endpoint.metadata, selection.filters)) continue;
-    const address = parseAddress(endpoint.addr);
-    if (address === null) {
+    const found = parsed(endpoint);
+    if (found === null) {
       selection.onInvalidAddress?.(endpoint.key, endpoint.addr);
       continue;
     }
-    const id = addressKey(address);
-    if (seen.has(id)) continue;
-    seen.add(id);
-    byKey.set(endpoint.key, address);
+    if (seen.has(found.id)) continue;
+    seen.add(found.id);
+    byKey.set(endpoint.key, found.address);
   }
   let keys = [...byKey.keys()];
   if (selection.subset !== undefined && selection.subsetSize !== undefined) {

@@ -1,5 +1,5 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
-import { decodeEndpoint, isServiceKey, printableKey, servicePrefix } from "@etcd-naming/codec";
+import { decodeEndpoint, printableKey, servicePrefix } from "@etcd-naming/codec";
 import type { ResolvedBackoff } from "./backoff.js";
 import { backoffDelay } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
@@ -78,6 +78,11 @@ export class ServiceCore {
     private readonly onClosed: () => void,
   ) {
     this.prefix = servicePrefix(service);
+  }
+
+  /** Whether `key` is one of the service's endpoint keys (`isServiceKey`, on the prefix made once). */
+  private owns(key: string): boolean {
+    return key.length > this.prefix.length && key.startsWith(this.prefix);
   }
 
   start(): void {
@@ -162,7 +167,7 @@ export class ServiceCore {
     const seen = new Set<string>();
     let changed = false;
     for (const kv of listing.kvs) {
-      if (!isServiceKey(this.service, kv.key)) continue;
+      if (!this.owns(kv.key)) continue;
       seen.add(kv.key);
       const current = this.endpoints.get(kv.key) ?? this.skipped.get(kv.key);
       if (current?.modRevision === kv.modRevision) continue;
@@ -270,7 +275,7 @@ export class ServiceCore {
     const keys: string[] = [];
     for (const event of events) {
       const revision = BigInt(event.modRevision);
-      if (revision <= floor || !isServiceKey(this.service, event.key)) continue;
+      if (revision <= floor || !this.owns(event.key)) continue;
       if (revision > top) top = revision;
       if (event.type === "put") this.put(event);
       else this.remove(event.key);
