@@ -1,9 +1,8 @@
 import { redactSecrets } from "@etcd-naming/codec";
 import type { Clock } from "@etcd-naming/watcher";
-import { addressKey } from "./address.js";
 import { ResolverError } from "./errors.js";
 import { adaptListener, type ResolutionSink } from "./listener.js";
-import { type GrpcEndpoint, selectEndpoints } from "./select.js";
+import { selectEndpoints } from "./select.js";
 import { channelConfigWins, type PolicyServiceConfig, serviceConfigFor } from "./service-config.js";
 import type { ViewShare } from "./service-views.js";
 import { RendezvousSubset } from "./subset.js";
@@ -59,10 +58,6 @@ function closedError(scheme: string): ResolverError {
     "CLOSED",
     `the ${scheme}: resolver was closed; register it again before creating channels`,
   );
-}
-
-function signature(endpoints: readonly GrpcEndpoint[]): string {
-  return endpoints.map((endpoint) => endpoint.addresses.map(addressKey).join("|")).join(",");
 }
 
 function describeFilters(filters: Readonly<Record<string, string>>): string {
@@ -227,7 +222,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         return;
       }
 
-      const { endpoints } = selectEndpoints(snapshot.endpoints, {
+      const { endpoints, ids } = selectEndpoints(snapshot.endpoints, {
         filters,
         subset: this.#subset,
         subsetSize: this.#target.subset,
@@ -235,7 +230,8 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       });
       if (endpoints.length > 0) {
         this.#hadEndpoints = true;
-        this.#call(`ok:${signature(endpoints)}`, () => this.#sink.endpoints(endpoints, this.#serviceConfig));
+        // What the channel was told, by address (each endpoint has one), to send an unchanged set only once.
+        this.#call(`ok:${ids.join(",")}`, () => this.#sink.endpoints(endpoints, this.#serviceConfig));
         return;
       }
       // A service that never had endpoints stays silent so calls wait for one (up to their deadline); one

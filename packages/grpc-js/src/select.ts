@@ -83,9 +83,9 @@ function inKeyOrder(endpoints: readonly RegisteredEndpoint[]): boolean {
 export function selectEndpoints(
   endpoints: readonly RegisteredEndpoint[],
   selection: Selection,
-): { keys: string[]; endpoints: GrpcEndpoint[] } {
+): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
   const sorted = inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
-  const byKey = new Map<string, SubchannelAddress>();
+  const byKey = new Map<string, { address: SubchannelAddress; id: string }>();
   const seen = new Set<string>();
   for (const endpoint of sorted) {
     if (!matchesFilters(endpoint.metadata, selection.filters)) continue;
@@ -96,12 +96,17 @@ export function selectEndpoints(
     }
     if (seen.has(found.id)) continue;
     seen.add(found.id);
-    byKey.set(endpoint.key, found.address);
+    byKey.set(endpoint.key, found);
   }
   let keys = [...byKey.keys()];
   if (selection.subset !== undefined && selection.subsetSize !== undefined) {
     const chosen = new Set(selection.subset.select(keys, selection.subsetSize));
     keys = keys.filter((key) => chosen.has(key));
   }
-  return { keys, endpoints: keys.map((key) => ({ addresses: [byKey.get(key)!] })) };
+  const picked = keys.map((key) => byKey.get(key)!);
+  return {
+    keys,
+    endpoints: picked.map(({ address }) => ({ addresses: [address] })),
+    ids: picked.map(({ id }) => id),
+  };
 }
