@@ -20,7 +20,12 @@ const poll = { timeout: 10_000, interval: 50 };
 const service = (name: string) => `${etcd.namespace}/${name}`;
 
 beforeAll(() => {
-  handle = registerEtcdResolver({ client, grpc: grpc110 as unknown as GrpcModule });
+  // A short protection hold: emptying a service of two (below) is a mass removal, reported after it.
+  handle = registerEtcdResolver({
+    client,
+    grpc: grpc110 as unknown as GrpcModule,
+    protection: { holdMs: 1_000 },
+  });
 });
 
 afterAll(async () => {

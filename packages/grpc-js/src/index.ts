@@ -2,7 +2,13 @@ export type { SubchannelAddress, TcpAddress, UnixAddress } from "./address.js";
 export { DEFAULT_PORT, parseAddress } from "./address.js";
 export type { ResolverErrorCode } from "./errors.js";
 export { ResolverError } from "./errors.js";
-export type { EtcdResolverHandle, GrpcModule, RegisterEtcdResolverOptions } from "./register.js";
+export type { ProtectionOptions } from "./protection.js";
+export type {
+  EtcdResolverHandle,
+  GrpcModule,
+  ProtectedEvent,
+  RegisterEtcdResolverOptions,
+} from "./register.js";
 export { registerEtcdResolver } from "./register.js";
 export { matchesFilters } from "./select.js";
 export type { EtcdTarget, LoadBalancingPolicy, TargetUri } from "./target.js";

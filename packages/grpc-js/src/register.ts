@@ -12,6 +12,7 @@ import {
 import * as grpcJs from "@grpc/grpc-js";
 import type { Namespace } from "etcd3";
 import { ResolverError } from "./errors.js";
+import { type HoldStarted, type ProtectionOptions, resolveProtection } from "./protection.js";
 import { createResolverClass, type ResolverContext } from "./resolver.js";
 import { ServiceViews } from "./service-views.js";
 import type { LoadBalancingPolicy } from "./target.js";
@@ -48,6 +49,12 @@ export interface RegisterEtcdResolverOptions {
    * and the changes within the window after it are gathered into one batch at its end.
    */
   coalesceMs?: number;
+  /**
+   * Mass-removal protection (default `{ maxRemovedShare: 0.5, holdMs: 10_000 }`): an update that would
+   * remove more than that share of a channel's endpoints at once is held back for `holdMs` (the removed
+   * endpoints stay next to any new ones), then applied. `false` turns it off.
+   */
+  protection?: ProtectionOptions | false;
   /** Diagnostics: skipped keys, undiallable addresses, lost connections (default: `console`). */
   logger?: WatcherLogger;
   /** Time provider for update spacing and the watcher's timers (default: the system clock). */
@@ -60,7 +67,21 @@ export interface EtcdResolverHandle extends AsyncDisposable {
   readonly closed: boolean;
   /** How many services are being watched right now (one watch each, however many channels use it). */
   readonly watchedServices: number;
+  /**
+   * Listens for mass-removal holds: `protected` fires once per service when its channels begin holding
+   * endpoints an update removed (not again while that hold lasts). Returns a function that unsubscribes.
+   */
+  on(event: "protected", listener: (event: ProtectedEvent) => void): () => void;
   close(): Promise<void>;
+}
+
+/** A hold began: `removed` of the `total` endpoints a channel had would have gone at once. */
+export interface ProtectedEvent {
+  service: string;
+  removed: number;
+  total: number;
+  /** How long the removed endpoints are kept. */
+  holdMs: number;
 }
 
 const DEFAULT_SCHEME = "etcd";
@@ -136,12 +157,14 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   }
   const coalesceMs = positive("coalesceMs", options.coalesceMs, 5);
   const subsetSeed = options.subsetSeed ?? processSeed;
+  const protection = resolveProtection(options.protection, MAX_TIMER_MS, invalidOptions);
   const settings = JSON.stringify([
     defaultPolicy,
     subsetSeed,
     minUpdateIntervalMs,
     maxUpdateIntervalMs,
     coalesceMs,
+    protection,
   ]);
 
   let registry = registries.get(grpc);
@@ -178,8 +201,47 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     }
   };
 
+  // One warning and one event per service and hold, however many channels of it hold.
+  const holds = new Map<string, number>();
+  const protectedListeners = new Set<(event: ProtectedEvent) => void>();
+  const holding = (service: string, started: HoldStarted) => {
+    const now = clock.now();
+    if ((holds.get(service) ?? Number.NEGATIVE_INFINITY) > now) return;
+    holds.set(service, now + started.holdMs);
+    const share = Math.round((started.removed / started.total) * 100);
+    warn(
+      `protecting ${service}: an update would remove ${started.removed} of its ${started.total} endpoints ` +
+        `(${share} %) at once; channels keep them for ${started.holdMs} ms before applying it`,
+      { service, removed: started.removed, total: started.total, holdMs: started.holdMs },
+    );
+    const event: ProtectedEvent = { service, ...started };
+    for (const listener of [...protectedListeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        warn(`a "protected" listener threw`, { error });
+      }
+    }
+  };
+  const released = (service: string, why: "expired" | "recovered") => {
+    if (!holds.delete(service)) return;
+    try {
+      logger.info?.(
+        why === "expired"
+          ? `${service}: the protection hold ended; channels now use the registry's endpoints`
+          : `${service}: the removed endpoints came back; the protection hold ended early`,
+        { service },
+      );
+    } catch {
+      // A failing logger must not break resolution.
+    }
+  };
+
   const context: ResolverContext = {
     scheme,
+    protection,
+    holding,
+    released,
     defaultPolicy,
     clock,
     minUpdateIntervalMs,
@@ -226,6 +288,11 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     },
     get watchedServices() {
       return views.size;
+    },
+    on(event, listener) {
+      if (event !== "protected") throw invalidOptions(`unknown event ${JSON.stringify(event)}`);
+      protectedListeners.add(listener);
+      return () => protectedListeners.delete(listener);
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -2,6 +2,7 @@ import { redactSecrets } from "@etcd-naming/codec";
 import type { Clock } from "@etcd-naming/watcher";
 import { ResolverError } from "./errors.js";
 import { adaptListener, type ResolutionSink } from "./listener.js";
+import { type HoldStarted, RemovalGuard, type ResolvedProtection } from "./protection.js";
 import { selectEndpoints } from "./select.js";
 import { channelConfigWins, type PolicyServiceConfig, serviceConfigFor } from "./service-config.js";
 import type { ViewShare } from "./service-views.js";
@@ -18,6 +19,8 @@ export interface ResolverContext {
   /** The longest the adaptive spacing may grow to on very large services. */
   readonly maxUpdateIntervalMs: number;
   readonly subsetSeed: string;
+  /** Mass-removal protection, null when turned off. */
+  readonly protection: ResolvedProtection | null;
   /** Whether `close()` was called on the registration. */
   readonly closed: boolean;
   /** A share of the service's watcher view (one per service for all channels of the registration). */
@@ -25,6 +28,10 @@ export interface ResolverContext {
   newMetadata(): unknown;
   warnInvalidAddress(service: string, key: string, addr: string): void;
   warn(message: string, cause?: unknown): void;
+  /** A channel of `service` began holding endpoints an update removed. */
+  holding(service: string, started: HoldStarted): void;
+  /** A channel of `service` stopped holding them. */
+  released(service: string, why: "expired" | "recovered"): void;
   /** Tracks live resolvers so `close()` can silence them. */
   attach(resolver: { destroy(): void }): void;
   detach(resolver: { destroy(): void }): void;
@@ -82,6 +89,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     readonly #sink: ResolutionSink;
     readonly #serviceConfig: PolicyServiceConfig | null;
     readonly #subset: RendezvousSubset | undefined;
+    readonly #guard = new RemovalGuard(context.protection);
     #share: ViewShare | null = null;
     /** Subscribed to the view's `update`, `stale` and `fresh` while active. */
     #news: (() => void) | null = null;
@@ -154,6 +162,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       this.#repeat = false;
       this.#failedAt = Number.NEGATIVE_INFINITY;
       this.#lastCallAt = Number.NEGATIVE_INFINITY;
+      this.#guard.reset();
     }
 
     #start(): void {
@@ -222,12 +231,18 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         return;
       }
 
-      const { endpoints, ids } = selectEndpoints(snapshot.endpoints, {
+      const selected = selectEndpoints(snapshot.endpoints, {
         filters,
         subset: this.#subset,
         subsetSize: this.#target.subset,
         onInvalidAddress: (key, addr) => context.warnInvalidAddress(service, key, addr),
       });
+      const now = context.clock.now();
+      const { endpoints, ids, recheckAt, started, released } = this.#guard.guard(selected, now);
+      if (started !== undefined) context.holding(service, started);
+      if (released !== undefined) context.released(service, released);
+      // While a hold is on, look again when it ends, even if etcd says nothing new by then.
+      if (recheckAt !== undefined) this.#schedule(Math.max(0, recheckAt - now));
       if (endpoints.length > 0) {
         this.#hadEndpoints = true;
         // What the channel was told, by address (each endpoint has one), to send an unchanged set only once.
