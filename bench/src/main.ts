@@ -162,8 +162,19 @@ async function runScenario(scenario: Scenario, context: BenchContext): Promise<S
   const started = Date.now();
   log(`scenario ${scenario.id}: ${scenario.title}`);
   try {
-    const outcome = await scenario.run(context);
+    const { skipped, ...outcome } = await scenario.run(context);
     const durationMs = Date.now() - started;
+    if (skipped !== undefined) {
+      log(`scenario ${scenario.id} skipped: ${skipped}`);
+      return {
+        ...base,
+        status: "skipped",
+        durationMs,
+        ...outcome,
+        measured: `skipped: ${skipped}`,
+        pass: null,
+      };
+    }
     log(`scenario ${scenario.id}: ${outcome.measured} (${Math.round(durationMs / 100) / 10} s)`);
     return { ...base, status: "ok", durationMs, ...outcome };
   } catch (error) {
