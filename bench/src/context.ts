@@ -26,12 +26,27 @@ export interface BenchContext {
   log(message: string): void;
 }
 
+/** One target of a scenario that has several, each a row of the results table. */
+export interface TargetRow {
+  title: string;
+  measured: string;
+  target: string;
+  pass: boolean;
+}
+
 /** One row of the results table and its machine-readable figures. */
 export interface ScenarioOutcome {
   /** One line for the table's "measured" column (markdown). */
   measured: string;
   /** Whether the target was met; `null` when the scenario cannot judge it. */
   pass: boolean | null;
+  /**
+   * Set when the scenario cannot run on this machine (a toolchain is missing): what is missing and the
+   * command that provides it. The row then says "skipped: …"; it is not a harness failure.
+   */
+  skipped?: string;
+  /** A scenario with several targets reports one table row per target instead of its own row. */
+  rows?: TargetRow[];
   /** Machine-readable figures for latest.json. */
   data: Record<string, unknown>;
   /** Markdown lines for the details section. */

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import { type EtcdServer, findEtcdBinary, startEtcd } from "@etcd-naming/etcd-fixture";
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
+import { killAllGo } from "@etcd-naming/interop/go-helper";
 import { Etcd3, type IOptions } from "etcd3";
 import { killAllChildren, spawnTsChild } from "./children.js";
 import type { BenchContext, Scenario } from "./context.js";
@@ -81,6 +82,7 @@ async function main(): Promise<number> {
   const resolvers: EtcdResolverHandle[] = [];
   const cleanUp = async () => {
     killAllChildren();
+    await killAllGo();
     for (const handle of resolvers) await within(handle.close(), 5_000, "a resolver to close").catch(log);
     for (const client of clients) client.close();
     await echo?.close();
@@ -162,8 +164,19 @@ async function runScenario(scenario: Scenario, context: BenchContext): Promise<S
   const started = Date.now();
   log(`scenario ${scenario.id}: ${scenario.title}`);
   try {
-    const outcome = await scenario.run(context);
+    const { skipped, ...outcome } = await scenario.run(context);
     const durationMs = Date.now() - started;
+    if (skipped !== undefined) {
+      log(`scenario ${scenario.id} skipped: ${skipped}`);
+      return {
+        ...base,
+        status: "skipped",
+        durationMs,
+        ...outcome,
+        measured: `skipped: ${skipped}`,
+        pass: null,
+      };
+    }
     log(`scenario ${scenario.id}: ${outcome.measured} (${Math.round(durationMs / 100) / 10} s)`);
     return { ...base, status: "ok", durationMs, ...outcome };
   } catch (error) {

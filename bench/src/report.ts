@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from "node:fs/promises";
+import type { TargetRow } from "./context.js";
 
 /** The environment a run was measured in. */
 export interface RunEnvironment {
@@ -26,6 +27,8 @@ export interface ScenarioReport {
   durationMs: number;
   data: Record<string, unknown>;
   details: string[];
+  /** One table row per target, for a scenario with several. */
+  rows?: TargetRow[];
   error?: string;
 }
 
@@ -35,11 +38,11 @@ export interface RunReport {
   scenarios: ScenarioReport[];
 }
 
-function verdict(scenario: ScenarioReport): string {
-  if (scenario.status === "failed") return "⚠️ harness error";
-  if (scenario.status === "skipped") return "— not run";
-  if (scenario.pass === null) return "—";
-  return scenario.pass ? "✅" : "❌";
+function verdict(status: ScenarioReport["status"], pass: boolean | null): string {
+  if (status === "failed") return "⚠️ harness error";
+  if (status === "skipped") return "— not run";
+  if (pass === null) return "—";
+  return pass ? "✅" : "❌";
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -61,8 +64,18 @@ export function toMarkdown(report: RunReport): string {
     "|---|---|---|---|---|",
   ];
   for (const s of report.scenarios) {
+    if (s.status === "ok" && s.rows !== undefined) {
+      for (const row of s.rows) {
+        lines.push(
+          `| ${s.id} | ${cell(row.title)} | ${cell(row.measured)} | ${cell(row.target)} | ${verdict(s.status, row.pass)} |`,
+        );
+      }
+      continue;
+    }
     const measured = s.status === "failed" ? `failed: ${s.error ?? "unknown error"}` : s.measured;
-    lines.push(`| ${s.id} | ${cell(s.title)} | ${cell(measured)} | ${cell(s.target)} | ${verdict(s)} |`);
+    lines.push(
+      `| ${s.id} | ${cell(s.title)} | ${cell(measured)} | ${cell(s.target)} | ${verdict(s.status, s.pass)} |`,
+    );
   }
   lines.push("");
   for (const s of report.scenarios) {

@@ -177,13 +177,19 @@ export function flavourGoVersion(flavour: GoFlavour): string | undefined {
   }
 }
 
-/** Why the flavour cannot run here (with the fix), or undefined when it can. */
-export function flavourUnavailableReason(flavour: GoFlavour): string | undefined {
+/** What the flavour's Go helper cannot be built without (the toolchain, the Go sources): empty when nothing. */
+export function flavourToolchainMissing(flavour: GoFlavour): string[] {
   const missing: string[] = [];
   if (flavourGoVersion(flavour) === undefined) missing.push(`\`${flavour.go} version\` does not run`);
   for (const dir of [...flavour.requiredSources, ...flavour.versionFiles]) {
     if (!existsSync(join(flavour.gocode, dir))) missing.push(`${join(flavour.gocode, dir)} is missing`);
   }
+  return missing;
+}
+
+/** Why the flavour cannot run here (with the fix), or undefined when it can. */
+export function flavourUnavailableReason(flavour: GoFlavour): string | undefined {
+  const missing = flavourToolchainMissing(flavour);
   if (flavourEtcdBinary(flavour) === undefined) {
     missing.push(`no etcd ${flavour.etcdVersion} server (looked at ${flavour.etcdCandidates.join(", ")})`);
   }

@@ -110,16 +110,30 @@ function lockAbandoned(lock: string): boolean {
 }
 
 /**
+ * Where the flavour's Go helper for the current sources is (or will be) built: its cache entry, which
+ * exists once a build of exactly these sources, Go version and etcd and grpc-go releases has finished.
+ */
+export function goHelperPath(flavour: GoFlavour): string {
+  const version = flavourGoVersion(flavour);
+  if (version === undefined) throw new Error(`${flavour.go} does not run`);
+  return join(binDir, `naminginterop-${flavour.id}-${sourceHash(flavour, version)}`);
+}
+
+/** The flavour's Go helper when it is already built for the current sources, without building it. */
+export function cachedGoHelper(flavour: GoFlavour): string | undefined {
+  const binary = goHelperPath(flavour);
+  return existsSync(binary) ? binary : undefined;
+}
+
+/**
  * Builds the flavour's Go helper once per source version into interop/go/bin (a cache keyed by the flavour,
  * a hash of the Go sources and the Go version) and returns its path. Concurrent test files wait for one
  * build.
  */
 export async function buildGoHelper(flavour: GoFlavour): Promise<string> {
-  const version = flavourGoVersion(flavour);
-  if (version === undefined) throw new Error(`${flavour.go} does not run`);
+  const binary = goHelperPath(flavour);
   mkdirSync(binDir, { recursive: true });
   const prefix = `naminginterop-${flavour.id}-`;
-  const binary = join(binDir, `${prefix}${sourceHash(flavour, version)}`);
   const lock = `${binary}.lock`;
   const deadline = Date.now() + BUILD_TIMEOUT_MS;
   while (!existsSync(binary)) {
@@ -139,7 +153,7 @@ export async function buildGoHelper(flavour: GoFlavour): Promise<string> {
       const started = Date.now();
       await runBuild(flavour, partial);
       renameSync(partial, binary);
-      console.info(
+      console.error(
         `built the Go helper for ${flavour.id} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       for (const old of readdirSync(binDir)) {

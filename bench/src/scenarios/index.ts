@@ -4,6 +4,7 @@ import { drain } from "./drain.js";
 import { failover } from "./failover.js";
 import { fanIn } from "./fan-in.js";
 import { firstRpc } from "./first-rpc.js";
+import { goPropagation } from "./go-propagation.js";
 import { largeService } from "./large-service.js";
 import { resolverPropagation, watcherPropagation } from "./propagation.js";
 import { registration } from "./registration.js";
@@ -19,4 +20,5 @@ export const scenarios: readonly Scenario[] = [
   registration,
   failover,
   drain,
+  goPropagation,
 ];

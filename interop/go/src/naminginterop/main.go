@@ -11,6 +11,8 @@
 //	naminginterop server   -endpoints E -service S -id ID [-ttl 10] [-metadata JSON]
 //	naminginterop client   -endpoints E -target etcd:///S [-interval 50ms] [-deadline 2s] [-authority A]
 //	naminginterop resolve-object-metadata -endpoints E -target etcd:///S [-for 20s]
+//	naminginterop bench-writer -endpoints E -key S/ID -count N [-interval 120ms] [-port-base 20000]
+//	naminginterop bench-listen -endpoints E -service S -probe ADDR -until ADDR
 package main
 
 import (
@@ -49,7 +51,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(errors.New("usage: naminginterop version|vectors|manager|resolve|server|client|resolve-object-metadata [flags]"))
+		fail(errors.New("usage: naminginterop version|vectors|manager|resolve|server|client|resolve-object-metadata|bench-writer|bench-listen [flags]"))
 	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
@@ -67,6 +69,10 @@ func main() {
 		err = runClient(args, false)
 	case "resolve-object-metadata":
 		err = runClient(args, true)
+	case "bench-writer":
+		err = runBenchWriter(args)
+	case "bench-listen":
+		err = runBenchListen(args)
 	default:
 		err = fmt.Errorf("unknown subcommand %q", cmd)
 	}

@@ -14,6 +14,8 @@ type ResolvedAddress struct {
 // etcd 3.4 fills) and State.Endpoints, one list of addresses per endpoint (what etcd 3.5 fills; grpc-go
 // before 1.40 has no such field).
 type ResolverState struct {
+	// At is when UpdateState was called (wall clock, Unix nanoseconds), before anything else it does.
+	At        int64               `json:"-"`
 	Addresses []ResolvedAddress   `json:"addresses"`
 	Endpoints [][]ResolvedAddress `json:"endpoints"`
 }

@@ -3,6 +3,8 @@
 package etcd
 
 import (
+	"time"
+
 	clientv3 "go.etcd.io/etcd/clientv3"
 	"go.etcd.io/etcd/clientv3/naming/endpoints"
 	etcdresolver "go.etcd.io/etcd/clientv3/naming/resolver"
@@ -33,8 +35,9 @@ type (
 )
 
 const (
-	Add    = endpoints.Add
-	Delete = endpoints.Delete
+	Add          = endpoints.Add
+	Delete       = endpoints.Delete
+	EventTypePut = clientv3.EventTypePut
 )
 
 var (
@@ -42,6 +45,7 @@ var (
 	WithPrefix          = clientv3.WithPrefix
 	WithCountOnly       = clientv3.WithCountOnly
 	WithLease           = clientv3.WithLease
+	WithCreatedNotify   = clientv3.WithCreatedNotify
 	NewManager          = endpoints.NewManager
 	NewAddUpdateOpts    = endpoints.NewAddUpdateOpts
 	NewDeleteUpdateOpts = endpoints.NewDeleteUpdateOpts
@@ -56,7 +60,8 @@ type recorder struct {
 }
 
 func (r recorder) UpdateState(s gresolver.State) {
-	r.report(ResolverState{Addresses: addresses(s.Addresses), Endpoints: [][]ResolvedAddress{}})
+	at := time.Now().UnixNano()
+	r.report(ResolverState{At: at, Addresses: addresses(s.Addresses), Endpoints: [][]ResolvedAddress{}})
 }
 
 func (recorder) ReportError(error) {}

@@ -4,6 +4,7 @@ package etcd
 
 import (
 	"net/url"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,8 +36,9 @@ type (
 )
 
 const (
-	Add    = endpoints.Add
-	Delete = endpoints.Delete
+	Add          = endpoints.Add
+	Delete       = endpoints.Delete
+	EventTypePut = clientv3.EventTypePut
 )
 
 var (
@@ -44,6 +46,7 @@ var (
 	WithPrefix          = clientv3.WithPrefix
 	WithCountOnly       = clientv3.WithCountOnly
 	WithLease           = clientv3.WithLease
+	WithCreatedNotify   = clientv3.WithCreatedNotify
 	NewManager          = endpoints.NewManager
 	NewAddUpdateOpts    = endpoints.NewAddUpdateOpts
 	NewDeleteUpdateOpts = endpoints.NewDeleteUpdateOpts
@@ -58,11 +61,12 @@ type recorder struct {
 }
 
 func (r recorder) UpdateState(s gresolver.State) error {
+	at := time.Now().UnixNano()
 	endpoints := make([][]ResolvedAddress, 0, len(s.Endpoints))
 	for _, e := range s.Endpoints {
 		endpoints = append(endpoints, addresses(e.Addresses))
 	}
-	r.report(ResolverState{Addresses: addresses(s.Addresses), Endpoints: endpoints})
+	r.report(ResolverState{At: at, Addresses: addresses(s.Addresses), Endpoints: endpoints})
 	return nil
 }
 

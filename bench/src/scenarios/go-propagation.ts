@@ -1,0 +1,365 @@
+import { encodeEndpoint } from "@etcd-naming/codec";
+import { type GoLine, type GoProcess, startGo } from "@etcd-naming/interop/go-helper";
+import * as grpc from "@grpc/grpc-js";
+import type { Watcher } from "etcd3";
+import type { BenchContext, Scenario, ScenarioOutcome } from "../context.js";
+import { findGoHelper, type GoHelper } from "../go-helper.js";
+import { type Distribution, round, rounded, summarize } from "../stats.js";
+import { now, within } from "../support.js";
+
+const SERVICE = "bench/go-propagation";
+const KEY = `${SERVICE}/go-writer`;
+const HOST = "127.0.0.1";
+/** Sample i puts HOST:(PORT_BASE + i); the probe before the writer starts is one port below. */
+const PORT_BASE = 20_000;
+const PROBE = `${HOST}:${PORT_BASE - 1}`;
+/** More than the resolver's default update spacing (100 ms): each put is an isolated change. */
+const INTERVAL_MS = 120;
+
+/** The first time each address reached a path, in `process.hrtime.bigint()` time; `calls` counts updates. */
+class Sightings {
+  readonly at = new Map<string, bigint>();
+  calls = 0;
+  readonly #waiting = new Map<string, Array<() => void>>();
+
+  note(addr: string, at: bigint): void {
+    if (this.at.has(addr)) return;
+    this.at.set(addr, at);
+    for (const wake of this.#waiting.get(addr) ?? []) wake();
+    this.#waiting.delete(addr);
+  }
+
+  seen(addr: string): Promise<void> {
+    if (this.at.has(addr)) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiting.set(addr, [...(this.#waiting.get(addr) ?? []), resolve]);
+    return promise;
+  }
+}
+
+/**
+ * The offset from this process's `process.hrtime.bigint()` to the wall clock (Unix nanoseconds), so its
+ * times compare with Go's `time.Now().UnixNano()` in the other processes. `performance.timeOrigin` is no
+ * good for this: it is read at a different moment of start-up than the monotonic origin, and was found
+ * off by 0.05 to 3.3 ms on a loaded machine. Instead, the wall clock is caught crossing a millisecond:
+ * spinning on `Date.now()` (the wall clock, whole milliseconds) between two monotonic readings, the tick
+ * from k to k + 1 happened between them; a tick seen within 5 µs gives the offset to a few µs. The median
+ * of 9 ticks (about 9 ms of spinning) discards one that a preemption made wide.
+ */
+function wallClockOffset(): bigint {
+  const offsets: bigint[] = [];
+  const deadline = Date.now() + 1_000;
+  while (offsets.length < 9) {
+    if (Date.now() > deadline) throw new Error("could not relate the monotonic clock to the wall clock");
+    let previousBefore = process.hrtime.bigint();
+    let previousMs = Date.now();
+    for (;;) {
+      const before = process.hrtime.bigint();
+      const ms = Date.now();
+      const after = process.hrtime.bigint();
+      if (ms !== previousMs) {
+        // The previous read began at previousBefore, this one ended at `after`: the tick is in between.
+        if (ms === previousMs + 1 && after - previousBefore < 5_000n) {
+          offsets.push(BigInt(ms) * 1_000_000n - (previousBefore + after) / 2n);
+        }
+        break;
+      }
+      previousMs = ms;
+      previousBefore = before;
+    }
+  }
+  offsets.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return offsets[4]!;
+}
+
+/** The first `at` (Unix ns) at which each address appears in a Go path's log. */
+function firstSeen(log: unknown): Map<string, bigint> {
+  const first = new Map<string, bigint>();
+  for (const entry of log as Array<{ at: string; addrs: string[] | null }>) {
+    for (const addr of entry.addrs ?? []) if (!first.has(addr)) first.set(addr, BigInt(entry.at));
+  }
+  return first;
+}
+
+interface Measured {
+  goResolver: Distribution;
+  goWatch: Distribution;
+  ours: Distribution;
+  raw: Distribution;
+  overhead: Distribution;
+  goOverhead: Distribution;
+  putAck: Distribution;
+  ratio: number;
+  missing: Record<string, number>;
+}
+
+interface Logs {
+  writer: Array<{ addr: string; sentAt: string; ackAt: string }>;
+  goResolver: Map<string, bigint>;
+  goWatch: Map<string, bigint>;
+  ours: Map<string, bigint>;
+  raw: Map<string, bigint>;
+}
+
+function measure(logs: Logs, warmup: number, wall: (hr: bigint) => bigint): Measured {
+  const series = {
+    goResolver: [] as number[],
+    goWatch: [] as number[],
+    ours: [] as number[],
+    raw: [] as number[],
+    overhead: [] as number[],
+    goOverhead: [] as number[],
+    putAck: [] as number[],
+  };
+  const missing = { goResolver: 0, goWatch: 0, ours: 0, raw: 0 };
+  for (const sample of logs.writer.slice(warmup)) {
+    const sent = BigInt(sample.sentAt);
+    const ms = (at: bigint) => Number(at - sent) / 1e6;
+    const goResolver = logs.goResolver.get(sample.addr);
+    const goWatch = logs.goWatch.get(sample.addr);
+    const ours = logs.ours.get(sample.addr);
+    const raw = logs.raw.get(sample.addr);
+    if (goResolver === undefined) missing.goResolver++;
+    if (goWatch === undefined) missing.goWatch++;
+    if (ours === undefined) missing.ours++;
+    if (raw === undefined) missing.raw++;
+    // A sample counts only when every path saw it: the four distributions are of the same puts.
+    if (goResolver === undefined || goWatch === undefined || ours === undefined || raw === undefined)
+      continue;
+    const oursMs = ms(wall(ours));
+    const rawMs = ms(wall(raw));
+    series.goResolver.push(ms(goResolver));
+    series.goWatch.push(ms(goWatch));
+    series.ours.push(oursMs);
+    series.raw.push(rawMs);
+    series.overhead.push(oursMs - rawMs);
+    series.goOverhead.push(ms(goResolver) - ms(goWatch));
+    series.putAck.push(ms(BigInt(sample.ackAt)));
+  }
+  const goResolver = summarize(series.goResolver);
+  const ours = summarize(series.ours);
+  return {
+    goResolver,
+    goWatch: summarize(series.goWatch),
+    ours,
+    raw: summarize(series.raw),
+    overhead: summarize(series.overhead),
+    goOverhead: summarize(series.goOverhead),
+    putAck: summarize(series.putAck),
+    ratio: ours.p50 / goResolver.p50,
+    missing,
+  };
+}
+
+function details(
+  m: Measured,
+  go: GoHelper,
+  listenerReady: GoLine,
+  notes: { counts: string; warmup: number; clockMovedMs: number },
+): string[] {
+  const line = (name: string, d: Distribution) =>
+    `| ${name} | ${d.n} | ${round(d.min)} | ${round(d.p50)} | ${round(d.p90)} | ${round(d.p99)} | ${round(d.max)} |`;
+  return [
+    `Go: etcd ${go.version.etcd}'s \`${go.version.packages}\`, grpc-go ${go.version.grpc}, ${go.version.go} ` +
+      `(interop flavour ${go.flavour.id}${go.built ? ", built in this run" : ""}); the Go listener ran with ` +
+      `GOMAXPROCS ${String(listenerReady["gomaxprocs"])} on ${String(listenerReady["numCPU"])} CPUs. A Go ` +
+      `writer process puts \`{"Op":0,"Addr":"${HOST}:<port>","Metadata":null}\` under \`${KEY}\` every ` +
+      `${INTERVAL_MS} ms, a new port each time; ${m.ours.n} samples after ${notes.warmup} warm-up puts. ` +
+      "Times are wall-clock nanoseconds across processes, from the writer's \"put sent\"; Node's monotonic " +
+      `clock is tied to the wall clock by \`Date.now()\` ticks before and after the puts (the two agreed ` +
+      `within ${round(Math.abs(notes.clockMovedMs) * 1000)} µs).`,
+    "",
+    "| ms from put sent (Go writer) | n | min | p50 | p90 | p99 | max |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    line("etcd's Go resolver → `UpdateState` (Go listener)", m.goResolver),
+    line("raw clientv3 watch (Go listener)", m.goWatch),
+    line("our `etcd:` resolver, defaults → grpc-js listener (Node)", m.ours),
+    line("raw etcd3 watch (Node)", m.raw),
+    line("overhead: ours − raw etcd3 watch", m.overhead),
+    line("Go resolver − raw clientv3 watch", m.goOverhead),
+    line("put acknowledged (Go writer)", m.putAck),
+    "",
+    `${notes.counts}; samples some path never showed on its own (coalesced into a later one): ` +
+      `${Object.entries(m.missing)
+        .map(([path, n]) => `${path} ${n}`)
+        .join(", ")}.`,
+  ];
+}
+
+/** The Go listener, the Node paths and the Go writer on the same puts; everything closed at the end. */
+async function runOnce(
+  context: BenchContext,
+  go: GoHelper,
+  options: { samples: number; warmup: number },
+): Promise<ScenarioOutcome> {
+  const total = options.warmup + options.samples;
+  const last = `${HOST}:${PORT_BASE + total - 1}`;
+  await context.client.delete().prefix(`${SERVICE}/`);
+  const ours = new Sightings();
+  const raw = new Sightings();
+  let listener: GoProcess | undefined;
+  let writer: GoProcess | undefined;
+  let resolver: grpc.experimental.Resolver | undefined;
+  let rawWatch: Watcher | undefined;
+  try {
+    listener = startGo(go.binary, [
+      "bench-listen",
+      "-endpoints",
+      context.clientUrl,
+      "-service",
+      SERVICE,
+      "-probe",
+      PROBE,
+      "-until",
+      last,
+    ]);
+    const ready = await listener.waitForLine((line) => line["event"] === "ready", 20_000);
+
+    // As in scenario 2: the raw watch on the client our resolvers watch through.
+    rawWatch = await context.resolverClient.watch().prefix(`${SERVICE}/`).create();
+    rawWatch.on("put", (kv) => {
+      const at = now();
+      raw.note((JSON.parse(kv.value.toString()) as { Addr: string }).Addr, at);
+    });
+    const listen = (endpoints: { ok: boolean; value?: grpc.experimental.Endpoint[] }) => {
+      const at = now();
+      ours.calls++;
+      if (endpoints.ok && endpoints.value !== undefined) {
+        for (const endpoint of endpoints.value) {
+          const address = endpoint.addresses[0] as { host?: string; port?: number } | undefined;
+          if (address?.host !== undefined) ours.note(`${address.host}:${address.port}`, at);
+        }
+      }
+      return true;
+    };
+    resolver = grpc.experimental.createResolver(
+      { scheme: context.resolver.scheme, authority: "", path: SERVICE },
+      listen as unknown as grpc.experimental.ResolverListener,
+      {},
+    );
+    resolver.updateResolution();
+
+    // Every path has seen one put before the writer starts: all four are listening.
+    await context.client.put(KEY).value(encodeEndpoint({ addr: PROBE }));
+    await within(
+      Promise.all([
+        ours.seen(PROBE),
+        raw.seen(PROBE),
+        listener.waitForLine((line) => line["event"] === "probed", 10_000),
+      ]),
+      10_000,
+      "the probe put to reach every path",
+    );
+
+    const offsetBefore = wallClockOffset();
+    context.log(`10: Go writer, ${total} puts ${INTERVAL_MS} ms apart`);
+    writer = startGo(go.binary, [
+      "bench-writer",
+      "-endpoints",
+      context.clientUrl,
+      "-key",
+      KEY,
+      "-host",
+      HOST,
+      "-port-base",
+      String(PORT_BASE),
+      "-count",
+      String(total),
+      "-interval",
+      `${INTERVAL_MS}ms`,
+    ]);
+    const written = await writer.waitForLine(
+      (line) => line["event"] === "done",
+      total * INTERVAL_MS + 30_000,
+    );
+    await within(Promise.all([ours.seen(last), raw.seen(last)]), 10_000, "the last put to reach Node");
+    const heard = await listener.waitForLine((line) => line["event"] === "done", 10_000);
+    // Measured again after the puts: the two agree to microseconds unless the wall clock was stepped.
+    const offsetAfter = wallClockOffset();
+    const clockMovedMs = Number(offsetAfter - offsetBefore) / 1e6;
+    if (Math.abs(clockMovedMs) > 1) {
+      throw new Error(
+        `the wall clock moved ${round(clockMovedMs)} ms against the monotonic clock during the run (a step): ` +
+          "Node's times cannot be compared with the Go processes'",
+      );
+    }
+    const offset = (offsetBefore + offsetAfter) / 2n;
+    const wall = (hr: bigint) => hr + offset;
+    const m = measure(
+      {
+        writer: written["samples"] as Logs["writer"],
+        goResolver: firstSeen(heard["resolver"]),
+        goWatch: firstSeen(heard["watch"]),
+        ours: ours.at,
+        raw: raw.at,
+      },
+      options.warmup,
+      wall,
+    );
+    const counts =
+      `${(heard["resolver"] as unknown[]).length} \`UpdateState\` calls (Go), ${ours.calls} listener ` +
+      `calls (ours), ${total + 1} puts`;
+    const versions = `etcd ${go.version.etcd} Go resolver, grpc-go ${go.version.grpc}, ${go.version.go}`;
+    const ratioPass = m.ratio <= 1;
+    const overheadPass = m.overhead.p50 <= 0.3;
+    return {
+      measured:
+        `ours p50 ${round(m.ours.p50)} ms ÷ Go resolver p50 ${round(m.goResolver.p50)} ms = ${round(m.ratio)}×; ` +
+        `overhead over raw etcd3 p50 ${round(m.overhead.p50)} ms (${versions})`,
+      pass: ratioPass && overheadPass,
+      rows: [
+        {
+          title: "isolated change, defaults: our resolver p50 ÷ Go resolver p50, same puts",
+          measured:
+            `${round(m.ratio)}×: ours ${round(m.ours.p50)} ms, Go ${round(m.goResolver.p50)} ms ` +
+            `(raw clientv3 watch ${round(m.goWatch.p50)} ms; ${versions}; ${m.ours.n} puts)`,
+          target: "≤ 1.0×",
+          pass: ratioPass,
+        },
+        {
+          title: "isolated change, defaults: overhead over raw etcd3 watch, p50",
+          measured:
+            `${round(m.overhead.p50)} ms, p99 ${round(m.overhead.p99)} ms (raw etcd3 watch p50 ` +
+            `${round(m.raw.p50)} ms, ours ${round(m.ours.p50)} ms)`,
+          target: "≤ 0.3 ms",
+          pass: overheadPass,
+        },
+      ],
+      data: {
+        go: { flavour: go.flavour.id, ...go.version, built: go.built, gomaxprocs: ready["gomaxprocs"] },
+        intervalMs: INTERVAL_MS,
+        goResolverMs: rounded(m.goResolver),
+        goWatchMs: rounded(m.goWatch),
+        oursMs: rounded(m.ours),
+        rawMs: rounded(m.raw),
+        overheadMs: rounded(m.overhead),
+        goOverheadMs: rounded(m.goOverhead),
+        putAckMs: rounded(m.putAck),
+        p50RatioToGo: round(m.ratio),
+        missing: m.missing,
+        nodeClockMovedMs: round(clockMovedMs),
+        updates: { goResolver: (heard["resolver"] as unknown[]).length, ours: ours.calls, puts: total + 1 },
+      },
+      details: details(m, go, ready, { counts, warmup: options.warmup, clockMovedMs }),
+    };
+  } finally {
+    resolver?.destroy();
+    await within(rawWatch?.cancel() ?? Promise.resolve(), 2_000, "the raw watch to cancel").catch(
+      () => undefined,
+    );
+    await writer?.stop();
+    await listener?.stop();
+    await context.client.delete().prefix(`${SERVICE}/`);
+  }
+}
+
+export const goPropagation: Scenario = {
+  id: 10,
+  title: "propagation against etcd's Go resolver: Go writer, same puts",
+  target: "our resolver p50 ÷ Go resolver p50 ≤ 1.0×; overhead over raw etcd3 watch p50 ≤ 0.3 ms",
+  async run(context: BenchContext): Promise<ScenarioOutcome> {
+    const go = await findGoHelper(context.quick, (message) => context.log(`10: ${message}`));
+    if ("skipped" in go) return { skipped: go.skipped, measured: "", pass: null, data: {}, details: [] };
+    return runOnce(context, go, context.quick ? { samples: 30, warmup: 5 } : { samples: 400, warmup: 20 });
+  },
+};
