@@ -235,6 +235,10 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         filters,
         subset: this.#subset,
         subsetSize: this.#target.subset,
+        depth:
+          this.#target.depth === undefined
+            ? undefined
+            : { prefix: `${service}/`, levels: this.#target.depth },
         onInvalidAddress: (key, addr) => context.warnInvalidAddress(service, key, addr),
       });
       const now = context.clock.now();

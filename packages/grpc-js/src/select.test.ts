@@ -139,3 +139,25 @@ describe("selectEndpoints' parsed addresses", () => {
     expect(invalid).toHaveBeenCalledTimes(2);
   });
 });
+
+describe("selectEndpoints with a depth", () => {
+  const endpoint = (key: string, port: number) => ({ key, addr: `10.0.0.1:${port}`, metadata: null });
+  const all = [
+    endpoint("team/a", 1),
+    endpoint("team/greeter/b", 2),
+    endpoint("team/greeter/deep/c", 3),
+    endpoint("team/z", 4),
+  ];
+  const keysAt = (levels: number | undefined) =>
+    selectEndpoints(all, {
+      filters: none,
+      depth: levels === undefined ? undefined : { prefix: "team/", levels },
+    }).keys;
+
+  it("keeps the keys at most that many levels below the service", () => {
+    expect(keysAt(undefined)).toEqual(["team/a", "team/greeter/b", "team/greeter/deep/c", "team/z"]);
+    expect(keysAt(1)).toEqual(["team/a", "team/z"]);
+    expect(keysAt(2)).toEqual(["team/a", "team/greeter/b", "team/z"]);
+    expect(keysAt(3)).toEqual(["team/a", "team/greeter/b", "team/greeter/deep/c", "team/z"]);
+  });
+});

@@ -18,6 +18,8 @@ export interface Selection {
   filters: Readonly<Record<string, string>>;
   subset?: RendezvousSubset | undefined;
   subsetSize?: number | undefined;
+  /** Keep keys at most this many levels below `prefix` (`?depth=`); every key when undefined. */
+  depth?: { prefix: string; levels: number } | undefined;
   /** Called for every endpoint whose address cannot be dialled. */
   onInvalidAddress?: ((key: string, addr: string) => void) | undefined;
 }
@@ -66,6 +68,13 @@ function parsed(endpoint: RegisteredEndpoint): { address: SubchannelAddress; id:
   return result;
 }
 
+/** How many levels below `prefix` a key is: `svc/a` is 1 below `svc/`, `svc/sub/a` is 2. */
+function levelsBelow(key: string, prefix: string): number {
+  let levels = 1;
+  for (let i = key.indexOf("/", prefix.length); i !== -1; i = key.indexOf("/", i + 1)) levels++;
+  return levels;
+}
+
 const keyOrder = (a: RegisteredEndpoint, b: RegisteredEndpoint): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 
@@ -87,7 +96,9 @@ export function selectEndpoints(
   const sorted = inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
   const byKey = new Map<string, { address: SubchannelAddress; id: string }>();
   const seen = new Set<string>();
+  const depth = selection.depth;
   for (const endpoint of sorted) {
+    if (depth !== undefined && levelsBelow(endpoint.key, depth.prefix) > depth.levels) continue;
     if (!matchesFilters(endpoint.metadata, selection.filters)) continue;
     const found = parsed(endpoint);
     if (found === null) {

@@ -2,7 +2,7 @@ import { formatTarget, parseTarget } from "@etcd-naming/codec";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ResolverError } from "./errors.js";
-import { parseEtcdTarget } from "./target.js";
+import { parseEtcdTarget, RESERVED_PARAMS } from "./target.js";
 
 // grpc-js's own URI split, reproduced for the forms users type.
 function uri(text: string) {
@@ -32,7 +32,7 @@ describe("parseEtcdTarget", () => {
 
   it("turns query parameters into metadata filters, except the reserved ones", () => {
     const target = parseEtcdTarget(
-      uri("etcd:///svc?zone=us-east-1a&tier=gold&lb=pick_first&subset=32"),
+      uri("etcd:///svc?zone=us-east-1a&tier=gold&lb=pick_first&subset=32&depth=1"),
       "etcd",
     );
     expect(target.service).toBe("svc");
@@ -40,6 +40,8 @@ describe("parseEtcdTarget", () => {
     expect(Object.getPrototypeOf(target.filters)).toBeNull();
     expect(target.policy).toBe("pick_first");
     expect(target.subset).toBe(32);
+    expect(target.depth).toBe(1);
+    expect(parseEtcdTarget(uri("etcd:///svc"), "etcd").depth).toBeUndefined();
   });
 
   it("decodes percent-encoded filter values", () => {
@@ -59,7 +61,7 @@ describe("parseEtcdTarget", () => {
       fc.property(
         fc.array(segment, { minLength: 1, maxLength: 3 }),
         fc.dictionary(
-          text.filter((k) => k !== "lb" && k !== "subset"),
+          text.filter((k) => !RESERVED_PARAMS.includes(k)),
           fc.string({ maxLength: 8 }),
           {
             maxKeys: 4,
@@ -110,6 +112,9 @@ describe("parseEtcdTarget", () => {
     ["etcd:///svc?subset=0", "subset must be a whole number"],
     ["etcd:///svc?subset=-3", "subset must be a whole number"],
     ["etcd:///svc?subset=2.5", "subset must be a whole number"],
+    ["etcd:///svc?depth=0", "depth must be a whole number from 1 to 64"],
+    ["etcd:///svc?depth=65", "depth must be a whole number from 1 to 64"],
+    ["etcd:///svc?depth=one", "depth must be a whole number from 1 to 64"],
     // The codec's wording since both parse with its grammar.
     ["etcd:///svc?zone=a&zone=b", 'repeats the parameter "zone"'],
     ["etcd:///svc?=a", "has a parameter without a name"],

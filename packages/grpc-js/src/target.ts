@@ -23,12 +23,18 @@ export interface EtcdTarget {
   policy?: LoadBalancingPolicy;
   /** `?subset=`: keep at most this many endpoints, chosen by rendezvous hashing. */
   subset?: number;
+  /**
+   * `?depth=`: keep keys at most this many levels below the service (1: `svc/id` only, not the keys of a
+   * nested service `svc/sub/id`). Absent: every key under the prefix, as etcd's Go resolver reads it.
+   */
+  depth?: number;
 }
 
 /** Query parameters with a meaning of their own; every other parameter filters on metadata. */
-export const RESERVED_PARAMS: readonly string[] = ["lb", "subset"];
+export const RESERVED_PARAMS: readonly string[] = ["lb", "subset", "depth"];
 
 const MAX_SUBSET = 1_000_000;
+const MAX_DEPTH = 64;
 
 function invalid(target: string, reason: string, cause?: unknown): ResolverError {
   return new ResolverError("INVALID_TARGET", `invalid target "${target}": ${reason}`, { cause });
@@ -91,6 +97,12 @@ export function parseEtcdTarget(uri: TargetUri, scheme: string): EtcdTarget {
         throw invalid(shown, `subset must be a whole number from 1 to ${MAX_SUBSET}, got "${value}"`);
       }
       target.subset = size;
+    } else if (name === "depth") {
+      const depth = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+      if (!(depth >= 1 && depth <= MAX_DEPTH)) {
+        throw invalid(shown, `depth must be a whole number from 1 to ${MAX_DEPTH}, got "${value}"`);
+      }
+      target.depth = depth;
     } else {
       target.filters[name] = value;
     }
