@@ -48,10 +48,13 @@ export interface GreeterServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Starts a greeter on 127.0.0.1 with an ephemeral port (or on `bind`, e.g. a `unix:` path). */
+/**
+ * Starts a greeter on 127.0.0.1 with an ephemeral port (or on `bind`, e.g. a `unix:` path). `fail` is
+ * asked about every call (numbered from 1): when it returns true the call fails with UNAVAILABLE.
+ */
 export async function startGreeter(
   id: string,
-  options: { grpc?: Grpc; bind?: string } = {},
+  options: { grpc?: Grpc; bind?: string; fail?: (call: number) => boolean } = {},
 ): Promise<GreeterServer> {
   const g = options.grpc ?? grpc;
   const server = new g.Server();
@@ -62,6 +65,13 @@ export async function startGreeter(
       calls++;
       const host = call.getHost?.();
       if (host !== undefined) authorities.add(host);
+      if (options.fail?.(calls)) {
+        (callback as unknown as (error: Partial<grpc.ServiceError>) => void)({
+          code: g.status.UNAVAILABLE,
+          details: `${id} fails this call on purpose`,
+        });
+        return;
+      }
       callback(null, { id });
     },
   });
@@ -146,7 +156,7 @@ export async function callGreeterOnce(target: string, options: GreeterClientOpti
 /** Greeter servers and clients a test file starts, closed together after it. */
 export interface Greeters {
   /** Starts a greeter (see {@link startGreeter}) that `close()` shuts down. */
-  server(id: string, options?: { bind?: string }): Promise<GreeterServer>;
+  server(id: string, options?: { bind?: string; fail?: (call: number) => boolean }): Promise<GreeterServer>;
   /** A client (see {@link greeterClient}) that `close()` closes. */
   connect(target: string, options?: Omit<GreeterClientOptions, "grpc">): GreeterClient;
   /** Closes every client, then every server. */

@@ -11,5 +11,6 @@ export type {
 } from "./register.js";
 export { registerEtcdResolver } from "./register.js";
 export { matchesFilters } from "./select.js";
+export type { OutlierDetectionOptions } from "./service-config.js";
 export type { EtcdTarget, LoadBalancingPolicy, TargetUri } from "./target.js";
 export { parseEtcdTarget, RESERVED_PARAMS } from "./target.js";

@@ -14,6 +14,7 @@ import type { Namespace } from "etcd3";
 import { ResolverError } from "./errors.js";
 import { type HoldStarted, type ProtectionOptions, resolveProtection } from "./protection.js";
 import { createResolverClass, type ResolverContext } from "./resolver.js";
+import { type OutlierDetectionOptions, resolveOutlierDetection } from "./service-config.js";
 import { ServiceViews } from "./service-views.js";
 import type { LoadBalancingPolicy } from "./target.js";
 
@@ -55,6 +56,12 @@ export interface RegisterEtcdResolverOptions {
    * endpoints stay next to any new ones), then applied. `false` turns it off.
    */
   protection?: ProtectionOptions | false;
+  /**
+   * Outlier detection for every channel (default off; `true` for the defaults, or settings): grpc-js's
+   * `outlier_detection` wraps the policy, so an endpoint failing too many calls is ejected while etcd still
+   * lists it. A target's `?outlier=on|off` overrides it for its channel.
+   */
+  outlierDetection?: OutlierDetectionOptions | boolean;
   /** Diagnostics: skipped keys, undiallable addresses, lost connections (default: `console`). */
   logger?: WatcherLogger;
   /** Time provider for update spacing and the watcher's timers (default: the system clock). */
@@ -158,6 +165,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   const coalesceMs = positive("coalesceMs", options.coalesceMs, 5);
   const subsetSeed = options.subsetSeed ?? processSeed;
   const protection = resolveProtection(options.protection, MAX_TIMER_MS, invalidOptions);
+  const outlierDetection = resolveOutlierDetection(options.outlierDetection, invalidOptions);
   const settings = JSON.stringify([
     defaultPolicy,
     subsetSeed,
@@ -165,6 +173,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     maxUpdateIntervalMs,
     coalesceMs,
     protection,
+    outlierDetection,
   ]);
 
   let registry = registries.get(grpc);
@@ -240,6 +249,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   const context: ResolverContext = {
     scheme,
     protection,
+    outlierDetection,
     holding,
     released,
     defaultPolicy,

@@ -4,7 +4,13 @@ import { ResolverError } from "./errors.js";
 import { adaptListener, type ResolutionSink } from "./listener.js";
 import { type HoldStarted, RemovalGuard, type ResolvedProtection } from "./protection.js";
 import { selectEndpoints } from "./select.js";
-import { channelConfigWins, type PolicyServiceConfig, serviceConfigFor } from "./service-config.js";
+import {
+  channelConfigWins,
+  DEFAULT_OUTLIER_DETECTION,
+  type PolicyServiceConfig,
+  type ResolvedOutlierDetection,
+  serviceConfigFor,
+} from "./service-config.js";
 import type { ViewShare } from "./service-views.js";
 import { RendezvousSubset } from "./subset.js";
 import { type EtcdTarget, type LoadBalancingPolicy, parseEtcdTarget, type TargetUri } from "./target.js";
@@ -19,6 +25,8 @@ export interface ResolverContext {
   /** The longest the adaptive spacing may grow to on very large services. */
   readonly maxUpdateIntervalMs: number;
   readonly subsetSeed: string;
+  /** Outlier detection for channels without `?outlier=`, null when off. */
+  readonly outlierDetection: ResolvedOutlierDetection | null;
   /** Mass-removal protection, null when turned off. */
   readonly protection: ResolvedProtection | null;
   /** Whether `close()` was called on the registration. */
@@ -72,6 +80,13 @@ function describeFilters(filters: Readonly<Record<string, string>>): string {
   return parts.length === 0 ? "" : ` matching ${parts.join("&")}`;
 }
 
+/** The outlier detection a channel gets: its `?outlier=`, else the registration's default. */
+function outlierFor(target: EtcdTarget, context: ResolverContext): ResolvedOutlierDetection | null {
+  if (target.outlier === false) return null;
+  if (target.outlier === true) return context.outlierDetection ?? DEFAULT_OUTLIER_DETECTION;
+  return context.outlierDetection;
+}
+
 /**
  * The channel's default :authority for a service. grpc-js connects to `http://<authority>` and HTTP/2
  * servers reset streams whose :authority holds a "/", so the name is made host-like: `foo/bar/svc` →
@@ -120,7 +135,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       this.#sink = adaptListener(listener, context.newMetadata);
       this.#serviceConfig = channelConfigWins(channelOptions)
         ? null
-        : serviceConfigFor(this.#target.policy ?? context.defaultPolicy);
+        : serviceConfigFor(this.#target.policy ?? context.defaultPolicy, outlierFor(this.#target, context));
       this.#subset = this.#target.subset === undefined ? undefined : new RendezvousSubset(context.subsetSeed);
       this.#spacingMs = context.minUpdateIntervalMs;
     }

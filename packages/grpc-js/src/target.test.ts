@@ -41,6 +41,8 @@ describe("parseEtcdTarget", () => {
     expect(target.policy).toBe("pick_first");
     expect(target.subset).toBe(32);
     expect(target.depth).toBe(1);
+    expect(parseEtcdTarget(uri("etcd:///svc?outlier=on"), "etcd").outlier).toBe(true);
+    expect(parseEtcdTarget(uri("etcd:///svc?outlier=off"), "etcd").outlier).toBe(false);
     expect(parseEtcdTarget(uri("etcd:///svc"), "etcd").depth).toBeUndefined();
   });
 
@@ -115,6 +117,7 @@ describe("parseEtcdTarget", () => {
     ["etcd:///svc?depth=0", "depth must be a whole number from 1 to 64"],
     ["etcd:///svc?depth=65", "depth must be a whole number from 1 to 64"],
     ["etcd:///svc?depth=one", "depth must be a whole number from 1 to 64"],
+    ["etcd:///svc?outlier=yes", 'outlier must be "on" or "off"'],
     // The codec's wording since both parse with its grammar.
     ["etcd:///svc?zone=a&zone=b", 'repeats the parameter "zone"'],
     ["etcd:///svc?=a", "has a parameter without a name"],

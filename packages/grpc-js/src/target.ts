@@ -28,10 +28,12 @@ export interface EtcdTarget {
    * nested service `svc/sub/id`). Absent: every key under the prefix, as etcd's Go resolver reads it.
    */
   depth?: number;
+  /** `?outlier=on|off`: outlier detection for this channel, over the registration's default. */
+  outlier?: boolean;
 }
 
 /** Query parameters with a meaning of their own; every other parameter filters on metadata. */
-export const RESERVED_PARAMS: readonly string[] = ["lb", "subset", "depth"];
+export const RESERVED_PARAMS: readonly string[] = ["lb", "subset", "depth", "outlier"];
 
 const MAX_SUBSET = 1_000_000;
 const MAX_DEPTH = 64;
@@ -103,6 +105,10 @@ export function parseEtcdTarget(uri: TargetUri, scheme: string): EtcdTarget {
         throw invalid(shown, `depth must be a whole number from 1 to ${MAX_DEPTH}, got "${value}"`);
       }
       target.depth = depth;
+    } else if (name === "outlier") {
+      if (value !== "on" && value !== "off")
+        throw invalid(shown, `outlier must be "on" or "off", got "${value}"`);
+      target.outlier = value === "on";
     } else {
       target.filters[name] = value;
     }
