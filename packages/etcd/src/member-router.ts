@@ -223,6 +223,37 @@ export class MemberRouter {
   }
 
   /**
+   * The store revision `member` reports when asked to count the keys of [key, rangeEnd) (a linearizable
+   * read needs its leader; a serializable one only the member), or undefined if it gives no answer within
+   * `timeoutMs`. An error answer (a refused read) still proves the member answers: its revision is then
+   * unknown, 0n. A liveness probe that costs no write.
+   */
+  async readRevision(
+    member: Member,
+    range: { key: Uint8Array; rangeEnd: Uint8Array; linearizable: boolean },
+    timeoutMs: number,
+  ): Promise<bigint | undefined> {
+    const pool = this.pool;
+    if (pool === undefined) return undefined;
+    const request = {
+      key: range.key,
+      range_end: range.rangeEnd,
+      count_only: true,
+      serializable: !range.linearizable,
+    };
+    const outcome = await within(
+      unaryCall<{ header?: { revision?: string } }>(pool, "KV", "range", request, {
+        order: only(member),
+        timeoutMs,
+      }),
+      timeoutMs + 100,
+    );
+    if (outcome === undefined) return undefined;
+    if (!("response" in outcome)) return 0n;
+    return BigInt(outcome.response.header?.revision ?? "0");
+  }
+
+  /**
    * Whether every member answers a status call within `timeoutMs` (true when the pool cannot be asked
    * member by member). Those that do not rank last. A member that does not answer right after a leader
    * change may be the deposed leader, stopped rather than gone.

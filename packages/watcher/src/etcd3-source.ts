@@ -48,7 +48,10 @@ export interface Etcd3SourceStats {
   pageSize: number;
   /** The member (host:port) of each open watch stream, in opening order. */
   watchHosts: string[];
-  /** Progress reports etcd sent on this source's watch streams: the answers to its liveness checks. */
+  /**
+   * Answers to the watch streams' liveness checks: progress reports, and for a watch ahead of a quiet store
+   * its member's answer to a count of the prefix's keys.
+   */
   progressReports: number;
 }
 
@@ -76,8 +79,8 @@ function positive(name: string, value: number): number {
  *   resumed by the caller from its own last revision (never from etcd3's header-based resume point).
  * - A member that does not answer a create or progress request in time is reported as a failed watch and
  *   avoided when the watch is opened again, so a stopped or partitioned member cannot hold it silent.
- *   Each watch starts one revision before the one asked for (whose events are dropped), because etcd
- *   3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch that starts ahead of the store.
+ *   etcd 3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch that starts ahead of a quiet
+ *   store: such a watch's member is also asked to count the prefix's keys, which answers for it.
  *
  * The client stays owned by the caller: close the watchers first, then the client.
  *

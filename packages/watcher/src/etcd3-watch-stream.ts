@@ -81,9 +81,9 @@ export function denied(prefix: string, cause: Error): WatcherError {
 /**
  * One watch of a prefix on its own gRPC stream, on the best ranked member, opened with `hasleader`. A
  * member that does not answer a create or progress request in time is reported as a failed watch and
- * ranked last, so a stopped or partitioned member cannot hold the watch silent. The watch starts one
- * revision before the one asked for (whose events are dropped), because etcd 3.4.38+, 3.5.22+ and 3.6.2+
- * answer no progress request for a watch that starts ahead of the store.
+ * ranked last, so a stopped or partitioned member cannot hold the watch silent. A watch that starts ahead
+ * of a quiet store, which etcd 3.4.38+, 3.5.22+ and 3.6.2+ send no progress reports, is checked with a
+ * read of the prefix's key count on its member instead.
  */
 export function watchStream(
   context: WatchStreamContext,
@@ -144,7 +144,30 @@ export function watchStream(
       if (finished) return;
       stream?.write({ progress_request: {} });
       expectAnswer("progress request");
+      if (ahead) probe();
     }, progressIntervalMs);
+  };
+  // etcd 3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch whose start revision is
+  // ahead of the store (etcd-io/etcd#20229), and "the listed revision + 1" is ahead as long as nothing is
+  // written anywhere in the store. While that lasts the member is also asked, on the side, to count the
+  // prefix's keys: its answer proves it alive as a progress report would, and its revision says when the
+  // store has caught up. (Starting the watch one revision early instead would get progress reports, but
+  // etcd syncs a watch that starts behind the store only every 100 ms: the first changes would wait.)
+  const probe = () => {
+    const member = entry.member;
+    if (member === undefined) return;
+    router
+      .readRevision(
+        member,
+        { key: start, rangeEnd: prefixRangeEnd(start), linearizable: context.requireLeader },
+        progressTimeoutMs,
+      )
+      .then((revision) => {
+        if (finished || revision === undefined) return;
+        if (revision >= wanted) ahead = false;
+        context.counters.progressReports++;
+        heardFrom();
+      });
   };
 
   const onData = (response: RawWatchResponse) => {
@@ -152,11 +175,7 @@ export function watchStream(
     heardFrom();
     if (response.canceled) {
       const compactRevision = String(response.compact_revision ?? "0");
-      if (compactRevision !== "0" && startRevision < wanted && BigInt(compactRevision) <= wanted) {
-        // Only the early revision is gone, not one the caller asked for: watch from that one instead
-        // (it is at or below the compaction, so the store has it and progress requests are answered).
-        create(wanted);
-      } else if (compactRevision !== "0") {
+      if (compactRevision !== "0") {
         if (finish() && !cancelled) handlers.onCompacted(compactRevision);
       } else {
         const reason = response.cancel_reason || "no reason given";
@@ -169,6 +188,7 @@ export function watchStream(
       return;
     }
     if (response.created) {
+      ahead = BigInt(response.header?.revision ?? "0") < wanted;
       handlers.onConnected();
       return;
     }
@@ -188,25 +208,21 @@ export function watchStream(
     const whole = fragments;
     fragments = [];
     if (whole.length === 0) context.counters.progressReports++;
-    // The revision before the one asked for is replayed only because the watch starts there.
-    const events = whole.filter((event) => BigInt(event.modRevision) >= wanted);
-    if (events.length > 0) handlers.onEvents(events);
+    // Any answer at or past the revision asked for means the store has reached it.
+    if (ahead && BigInt(response.header?.revision ?? "0") >= wanted) ahead = false;
+    if (whole.length > 0) handlers.onEvents(whole);
   };
 
-  // etcd 3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch whose start revision is
-  // ahead of the store (etcd-io/etcd#20229), and "the last revision seen + 1" is ahead whenever
-  // nothing was written since: on a quiet store every healthy member would look silent. The watch
-  // therefore starts one revision early, at a revision the store has, and drops that revision's events.
   const wanted = BigInt(fromRevision);
-  let startRevision = wanted > 1n ? wanted - 1n : wanted;
+  /** Whether the watch starts ahead of the store (see `probe`). */
+  let ahead = false;
   const start = fullKey(namespace, prefix);
-  const create = (revision: bigint) => {
-    startRevision = revision;
+  const create = () => {
     stream?.write({
       create_request: {
         key: start,
         range_end: prefixRangeEnd(start),
-        start_revision: String(revision),
+        start_revision: fromRevision,
         progress_notify: true,
         fragment: true,
       },
@@ -238,7 +254,7 @@ export function watchStream(
           opened.cancel();
           return;
         }
-        create(startRevision);
+        create();
       },
       (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
     );

@@ -60,8 +60,7 @@ describe("on a dedicated etcd", () => {
       const service = "from-f";
       await writer.put(`${service}/a`).value(value("10.0.0.1:1"));
       const b = await writer.put(`${service}/b`).value(value("10.0.0.2:1"));
-      // The watch itself starts one revision early (see etcd3-source.ts); compacting at F removes
-      // that revision but none the caller asked for.
+      // Compacting at F removes the revision below it, none the caller asked for.
       await writer.kv.compact({ revision: b.header.revision, physical: true });
       const watch = (from: string) => {
         const source = createEtcd3Source(client, { progressIntervalMs: 200 });
