@@ -1,5 +1,11 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
-import { decodeEndpoint, isServiceKey, printableKey, servicePrefix } from "@etcd-naming/codec";
+import {
+  decodeEndpoint,
+  isServiceKey,
+  metadataAttributes,
+  printableKey,
+  servicePrefix,
+} from "@etcd-naming/codec";
 import type { ResolvedBackoff } from "./backoff.js";
 import { backoffDelay } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
@@ -177,12 +183,20 @@ export class ServiceCore {
       return;
     }
     this.skipped.delete(kv.key);
+    const attributes = metadataAttributes(decoded.endpoint.metadata);
+    if (!attributes.ok) {
+      // Not fatal: the endpoint is served, it just carries no attributes (and matches no filter).
+      const reason = attributes.error.message;
+      const message = `malformed attribute string at ${printableKey(kv.key)}, read as no attributes: ${reason}`;
+      this.log("warn", message, { key: kv.key, modRevision: kv.modRevision, reason });
+    }
     this.endpoints.set(
       kv.key,
       Object.freeze({
         key: kv.key,
         addr: decoded.endpoint.addr,
         metadata: deepFreeze(decoded.endpoint.metadata),
+        attributes: attributes.attributes,
         modRevision: kv.modRevision,
         createRevision: kv.createRevision,
         lease: kv.lease,
