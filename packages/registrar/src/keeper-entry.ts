@@ -49,8 +49,12 @@ export class KeeperEntry {
    * event at or before it is history, not a request of another process.
    */
   stateRevision: bigint | undefined;
+  /** A write of the entry is in flight: marker events wait for its revision (see `hold`). */
+  writing = false;
   /** The pause state etcd holds after our last write (what `pauseChanged` last reported). */
   private pausedInEtcd = false;
+  /** The latest marker request that arrived while a write was in flight. */
+  private held: { revision: bigint; paused: boolean } | undefined;
 
   constructor(
     readonly key: string,
@@ -58,6 +62,36 @@ export class KeeperEntry {
     public value: string,
     readonly owner: EntryOwner,
   ) {}
+
+  /**
+   * Asks for the entry to be paused or served; true when a write is owed (the caller then waits for the
+   * current version), false when etcd already holds that state.
+   */
+  want(paused: boolean): boolean {
+    if (this.paused === paused) return this.dirty || this.waiters.length > 0;
+    this.paused = paused;
+    this.version += 1;
+    this.dirty = true;
+    return true;
+  }
+
+  /**
+   * A marker put at `revision` while a write of ours was in flight: it may be that write's own marker,
+   * whose revision is not known yet, so it is decided once the write has landed (`released`).
+   */
+  hold(revision: bigint, paused: boolean): void {
+    if (this.held === undefined || revision > this.held.revision) this.held = { revision, paused };
+  }
+
+  /** The held request, if it is newer than our last pause-state write: the state it asks for. */
+  released(): boolean | undefined {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined || (this.stateRevision !== undefined && held.revision <= this.stateRevision)) {
+      return undefined;
+    }
+    return held.paused;
+  }
 
   /** The key of the entry's pause marker. */
   get markerKey(): string {
@@ -86,10 +120,14 @@ export class KeeperEntry {
     return this.paused || this.marked ? 2 : 1;
   }
 
-  /** etcd's RBAC refused the write of `plan`: the error names the prefixes it needs. */
-  refusal(plan: WritePlan, cause: unknown): RegistrarError {
+  /**
+   * etcd's RBAC refused the write of `plan`: the error names the prefixes it needs. A pause the role
+   * cannot write is given up, so the entry stays served.
+   */
+  refused(plan: WritePlan, cause: unknown): RegistrarError {
     const prefix = servicePrefix(this.service);
     if (!plan.paused && !plan.marked) return permissionDenied(`writing ${this.key}`, prefix, cause);
+    if (plan.paused && !plan.marked && this.paused) this.want(false);
     const what = plan.paused ? `pausing ${this.key}` : `resuming ${this.key}`;
     return permissionDenied(what, `${prefix} and ${pauseMarkerPrefix(this.service)}`, cause);
   }

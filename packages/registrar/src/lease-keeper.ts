@@ -96,9 +96,7 @@ export class LeaseKeeper {
       entry: (key: string) => this.entries.get(key),
       entriesOf: (service: string) => [...this.entries.values()].filter((e) => e.service === service),
       kick: () => this.kick(),
-      requested: (entry: KeeperEntry, paused: boolean) => {
-        if (entry.paused !== paused) void this.setPaused(entry, paused).catch(() => undefined);
-      },
+      requested: (entry: KeeperEntry, paused: boolean) => this.request(entry, paused),
     };
     this.deleteWatches = new DeleteWatches(watchOwner);
     this.pauseWatches = new PauseWatches(watchOwner);
@@ -152,16 +150,16 @@ export class LeaseKeeper {
     if (this.entries.get(entry.key) !== entry) {
       return Promise.reject(new RegistrarError("DEREGISTERED", `${entry.key} is deregistered`));
     }
-    if (entry.paused === paused && !entry.dirty && entry.waiters.length === 0) return Promise.resolve();
-    if (entry.paused !== paused) {
-      entry.paused = paused;
-      entry.version += 1;
-      entry.dirty = true;
-    }
+    if (!entry.want(paused)) return Promise.resolve();
     const done = deferred<void>();
     entry.waiters.push({ version: entry.version, done });
     this.kick();
     return done.promise;
+  }
+
+  /** Another process asked (through a marker) for `entry` to be paused or served. */
+  private request(entry: KeeperEntry, paused: boolean | undefined): void {
+    if (paused !== undefined) void this.setPaused(entry, paused).catch(() => undefined);
   }
 
   /**
@@ -279,7 +277,7 @@ export class LeaseKeeper {
       const live = batch.filter((e) => this.entries.get(e.key) === e);
       if (live.length === 0) continue;
       const plans = live.map((e) => e.plan());
-      for (const e of live) e.dirty = false;
+      for (const e of live) [e.dirty, e.writing] = [false, true];
       let revision: bigint;
       try {
         const res = await commit(
@@ -290,7 +288,8 @@ export class LeaseKeeper {
         );
         revision = BigInt(res.header.revision);
       } catch (error) {
-        for (const e of live) e.dirty = true;
+        for (const e of live) [e.dirty, e.writing] = [true, false];
+        for (const e of live) this.request(e, e.released());
         if (error instanceof EtcdLeaseInvalidError) {
           this.lease.lose(lease, error);
           return "lease";
@@ -303,14 +302,9 @@ export class LeaseKeeper {
           // Each caller learns which of its keys was refused; live registrations are told once per
           // attempt (the backoff spaces attempts out) and keep retrying in case the role is fixed.
           for (const [i, e] of live.entries()) {
-            const refused = e.refusal(plans[i]!, error);
+            const refused = e.refused(plans[i]!, error);
             e.rejectWaiters(refused);
             if (e.registered) e.owner.error(refused);
-            // A pause the role cannot write is given up: the entry stays served.
-            if (plans[i]!.paused && !plans[i]!.marked && e.paused) {
-              e.paused = false;
-              e.version += 1;
-            }
           }
           const first = live[0]!;
           this.failInitial(permissionDenied(`writing ${first.key}`, servicePrefix(first.service), error));
@@ -324,8 +318,10 @@ export class LeaseKeeper {
         return "failed";
       }
       live.forEach((e, i) => {
+        e.writing = false;
         if (this.entries.get(e.key) !== e) return;
         e.stateWritten(plans[i]!, revision);
+        this.request(e, e.released());
         // The lease was given up while the put was in flight: the entry is dirty again and waits for
         // the re-put under the next lease; reporting this write would announce the lost lease.
         if (this.lease.id === lease) e.written(lease, revision, plans[i]!.version);

@@ -93,7 +93,8 @@ export class PauseWatches {
       );
       return;
     }
-    this.owner.requested(entry, marker.state === "paused");
+    if (entry.writing) entry.hold(revision, marker.state === "paused");
+    else this.owner.requested(entry, marker.state === "paused");
   }
 
   /** After a watch had to be re-created: apply the markers written meanwhile, then watch from here on. */
