@@ -9,7 +9,7 @@ import {
   type WatcherError,
   watchService,
 } from "@etcd-naming/watcher";
-import type { IOptions } from "etcd3";
+import type { Etcd3, IOptions } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 import { type SecureEtcd, secretPassword, startSecureEtcd } from "./secure-etcd.js";
@@ -22,7 +22,8 @@ let etcd: SecureEtcd;
 const writer = { user: "registrar-svc", password: secretPassword("writer") };
 const reader = { user: "resolver-svc", password: secretPassword("reader") };
 const outsider = { user: "other-svc", password: secretPassword("outsider") };
-const passwords = [writer.password, reader.password, outsider.password];
+const pauser = { user: "pausing-svc", password: secretPassword("pauser") };
+const passwords = [writer.password, reader.password, outsider.password, pauser.password];
 const logged: string[] = [];
 const logger = {
   warn: (message: string) => logged.push(message),
@@ -50,6 +51,10 @@ beforeAll(async () => {
   await etcd.addUser(writer.user, writer.password, [{ permission: "readwrite", prefix: "svc/" }]);
   await etcd.addUser(reader.user, reader.password, [{ permission: "read", prefix: "svc/" }]);
   await etcd.addUser(outsider.user, outsider.password, [{ permission: "readwrite", prefix: "other/" }]);
+  await etcd.addUser(pauser.user, pauser.password, [
+    { permission: "readwrite", prefix: "svc/" },
+    { permission: "readwrite", prefix: "/etcd-naming/paused/svc/" },
+  ]);
 }, 30_000);
 
 afterAll(async () => {
@@ -234,6 +239,88 @@ describe("denied is clear, and never a hot loop", () => {
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/authentication enabled and needs a user: pass --user/);
       expect(run.stderr).not.toContain("cannot reach");
+    }
+  });
+});
+
+/** etcd3 keeps every watcher it has not been told to cancel here (not public API). */
+function attachedWatchers(client: Etcd3): number {
+  return (client as unknown as { watchManager: { watchers: unknown[] } }).watchManager.watchers.length;
+}
+
+describe("pausing needs readwrite on the marker prefix too", () => {
+  it("without it, pause() is refused naming both prefixes, the endpoint stays served and markers go unwatched", {
+    timeout: 20_000,
+  }, async () => {
+    const client = etcd.client(writer);
+    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
+    const registration = await register({
+      client,
+      service: "svc/nopause",
+      addr: "10.0.0.7:1",
+      ttl: 5,
+      logger,
+    });
+    try {
+      // The marker watch was refused and given up, silently: only the delete watch is left.
+      await expect.poll(() => attachedWatchers(client), poll).toBe(1);
+      const error = await registration.pause().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({
+        code: "PERMISSION_DENIED",
+        message:
+          "etcd permission denied: pausing svc/nopause/10.0.0.7:1 needs the readwrite permission on the prefix svc/nopause/ and /etcd-naming/paused/svc/nopause/",
+      });
+      expect(registration.paused).toBe(false);
+      expect(await admin.get(registration.key).string()).toContain("10.0.0.7:1");
+
+      // The CLI says the same for its own user.
+      const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile, "--user", writer.user];
+      const run = await runCli([...conn, "pause", "svc/nopause", "10.0.0.7:1"], {
+        env: { ETCD_PASSWORD: writer.password },
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^error: etcd permission denied: pausing 10\.0\.0\.7:1 in svc\/nopause needs the readwrite permission on the prefixes svc\/nopause\/ and \/etcd-naming\/paused\/svc\/nopause\//,
+      );
+      expect(await admin.get(registration.key).string()).toContain("10.0.0.7:1");
+    } finally {
+      await registration.deregister();
+    }
+  });
+
+  it("with it, a registrar and the CLI pause and resume", { timeout: 20_000 }, async () => {
+    const client = etcd.client(pauser);
+    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
+    const registration = await register({
+      client,
+      service: "svc/pausing",
+      addr: "10.0.0.8:1",
+      ttl: 5,
+      logger,
+    });
+    try {
+      await registration.pause();
+      expect(await admin.get(registration.key).string()).toBeNull();
+      await registration.resume();
+      expect(await admin.get(registration.key).string()).toContain("10.0.0.8:1");
+
+      const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile, "--user", pauser.user];
+      const options = { env: { ETCD_PASSWORD: pauser.password } };
+      const paused = await runCli([...conn, "pause", "svc/pausing", "10.0.0.8:1"], options);
+      expect(paused).toMatchObject({ code: 0, stderr: "" });
+      expect(registration.paused).toBe(true);
+      expect(await admin.get(registration.key).string()).toBeNull();
+      const resumed = await runCli([...conn, "resume", "svc/pausing", "10.0.0.8:1"], options);
+      expect(resumed).toMatchObject({ code: 0, stderr: "" });
+      expect(await admin.get(registration.key).string()).toContain("10.0.0.8:1");
+      for (const out of [paused, resumed]) {
+        for (const password of passwords) expect(out.stdout + out.stderr).not.toContain(password);
+      }
+    } finally {
+      await registration.deregister();
     }
   });
 });

@@ -66,12 +66,12 @@ describe("the bin", () => {
     const proto = await runBin(["help", "__proto__"], env());
     expect(proto).toMatchObject({ code: 2, stdout: "" });
     expect(proto.stderr.split("\n")[0]).toBe(
-      'error: unknown command "__proto__"; commands are add, register, del, list, watch',
+      'error: unknown command "__proto__"; commands are add, register, del, list, watch, pause, resume',
     );
     const none = await runBin([], env());
     expect(none).toMatchObject({ code: 2, stdout: "" });
     expect(none.stderr.split("\n")[0]).toBe(
-      "error: missing command; commands are add, register, del, list, watch",
+      "error: missing command; commands are add, register, del, list, watch, pause, resume",
     );
   });
 
@@ -204,11 +204,18 @@ describe("list", () => {
       expect(json.code).toBe(0);
       const listed = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
       expect(listed).toEqual([
-        { key: `${svc}/1.2.3.4`, addr: "1.2.3.4", metadata: "...", modRevision: expect.any(Number) },
+        {
+          key: `${svc}/1.2.3.4`,
+          addr: "1.2.3.4",
+          metadata: "...",
+          attributes: {},
+          modRevision: expect.any(Number),
+        },
         {
           key: `${svc}/leased`,
           addr: "9.9.9.9:1",
           metadata: null,
+          attributes: {},
           lease,
           ttl: expect.any(Number),
           modRevision: expect.any(Number),

@@ -124,7 +124,13 @@ describe("authentication", () => {
     });
     expect(viaEnv.code).toBe(0);
     expect(JSON.parse(viaEnv.stdout)).toEqual([
-      { key: "svc/1.2.3.4:1", addr: "1.2.3.4:1", metadata: null, modRevision: expect.any(Number) },
+      {
+        key: "svc/1.2.3.4:1",
+        addr: "1.2.3.4:1",
+        metadata: null,
+        attributes: {},
+        modRevision: expect.any(Number),
+      },
     ]);
 
     const wrong = await runInProcess(["list", "svc", ...endpoints, "--user", "root:not-the-pass"]);

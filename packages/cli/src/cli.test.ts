@@ -88,7 +88,9 @@ describe("help and version", () => {
       expect(run.stdout, name).toBe("");
       expectUsageError(
         run.stderr,
-        new RegExp(`^error: unknown command "${name}"; commands are add, register, del, list, watch$`),
+        new RegExp(
+          `^error: unknown command "${name}"; commands are add, register, del, list, watch, pause, resume$`,
+        ),
         "etcd-naming [options] [command]",
       );
       expect(run.stderr.trimEnd().split("\n"), name).toHaveLength(3);
@@ -100,7 +102,9 @@ describe("help and version", () => {
       const run = await runInProcess(argv);
       expect(run.code).toBe(2);
       const lines = run.stderr.split("\n");
-      expect(lines[0]).toBe("error: missing command; commands are add, register, del, list, watch");
+      expect(lines[0]).toBe(
+        "error: missing command; commands are add, register, del, list, watch, pause, resume",
+      );
       expect(lines[1]).toBe("Usage: etcd-naming [options] [command]");
     }
   });
@@ -120,7 +124,7 @@ describe("help and version", () => {
 
   it("exposes a commander program for introspection", () => {
     const names = createCli({ env: {} }).program.commands.map((c) => c.name());
-    expect(names).toEqual(["add", "register", "del", "list", "watch"]);
+    expect(names).toEqual(["add", "register", "del", "list", "watch", "pause", "resume"]);
   });
 });
 

@@ -1,10 +1,11 @@
 import { isatty } from "node:tty";
-import { NamingError } from "@etcd-naming/codec";
+import { NamingError, PAUSE_MARKER_ROOT } from "@etcd-naming/codec";
 import { Command, CommanderError } from "commander";
 import { CliError, usageError } from "./cli-error.js";
-import { addCommand } from "./command-add.js";
+import { addCommand, type EndpointOptions } from "./command-add.js";
 import { delCommand } from "./command-del.js";
 import { listCommand } from "./command-list.js";
+import { pauseCommand } from "./command-pause.js";
 import { registerCommand } from "./command-register.js";
 import { watchCommand } from "./command-watch.js";
 import {
@@ -63,6 +64,20 @@ Exit codes:
   0  success
   1  runtime failure (etcd unreachable, nothing to delete, request failed)
   2  usage error`;
+
+const ATTR_FLAGS = "--attr <key=value>";
+const ATTR_HELP =
+  'an attribute, repeatable (--attr zone=a --attr weight=3): written as the metadata string "weight=3;zone=a", ' +
+  "which Go resolvers of every version carry and etcd:///svc?zone=a filters match";
+
+/** Collects a repeatable option's values. */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const PAUSE_NOTE = `
+Pausing deletes the endpoint's key (Node and Go clients stop calling it) while the registrar keeps
+its process and lease; a marker under ${PAUSE_MARKER_ROOT} on the same lease tells the registrar.
+It works for endpoints kept by a running @etcd-naming/registrar (or "${NAME} register"), and waits
+up to --command-timeout for it to act.`;
 
 const KEY_NOTE = `
 Here --key names the endpoint's key. The TLS client key goes before the command
@@ -137,7 +152,9 @@ export function createCli(options: CliOptions = {}): Cli {
       commandContext(around, state, program, cmd, tlsKeyOnCommand);
 
     program
-      .description("Add, remove, list, watch and register service endpoints in etcd's gRPC naming format.")
+      .description(
+        "Add, remove, list, watch, register, pause and resume service endpoints in etcd's gRPC naming format.",
+      )
       .version(packageVersion(), "-v, --version", "print the version")
       .helpOption("-h, --help", "show help")
       .enablePositionalOptions()
@@ -177,6 +194,7 @@ export function createCli(options: CliOptions = {}): Cli {
       .argument("<service>", "service name, e.g. my-service or team/my-service")
       .argument("<addr>", "address clients dial, e.g. 10.0.0.7:50051")
       .option("--metadata <json>", `endpoint metadata as JSON, e.g. '"zone-a"' or '{"zone":"a"}'`)
+      .option(ATTR_FLAGS, ATTR_HELP, collect, [])
       .option("--key <key>", "the endpoint's id or full key (default <service>/<addr>)")
       .option("--json", "print the result as JSON")
       .addHelpText("after", KEY_NOTE);
@@ -193,6 +211,7 @@ export function createCli(options: CliOptions = {}): Cli {
       .argument("<addr>", "address clients dial")
       .option("--ttl <seconds>", "lease TTL in seconds (default 10)")
       .option("--metadata <json>", "endpoint metadata as JSON")
+      .option(ATTR_FLAGS, ATTR_HELP, collect, [])
       .option("--key <key>", "the endpoint's id or full key (default <service>/<addr>)")
       .option("--json", "print events as JSON lines")
       .addHelpText("after", KEY_NOTE);
@@ -228,7 +247,9 @@ export function createCli(options: CliOptions = {}): Cli {
 
     const list = program
       .command("list")
-      .description("list the endpoints of a service (key, address, metadata, lease, TTL left)")
+      .description(
+        "list the endpoints of a service (key, address, metadata, attributes, lease, TTL left), and the paused ones",
+      )
       .argument("<service>", "service name")
       .option("--json", "print a JSON array sorted by key");
     addConnectionOptions(list, true).action(async (service: string, _o: Opts, cmd: Command) => {
@@ -244,7 +265,28 @@ export function createCli(options: CliOptions = {}): Cli {
       state.exitCode = await watchCommand(context(cmd, true), service);
     });
 
-    for (const cmd of [program, add, register, del, list, watch]) cmd.showHelpAfterError(usageHint(cmd));
+    const pauseCommands = (["pause", "resume"] as const).map((name) => {
+      const cmd = program
+        .command(name)
+        .description(
+          name === "pause"
+            ? "take a registered endpoint out of rotation: its key goes, its process and lease stay"
+            : "serve a paused endpoint again under the same lease",
+        )
+        .argument("<service>", "service name")
+        .argument("<addr-or-key>", "the endpoint's address, id, or full key under <service>/")
+        .option("--json", "print the result as JSON")
+        .addHelpText("after", PAUSE_NOTE);
+      addConnectionOptions(cmd, true).action(
+        async (service: string, target: string, _o: Opts, command: Command) => {
+          state.exitCode = await pauseCommand(context(command, true), service, target, name === "pause");
+        },
+      );
+      return cmd;
+    });
+
+    for (const cmd of [program, add, register, del, list, watch, ...pauseCommands])
+      cmd.showHelpAfterError(usageHint(cmd));
     // Commander shows the root help on stderr, with no reason, both without a command and for
     // `help <unknown>` (`help constructor` included): say why first, or fail like an unknown command.
     const commands = `commands are ${program.commands.map((c) => c.name()).join(", ")}`;
@@ -304,12 +346,14 @@ export function createCli(options: CliOptions = {}): Cli {
   }
 }
 
-/** `--metadata` and `--key` of add/register, leaving out what was not given. */
-function endpointOptions(o: Opts): { metadata?: string; key?: string } {
-  const result: { metadata?: string; key?: string } = {};
+/** `--metadata`, `--attr` and `--key` of add/register, leaving out what was not given. */
+function endpointOptions(o: Opts): EndpointOptions {
+  const result: EndpointOptions = {};
   const metadata = str(o["metadata"]);
   const key = str(o["key"]);
+  const attrs = o["attr"];
   if (metadata !== undefined) result.metadata = metadata;
+  if (Array.isArray(attrs) && attrs.length > 0) result.attrs = attrs.map(String);
   if (key !== undefined) result.key = key;
   return result;
 }

@@ -9,12 +9,14 @@ import {
 } from "@etcd-naming/codec";
 import { usageError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
-import { checked, endpointKeyArg, metadataArg, serviceArg } from "./endpoint-args.js";
+import { attributesArg, checked, endpointKeyArg, metadataArg, serviceArg } from "./endpoint-args.js";
 import type { Output } from "./output.js";
 import { writing } from "./registry.js";
 
 export interface EndpointOptions {
   metadata?: string;
+  /** `--attr key=value`, repeated: written as the attribute string in Metadata. */
+  attrs?: string[];
   key?: string;
 }
 
@@ -28,7 +30,12 @@ export function endpointFromArgs(
   if (addr.trim() === "") throw usageError(`invalid address ${JSON.stringify(addr)}: must not be empty`);
   checked(() => validateAddress(addr));
   const endpoint: Endpoint = { addr };
-  if (options.metadata !== undefined) {
+  if (options.attrs !== undefined && options.attrs.length > 0) {
+    if (options.metadata !== undefined) {
+      throw usageError("pass either --metadata or --attr, not both: --attr writes the metadata string");
+    }
+    endpoint.metadata = attributesArg(options.attrs);
+  } else if (options.metadata !== undefined) {
     const metadata = metadataArg(options.metadata);
     checked(() => validateMetadata(metadata));
     endpoint.metadata = metadata;
@@ -42,7 +49,7 @@ export function warnObjectMetadata(out: Output, endpoint: Endpoint): void {
   if (endpoint.metadata !== undefined && isObjectMetadata(endpoint.metadata)) {
     out.warn(
       "object metadata makes etcd's Go resolver 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 panic (etcd-io/etcd#19700); " +
-        `if Go clients resolve this service, use string metadata such as '"zone=a"' or a separate key`,
+        `if Go clients resolve this service, use attributes (--attr zone=a, written as the string "zone=a") or a separate key`,
     );
   }
 }

@@ -1,4 +1,14 @@
-import type { Etcd3 } from "etcd3";
+import {
+  decodeEndpoint,
+  decodePauseMarker,
+  endpointKeyOfMarker,
+  formatAttributes,
+  keyFromBytes,
+  metadataAttributes,
+  pauseMarkerPrefix,
+} from "@etcd-naming/codec";
+import { PrefixLister, type PrefixListing } from "@etcd-naming/etcd";
+import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
 import type { CommandContext } from "./context.js";
 import { serviceArg } from "./endpoint-args.js";
 import { leaseHex, readService } from "./registry.js";
@@ -13,6 +23,8 @@ export interface ListedEndpoint {
   key: string;
   addr: string;
   metadata: unknown;
+  /** The attributes the metadata carries (attribute string or object fields); `{}` when none. */
+  attributes: Record<string, string>;
   /** Hex, the form etcdctl prints and `etcdctl lease timetolive` takes; absent for permanent keys. */
   lease?: string;
   /** Seconds left on the lease; -1 once it expired. */
@@ -36,6 +48,55 @@ async function leaseTtls(client: Etcd3, leases: string[]): Promise<Map<string, n
   return ttls;
 }
 
+/** A paused endpoint as `list` shows it: from its pause marker (the key itself is absent). */
+export interface PausedEndpoint {
+  key: string;
+  /** From the endpoint value the marker keeps; absent when it keeps none. */
+  addr?: string;
+  attributes: Record<string, string>;
+  lease?: string;
+}
+
+/**
+ * The paused endpoints of `service`: markers whose key is absent (a marker beside a live key is a
+ * previous owner's). A role that may not read the markers sees none: pausing is then not in use for it.
+ */
+async function readPaused(client: Etcd3, service: string, served: Set<string>): Promise<PausedEndpoint[]> {
+  let listing: PrefixListing;
+  try {
+    listing = await new PrefixLister(client, { viaClient: true }).list(pauseMarkerPrefix(service));
+  } catch (error) {
+    if (error instanceof EtcdPermissionDeniedError) return [];
+    throw error;
+  }
+  const paused: PausedEndpoint[] = [];
+  for (const kv of listing.kvs) {
+    const key = endpointKeyOfMarker(keyFromBytes(kv.key));
+    const marker = decodePauseMarker(kv.value);
+    if (key === undefined || served.has(key) || marker?.state !== "paused") continue;
+    const decoded = marker.value === undefined ? undefined : decodeEndpoint(marker.value);
+    const lease = leaseHex(kv.lease);
+    paused.push({
+      key,
+      ...(decoded?.ok ? { addr: decoded.endpoint.addr } : {}),
+      attributes: decoded?.ok ? { ...metadataAttributes(decoded.endpoint.metadata).attributes } : {},
+      ...(lease === undefined ? {} : { lease }),
+    });
+  }
+  return paused.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** Attributes as the attribute string (`weight=3;zone=a`), or "-". */
+function attributeCell(attributes: Record<string, string>): string {
+  if (Object.keys(attributes).length === 0) return "-";
+  try {
+    return formatAttributes(attributes);
+  } catch {
+    // Object metadata may have keys outside the attribute grammar: show them as JSON instead.
+    return JSON.stringify(attributes);
+  }
+}
+
 /** `list`: every endpoint of the service with lease and TTL, malformed values shown apart. */
 export async function listCommand(
   ctx: CommandContext,
@@ -49,11 +110,13 @@ export async function listCommand(
     client,
     snapshot.endpoints.map((e) => e.lease).filter((l) => l !== "0"),
   );
+  const paused = await readPaused(client, service, new Set(snapshot.endpoints.map((e) => e.key)));
   const listed: ListedEndpoint[] = snapshot.endpoints.map((e) => {
     const item: ListedEndpoint = {
       key: e.key,
       addr: e.addr,
       metadata: e.metadata,
+      attributes: { ...metadataAttributes(e.metadata).attributes },
       modRevision: Number(e.modRevision),
     };
     const lease = leaseHex(e.lease);
@@ -73,11 +136,15 @@ export async function listCommand(
 
   const { out } = ctx;
   if (out.json) {
-    // stdout stays a plain array for scripts; skipped values are reported beside it, never dropped.
+    // stdout stays a plain array of served endpoints for scripts; skipped values and paused endpoints
+    // are reported beside it, never dropped.
     out.line(JSON.stringify(listed, null, 2));
+    if (paused.length > 0) ctx.out.stderr.write(`${JSON.stringify({ paused })}\n`);
     if (skipped.length > 0) ctx.out.stderr.write(`${JSON.stringify({ skipped })}\n`);
     return 0;
   }
+  // The attribute column appears when some endpoint has attributes.
+  const withAttributes = [...listed, ...paused].some((e) => Object.keys(e.attributes).length > 0);
   if (listed.length === 0) {
     out.line(`no endpoints in ${service}`);
   } else {
@@ -85,14 +152,25 @@ export async function listCommand(
       e.key,
       e.addr,
       e.metadata === null || e.metadata === undefined ? "-" : JSON.stringify(e.metadata),
+      ...(withAttributes ? [attributeCell(e.attributes)] : []),
       e.lease ?? "-",
       e.lease === undefined ? "-" : e.ttl === undefined ? "?" : e.ttl < 0 ? "expired" : `${e.ttl}s`,
     ]);
-    for (const line of formatTable(["KEY", "ADDRESS", "METADATA", "LEASE", "TTL"], rows, (t) =>
-      out.paint("bold", t),
-    )) {
-      out.line(line);
-    }
+    const head = ["KEY", "ADDRESS", "METADATA", ...(withAttributes ? ["ATTRIBUTES"] : []), "LEASE", "TTL"];
+    for (const line of formatTable(head, rows, (t) => out.paint("bold", t))) out.line(line);
+  }
+  if (paused.length > 0) {
+    out.line();
+    const what = paused.length === 1 ? "endpoint" : "endpoints";
+    out.line(out.paint("yellow", `paused ${paused.length} ${what} (not served; "resume" serves again):`));
+    const rows = paused.map((p) => [
+      p.key,
+      p.addr ?? "?",
+      ...(withAttributes ? [attributeCell(p.attributes)] : []),
+      p.lease ?? "-",
+    ]);
+    const head = ["KEY", "ADDRESS", ...(withAttributes ? ["ATTRIBUTES"] : []), "LEASE"];
+    for (const line of formatTable(head, rows, (t) => out.paint("bold", t))) out.line(`  ${line}`);
   }
   if (skipped.length > 0) {
     out.line();

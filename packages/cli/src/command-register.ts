@@ -48,7 +48,8 @@ function registrarFailure(error: unknown): unknown {
 
 /**
  * `register`: puts the endpoint with a lease and keeps it alive (re-registering if the lease is lost) until
- * SIGINT/SIGTERM, then deletes the key and revokes the lease so clients drop it at once.
+ * SIGINT/SIGTERM, then deletes the key and revokes the lease so clients drop it at once. `etcd-naming
+ * pause`/`resume` from another shell take it out of rotation and back (printed as events).
  */
 export async function registerCommand(
   ctx: CommandContext,
@@ -117,6 +118,16 @@ export async function registerCommand(
     );
   });
   registration.on("error", (error) => out.warn(`${key}: ${error.message}`));
+  registration.on("paused", () =>
+    emit(
+      "paused",
+      { key },
+      `${out.paint("yellow", "paused")} ${key}: out of rotation, lease ${registration.leaseIdHex} kept`,
+    ),
+  );
+  registration.on("resumed", () =>
+    emit("resumed", { key }, `${out.paint("green", "resumed")} ${key}: served again`),
+  );
 
   const signal = await interrupted;
   out.note(`${signal}: deregistering ${key}`);

@@ -1,4 +1,10 @@
-import { endpointKey, NamingError, servicePrefix, validateService } from "@etcd-naming/codec";
+import {
+  endpointKey,
+  formatAttributes,
+  NamingError,
+  servicePrefix,
+  validateService,
+} from "@etcd-naming/codec";
 import { usageError } from "./cli-error.js";
 
 /** Runs a codec check, turning its NamingError into a usage error (exit code 2). */
@@ -50,5 +56,28 @@ export function metadataArg(text: string): unknown {
       `invalid --metadata: not JSON (${reason}); quote strings, e.g. --metadata '"zone-a"' or '{"zone":"a"}'`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * The attribute string of repeated `--attr key=value` options: each splits at its first `=`, the value
+ * is taken as typed (the attribute string percent-encodes what needs it), a key may appear once.
+ */
+export function attributesArg(attrs: readonly string[]): string {
+  const attributes = new Map<string, string>();
+  for (const attr of attrs) {
+    const eq = attr.indexOf("=");
+    if (eq < 0) {
+      throw usageError(`invalid --attr ${JSON.stringify(attr)}: expected key=value, e.g. --attr zone=a`);
+    }
+    const key = attr.slice(0, eq);
+    if (attributes.has(key)) throw usageError(`invalid --attr: the key "${key}" is given twice`);
+    attributes.set(key, attr.slice(eq + 1));
+  }
+  try {
+    return formatAttributes(attributes);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw usageError(`invalid --attr: ${reason}`, { cause: error });
   }
 }

@@ -17,7 +17,9 @@ export type NamingErrorCode =
   /** An endpoint id (the last key segment) is unusable. */
   | "INVALID_KEY"
   /** A target URI is not of the form `etcd:///<service>[?k=v&...]`. */
-  | "INVALID_TARGET";
+  | "INVALID_TARGET"
+  /** An attribute string (`zone=a;weight=3`) or an attribute map does not follow the attribute grammar. */
+  | "INVALID_ATTRIBUTES";
 
 /**
  * The one error type of `@etcd-naming/codec`. Decoding returns it (`{ ok: false, error }`); keys,

@@ -25,9 +25,19 @@ describe("matchesFilters", () => {
     expect(matchesFilters({ zone: null }, filters({ zone: "null" }))).toBe(false);
   });
 
-  it("never matches string, array or absent metadata", () => {
+  it("matches the attribute string form like an object's fields", () => {
     const zoneA = filters({ zone: "a" });
-    for (const metadata of [null, undefined, "zone=a", "a", ["a"], 7]) {
+    expect(matchesFilters("zone=a", zoneA)).toBe(true);
+    expect(matchesFilters("weight=3;zone=a", filters({ zone: "a", weight: "3" }))).toBe(true);
+    expect(matchesFilters("zone=b", zoneA)).toBe(false);
+    expect(matchesFilters("note=a%3Bb", filters({ note: "a;b" }))).toBe(true);
+    expect(matchesFilters("__proto__=x", filters({ __proto__: "x" }))).toBe(true);
+    expect(matchesFilters("zone=a", filters({ toString: "x" }))).toBe(false);
+  });
+
+  it("never matches array or absent metadata, nor a string that is not an attribute string", () => {
+    const zoneA = filters({ zone: "a" });
+    for (const metadata of [null, undefined, "a", "zone=a;zone=a", "zone=a b", ["zone=a"], 7]) {
       expect(matchesFilters(metadata, zoneA)).toBe(false);
     }
   });
@@ -66,8 +76,16 @@ describe("selectEndpoints", () => {
     ]);
   });
 
-  it("filters on metadata", () => {
-    expect(selectEndpoints(registered, { filters: filters({ zone: "a" }) }).keys).toEqual(["svc/a"]);
+  it("filters on attributes, from object metadata and from the attribute string alike", () => {
+    expect(selectEndpoints(registered, { filters: filters({ zone: "a" }) }).keys).toEqual(["svc/a", "svc/b"]);
+    expect(selectEndpoints(registered, { filters: filters({ zone: "b" }) }).keys).toEqual(["svc/c"]);
+  });
+
+  it("uses the attributes the watcher read when an endpoint carries them", () => {
+    const read = Object.freeze(Object.assign(Object.create(null) as Record<string, string>, { zone: "z" }));
+    const withAttributes = [{ key: "svc/e", addr: "10.0.0.5:80", metadata: "zone=a", attributes: read }];
+    expect(selectEndpoints(withAttributes, { filters: filters({ zone: "z" }) }).keys).toEqual(["svc/e"]);
+    expect(selectEndpoints(withAttributes, { filters: filters({ zone: "a" }) }).keys).toEqual([]);
   });
 
   it("skips undiallable addresses and names their keys", () => {

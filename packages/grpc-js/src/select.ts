@@ -1,3 +1,4 @@
+import { type Attributes, metadataAttributes } from "@etcd-naming/codec";
 import { addressKey, parseAddress, type SubchannelAddress } from "./address.js";
 import type { RendezvousSubset } from "./subset.js";
 
@@ -6,6 +7,8 @@ export interface RegisteredEndpoint {
   key: string;
   addr: string;
   metadata: unknown;
+  /** The attributes read from `metadata`, when the watcher already has them (otherwise read here). */
+  attributes?: Attributes | undefined;
 }
 
 /** An endpoint in grpc-js's shape: one per registered key. */
@@ -24,27 +27,23 @@ export interface Selection {
   onInvalidAddress?: ((key: string, addr: string) => void) | undefined;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /**
- * Whether `metadata` satisfies every filter. Only object metadata can match: a filter `zone=a` keeps an
- * endpoint whose metadata has its own `zone` property equal to "a" (numbers and booleans compare by
- * their text, so `weight=3` matches 3). String, array or absent metadata never matches a filter.
+ * Whether `metadata` satisfies every filter. A filter `zone=a` keeps an endpoint whose attributes have
+ * `zone` equal to "a", in either metadata form (`metadataAttributes` of the codec): the attribute string
+ * (`"zone=a;weight=3"`) or a JSON object's own field (numbers and booleans compare by their text, so
+ * `weight=3` matches 3). Other metadata (`null`, arrays, a string that is not an attribute string) never
+ * matches a filter.
  */
 export function matchesFilters(metadata: unknown, filters: Readonly<Record<string, string>>): boolean {
-  let plain: Record<string, unknown> | undefined;
+  if (Object.keys(filters).length === 0) return true;
+  return matchesAttributes(metadataAttributes(metadata).attributes, filters);
+}
+
+/** Whether `attributes` (null prototype, as the codec and the watcher give them) satisfy every filter. */
+function matchesAttributes(attributes: Attributes, filters: Readonly<Record<string, string>>): boolean {
   for (const name in filters) {
-    if (plain === undefined) {
-      if (!isPlainObject(metadata)) return false;
-      plain = metadata;
-    }
     // Own properties only: a registered value must never reach Object.prototype lookups.
-    if (!Object.hasOwn(plain, name)) return false;
-    const value = plain[name];
-    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") return false;
-    if (String(value) !== filters[name]) return false;
+    if (!Object.hasOwn(attributes, name) || attributes[name] !== filters[name]) return false;
   }
   return true;
 }
@@ -97,9 +96,13 @@ export function selectEndpoints(
   const byKey = new Map<string, { address: SubchannelAddress; id: string }>();
   const seen = new Set<string>();
   const depth = selection.depth;
+  const filtered = Object.keys(selection.filters).length > 0;
   for (const endpoint of sorted) {
     if (depth !== undefined && levelsBelow(endpoint.key, depth.prefix) > depth.levels) continue;
-    if (!matchesFilters(endpoint.metadata, selection.filters)) continue;
+    if (filtered) {
+      const attributes = endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes;
+      if (!matchesAttributes(attributes, selection.filters)) continue;
+    }
     const found = parsed(endpoint);
     if (found === null) {
       selection.onInvalidAddress?.(endpoint.key, endpoint.addr);

@@ -23,7 +23,7 @@ export interface DeleteWatchOwner {
 
 /**
  * One delete-only watch per service prefix, so the registration stays the source of truth: a key
- * deleted after our last write, by anyone but us, is put back. A watch that etcd ends (a compaction
+ * deleted after our last write, by anyone but us, is put back (unless the entry is paused). A watch that etcd ends (a compaction
  * past its resume point, a cancel) is replaced after a re-list that marks whatever vanished meanwhile.
  */
 export class DeleteWatches {
@@ -72,7 +72,8 @@ export class DeleteWatches {
    */
   private deleted(key: string, revision: bigint): void {
     const entry = this.owner.entry(key);
-    if (entry === undefined || entry.dirty || entry.putRevision === undefined) return;
+    // A paused entry's key is meant to be absent (deleted by our own pause write).
+    if (entry === undefined || entry.dirty || entry.paused || entry.putRevision === undefined) return;
     if (revision <= entry.putRevision) return;
     entry.dirty = true;
     this.owner.kick();
@@ -93,7 +94,7 @@ export class DeleteWatches {
         if (this.owner.isClosing || live.length === 0) return;
         const present = new Set(listing.kvs.map((kv) => keyFromBytes(kv.key)));
         for (const entry of live) {
-          if (entry.registered && !present.has(entry.key)) entry.dirty = true;
+          if (entry.registered && !entry.paused && !present.has(entry.key)) entry.dirty = true;
         }
         this.ensure(service, BigInt(listing.revision) + 1n);
         this.owner.kick();

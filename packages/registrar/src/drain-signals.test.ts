@@ -5,6 +5,9 @@ import type { Registration } from "./registration.js";
 
 function registration(log: string[], fail = false): Registration {
   return {
+    pause: async () => {
+      log.push("pause");
+    },
     deregister: async () => {
       log.push("deregister");
       if (fail) throw new Error("etcd down");
@@ -44,7 +47,7 @@ describe("drainOnSignals when things go wrong", () => {
     process.emit("SIGUSR2", "SIGUSR2");
     expect(await outcome).toBe("resolved");
     await drain.drained;
-    expect(log).toEqual(["deregister", "onError: etcd down", "close", "onError: close failed"]);
+    expect(log).toEqual(["pause", "deregister", "onError: etcd down", "close", "onError: close failed"]);
     expect(warn).toHaveBeenCalledTimes(2);
     // One signal after drain() only skips the grace period.
     expect(kill).not.toHaveBeenCalled();
@@ -68,7 +71,7 @@ describe("drainOnSignals when things go wrong", () => {
     await flush();
     process.emit("SIGUSR2", "SIGUSR2");
     await flush();
-    expect(log).toEqual(["deregister", "close"]);
+    expect(log).toEqual(["pause", "deregister", "close"]);
     expect(kill).not.toHaveBeenCalled();
 
     process.emit("SIGUSR2", "SIGUSR2");

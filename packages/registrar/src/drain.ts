@@ -1,4 +1,4 @@
-import type { Clock } from "./clock.js";
+import type { Clock, ClockTimer } from "./clock.js";
 import { consoleLogger, MAX_TIMER_MS, systemClock } from "./clock.js";
 import { RegistrarError } from "./errors.js";
 import type { Registration } from "./registration.js";
@@ -16,7 +16,12 @@ export interface DrainOptions {
   close?: () => unknown;
   /** Called if deregistering fails; the drain goes on (the lease expires within its TTL anyway). */
   onError?: (error: unknown) => void;
-  /** Time source of the grace period. */
+  /**
+   * How long to wait for etcd to take the pause (the first step) before deregistering instead, in ms
+   * (default 5000, at most 2^31 − 1).
+   */
+  pauseTimeout?: number;
+  /** Time source of the grace period and the pause timeout. */
   clock?: Clock;
 }
 
@@ -31,10 +36,13 @@ export interface Drain extends Disposable {
 }
 
 /**
- * On SIGTERM/SIGINT: deregister first (clients stop picking this server within milliseconds), keep
- * serving in-flight and late requests for `grace` ms, then call `close`. A second signal skips the rest
- * of the grace period; one more removes the handlers and raises the signal again, so a `close` that
- * hangs cannot keep the process from being stopped.
+ * On SIGTERM/SIGINT: pause first (the keys go, so Node and Go clients stop picking this server within
+ * milliseconds, while the lease and keep-alive stay and `etcd-naming list` shows the endpoints paused),
+ * keep serving in-flight and late requests for `grace` ms, then deregister (markers deleted, lease
+ * revoked) and call `close`. A registration whose pause fails or takes longer than `pauseTimeout` is
+ * deregistered at once instead, as before pausing existed. A second signal skips the rest of the grace
+ * period; one more removes the handlers and raises the signal again, so a `close` that hangs cannot keep
+ * the process from being stopped.
  */
 export function drainOnSignals(
   registrations: Registration | readonly Registration[],
@@ -48,6 +56,18 @@ export function drainOnSignals(
     throw new RegistrarError(
       "INVALID_INPUT",
       `grace must be a number of ms from 0 to ${MAX_TIMER_MS} (24.8 days), got ${String(grace)}`,
+    );
+  }
+  const pauseTimeout = options.pauseTimeout ?? 5000;
+  if (
+    typeof pauseTimeout !== "number" ||
+    !Number.isFinite(pauseTimeout) ||
+    pauseTimeout < 0 ||
+    pauseTimeout > MAX_TIMER_MS
+  ) {
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      `pauseTimeout must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${String(pauseTimeout)}`,
     );
   }
   const clock = options.clock ?? systemClock;
@@ -68,11 +88,42 @@ export function drainOnSignals(
     }
   };
 
-  const run = async (): Promise<void> => {
-    const results = await Promise.allSettled(list.map((r) => r.deregister()));
+  const deregister = async (registrations: readonly Registration[]): Promise<void> => {
+    const results = await Promise.allSettled(registrations.map((r) => r.deregister()));
     for (const result of results) {
       if (result.status === "rejected") report(result.reason);
     }
+  };
+
+  /** Pauses every registration; resolves with those whose pause failed or did not finish in time. */
+  const pauseAll = async (): Promise<Registration[]> => {
+    let timer: ClockTimer | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = clock.setTimeout(() => resolve("timeout"), pauseTimeout);
+    });
+    const outcomes = await Promise.all(
+      list.map((r) =>
+        Promise.race([
+          Promise.resolve()
+            .then(() => r.pause())
+            .then(
+              () => "paused" as const,
+              (error: unknown) => {
+                report(error);
+                return "failed" as const;
+              },
+            ),
+          timeout,
+        ]),
+      ),
+    );
+    if (timer !== undefined) clock.clearTimeout(timer);
+    return list.filter((_, i) => outcomes[i] !== "paused");
+  };
+
+  const run = async (): Promise<void> => {
+    const unpaused = await pauseAll();
+    await deregister(unpaused);
     await new Promise<void>((resolve) => {
       if (skipRequested) {
         resolve();
@@ -84,6 +135,7 @@ export function drainOnSignals(
         resolve();
       };
     });
+    await deregister(list.filter((r) => !unpaused.includes(r)));
     try {
       await options.close?.();
     } catch (error) {

@@ -4,13 +4,15 @@ import type { Etcd3 } from "etcd3";
 import { ClientClosedError, EtcdLeaseInvalidError, EtcdPermissionDeniedError } from "etcd3";
 import type { ResolvedBackoff } from "./backoff.js";
 import { backoffDelay } from "./backoff.js";
-import type { ClockTimer, RegistrarLogger } from "./clock.js";
+import type { RegistrarLogger } from "./clock.js";
 import { type Deferred, deferred } from "./deferred.js";
 import { DeleteWatches } from "./delete-watches.js";
 import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import type { KeeperEntry } from "./keeper-entry.js";
 import { KeeperLease } from "./keeper-lease.js";
-import { chunk, commit, deleteOp, MAX_TXN_BYTES, putOp } from "./txn.js";
+import { PauseWatches } from "./pause-watches.js";
+import { chunk, commit, deleteOp, MAX_TXN_BYTES } from "./txn.js";
+import { WakeUp } from "./wake-up.js";
 
 export type { EntryOwner } from "./keeper-entry.js";
 export { KeeperEntry } from "./keeper-entry.js";
@@ -40,12 +42,12 @@ export class LeaseKeeper {
   private readonly entries = new Map<string, KeeperEntry>();
   private readonly deletes: PendingDelete[] = [];
   private readonly deleteWatches: DeleteWatches;
+  private readonly pauseWatches: PauseWatches;
   private readonly lease: KeeperLease;
   /** Routes the keeper's calls and keep-alive streams to the client's members. */
   private readonly router: MemberRouter;
   private closing = false;
-  private kicked = false;
-  private wake: (() => void) | undefined;
+  private readonly alarm: WakeUp;
   private readonly requestTimeoutMs: number;
 
   constructor(
@@ -58,6 +60,7 @@ export class LeaseKeeper {
     // retried than waited on: the keeper's loop waits for it, and so would every other registration.
     this.requestTimeoutMs = Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(1000, (ttl * 1000) / 3));
     const { clock, logger, backoff } = options;
+    this.alarm = new WakeUp(clock);
     this.router = new MemberRouter(client, { random: () => clock.random() });
     const keeper = this;
     const context = { client, router: this.router, clock, logger, requestTimeoutMs: this.requestTimeoutMs };
@@ -84,16 +87,19 @@ export class LeaseKeeper {
         grantFailed: (error, closed) => (closed ? this.abandon(error.cause) : this.failInitial(error)),
       },
     );
-    this.deleteWatches = new DeleteWatches({
+    const watchOwner = {
       ...context,
       backoff,
       get isClosing() {
         return keeper.closing;
       },
-      entry: (key) => this.entries.get(key),
-      entriesOf: (service) => [...this.entries.values()].filter((e) => e.service === service),
+      entry: (key: string) => this.entries.get(key),
+      entriesOf: (service: string) => [...this.entries.values()].filter((e) => e.service === service),
       kick: () => this.kick(),
-    });
+      requested: (entry: KeeperEntry, paused: boolean) => this.request(entry, paused),
+    };
+    this.deleteWatches = new DeleteWatches(watchOwner);
+    this.pauseWatches = new PauseWatches(watchOwner);
     this.closed = this.run().catch((error: unknown) => {
       this.options.logger.warn(`etcd-naming: lease keeper stopped unexpectedly: ${String(error)}`);
     });
@@ -137,6 +143,26 @@ export class LeaseKeeper {
   }
 
   /**
+   * Pauses `entry` (its key deleted, its marker put, both under the lease) or serves it again (the key
+   * put, the marker deleted); resolves once etcd holds that state, at once when it already does.
+   */
+  setPaused(entry: KeeperEntry, paused: boolean): Promise<void> {
+    if (this.entries.get(entry.key) !== entry) {
+      return Promise.reject(new RegistrarError("DEREGISTERED", `${entry.key} is deregistered`));
+    }
+    if (!entry.want(paused)) return Promise.resolve();
+    const done = deferred<void>();
+    entry.waiters.push({ version: entry.version, done });
+    this.kick();
+    return done.promise;
+  }
+
+  /** Another process asked (through a marker) for `entry` to be paused or served. */
+  private request(entry: KeeperEntry, paused: boolean | undefined): void {
+    if (paused !== undefined) void this.setPaused(entry, paused).catch(() => undefined);
+  }
+
+  /**
    * Forgets `entry` first (so its deletion is not mistaken for someone else's and re-put), then deletes
    * the key; the last entry out revokes the lease.
    */
@@ -147,6 +173,8 @@ export class LeaseKeeper {
     entry.rejectWaiters(gone);
     const done = deferred<void>();
     this.deletes.push({ key: entry.key, done });
+    // Its pause marker goes too (it would go with the lease, but the lease may be shared).
+    if (entry.paused || entry.marked) this.deletes.push({ key: entry.markerKey, done: deferred<void>() });
     this.closeIfIdle();
     this.kick();
     await done.promise;
@@ -160,33 +188,13 @@ export class LeaseKeeper {
   }
 
   private kick(): void {
-    this.kicked = true;
-    this.wake?.();
-  }
-
-  /** Waits for a kick, or `ms` if given: backoff sleeps wake early so a deregister is never held up. */
-  private pause(ms?: number): Promise<void> {
-    if (this.kicked) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      let timer: ClockTimer | undefined;
-      const done = (): void => {
-        if (timer !== undefined) this.options.clock.clearTimeout(timer);
-        this.wake = undefined;
-        this.kicked = false;
-        resolve();
-      };
-      if (ms !== undefined) timer = this.options.clock.setTimeout(done, ms);
-      this.wake = done;
-    });
+    this.alarm.kick();
   }
 
   private async run(): Promise<void> {
     let failures = 0;
     const retryLater = async (): Promise<void> => {
-      await this.pause(backoffDelay(failures, this.options.backoff));
+      await this.alarm.wait(backoffDelay(failures, this.options.backoff));
       failures += 1;
     };
     for (;;) {
@@ -223,7 +231,7 @@ export class LeaseKeeper {
         await this.lease.revokeStale();
         continue;
       }
-      await this.pause();
+      await this.alarm.wait();
     }
   }
 
@@ -262,23 +270,26 @@ export class LeaseKeeper {
     const lease = this.lease.id;
     if (lease === undefined) return "lease";
     const dirty = [...this.entries.values()].filter((e) => e.dirty);
-    const size = (e: KeeperEntry) => Buffer.byteLength(e.key) + Buffer.byteLength(e.value);
-    for (const batch of chunk(dirty, this.options.maxTxnOps, MAX_TXN_BYTES, size)) {
+    // A paused entry's value goes into its marker: about twice the bytes, and two operations.
+    const size = (e: KeeperEntry) => (Buffer.byteLength(e.key) + Buffer.byteLength(e.value)) * e.opCount;
+    const ops = (e: KeeperEntry) => e.opCount;
+    for (const batch of chunk(dirty, this.options.maxTxnOps, MAX_TXN_BYTES, size, ops)) {
       const live = batch.filter((e) => this.entries.get(e.key) === e);
       if (live.length === 0) continue;
-      const versions = live.map((e) => e.version);
-      for (const e of live) e.dirty = false;
+      const plans = live.map((e) => e.plan());
+      for (const e of live) [e.dirty, e.writing] = [false, true];
       let revision: bigint;
       try {
         const res = await commit(
           this.client,
-          live.map((e) => putOp(e.key, e.value, lease)),
+          live.flatMap((e, i) => e.ops(plans[i]!, lease)),
           this.requestTimeoutMs,
           this.router,
         );
         revision = BigInt(res.header.revision);
       } catch (error) {
-        for (const e of live) e.dirty = true;
+        for (const e of live) [e.dirty, e.writing] = [true, false];
+        for (const e of live) this.request(e, e.released());
         if (error instanceof EtcdLeaseInvalidError) {
           this.lease.lose(lease, error);
           return "lease";
@@ -290,8 +301,8 @@ export class LeaseKeeper {
         if (error instanceof EtcdPermissionDeniedError) {
           // Each caller learns which of its keys was refused; live registrations are told once per
           // attempt (the backoff spaces attempts out) and keep retrying in case the role is fixed.
-          for (const e of live) {
-            const refused = permissionDenied(`writing ${e.key}`, servicePrefix(e.service), error);
+          for (const [i, e] of live.entries()) {
+            const refused = e.refused(plans[i]!, error);
             e.rejectWaiters(refused);
             if (e.registered) e.owner.error(refused);
           }
@@ -307,14 +318,18 @@ export class LeaseKeeper {
         return "failed";
       }
       live.forEach((e, i) => {
+        e.writing = false;
         if (this.entries.get(e.key) !== e) return;
-        e.putRevision = revision;
+        e.stateWritten(plans[i]!, revision);
+        this.request(e, e.released());
         // The lease was given up while the put was in flight: the entry is dirty again and waits for
         // the re-put under the next lease; reporting this write would announce the lost lease.
-        if (this.lease.id === lease) e.written(lease, revision, versions[i] ?? e.version);
+        if (this.lease.id === lease) e.written(lease, revision, plans[i]!.version);
       });
-      for (const service of new Set(live.map((e) => e.service)))
+      for (const service of new Set(live.map((e) => e.service))) {
         this.deleteWatches.ensure(service, revision + 1n);
+        this.pauseWatches.ensure(service, revision + 1n);
+      }
     }
     return "ok";
   }
@@ -362,11 +377,13 @@ export class LeaseKeeper {
       }
     }
     this.deleteWatches.closeUnused();
+    this.pauseWatches.closeUnused();
     return ok;
   }
 
   private async shutdown(): Promise<void> {
     this.deleteWatches.closeAll();
+    this.pauseWatches.closeAll();
     await this.lease.close();
   }
 }

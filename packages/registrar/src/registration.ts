@@ -1,4 +1,10 @@
-import { type Endpoint, encodeEndpoint } from "@etcd-naming/codec";
+import {
+  type Attributes,
+  type Endpoint,
+  encodeEndpoint,
+  formatAttributes,
+  metadataAttributes,
+} from "@etcd-naming/codec";
 import type { Etcd3 } from "etcd3";
 import { type BackoffOptions, resolveBackoff } from "./backoff.js";
 import { type Clock, type RegistrarLogger, redactingLogger, systemClock, withLongTimers } from "./clock.js";
@@ -27,6 +33,12 @@ export interface RegisterOptions {
   addr: string;
   /** Any JSON value; prefer a string if Go resolvers 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 read this service. */
   metadata?: unknown;
+  /**
+   * Attributes, e.g. `{ zone: "a", weight: "3" }`, written as the attribute string (`"weight=3;zone=a"`,
+   * see `formatAttributes` in `@etcd-naming/codec`) in `Metadata`: a string every Go resolver can carry, and
+   * that `etcd:///svc?zone=a` filters and the watcher's `endpoint.attributes` read. Not with `metadata`.
+   */
+  attributes?: Readonly<Record<string, string>>;
   /** Full key under `<service>/`. Default `<service>/<addr>`. */
   key?: string;
   /** Lease TTL in seconds (default 10): failover time is about one TTL; keep-alives go every TTL/3. */
@@ -47,6 +59,13 @@ export interface RegistrationEvents {
   reregistered: (leaseId: string) => void;
   /** Something failed that the registration cannot fix alone (it keeps retrying). */
   error: (error: RegistrarError) => void;
+  /**
+   * The endpoint is out of rotation: its key is deleted, its lease and keep-alive stay. By `pause()`, or
+   * by another process (`etcd-naming pause`) through the pause marker.
+   */
+  paused: () => void;
+  /** The endpoint is served again (its key is back), by `resume()` or another process. */
+  resumed: () => void;
 }
 
 type Listener = (...args: never[]) => void;
@@ -110,6 +129,7 @@ export class Registration implements AsyncDisposable {
       lost: (error) => this.emit("lost", error),
       reregistered: (leaseId) => this.emit("reregistered", leaseId),
       error: (error) => this.emit("error", error),
+      pauseChanged: (paused) => this.emit(paused ? "paused" : "resumed", undefined),
     };
     this.entry = new KeeperEntry(key, service, encode(addr, metadata), owner);
   }
@@ -140,6 +160,16 @@ export class Registration implements AsyncDisposable {
     return this.currentMetadata;
   }
 
+  /** The attributes the metadata carries (an attribute string, or an object's fields); empty otherwise. */
+  get attributes(): Attributes {
+    return metadataAttributes(this.currentMetadata).attributes;
+  }
+
+  /** True while the registration is paused (from `pause()` or another process until `resume()`). */
+  get paused(): boolean {
+    return this.entry.paused;
+  }
+
   /** True once `deregister()` has been called. */
   get deregistered(): boolean {
     return this.deregistering !== undefined;
@@ -155,6 +185,34 @@ export class Registration implements AsyncDisposable {
     warnObjectMetadata(this.logger, this.key, metadata);
     this.currentMetadata = metadata;
     await this.keeper.update(this.entry, value);
+  }
+
+  /** Replaces the attributes: writes them as the attribute string in `Metadata` (see `setMetadata`). */
+  async setAttributes(attributes: Readonly<Record<string, string>>): Promise<void> {
+    await this.setMetadata(checkInput("attributes", () => formatAttributes(attributes)));
+  }
+
+  /**
+   * Takes the endpoint out of rotation while the process, its lease and keep-alive stay: the key is
+   * deleted (Node and Go clients alike stop picking it as soon as their resolver sees the delete) and a
+   * pause marker (`/etcd-naming/paused/<key>`, on the same lease) records the pause, so `etcd-naming list`
+   * shows it and a lost lease is re-registered paused. Resolves once etcd holds it; pausing a paused
+   * registration is a no-op. `resume()` undoes it.
+   */
+  pause(): Promise<void> {
+    return this.setPaused(true);
+  }
+
+  /** Puts the key back under the same lease (and deletes the marker); a no-op unless paused. */
+  resume(): Promise<void> {
+    return this.setPaused(false);
+  }
+
+  private async setPaused(paused: boolean): Promise<void> {
+    if (this.deregistering !== undefined) {
+      throw new RegistrarError("DEREGISTERED", `${this.key} is deregistered`);
+    }
+    await this.keeper.setPaused(this.entry, paused);
   }
 
   /**
@@ -228,6 +286,18 @@ function encode(addr: string, metadata: unknown): string {
   return checkInput("endpoint", () => encodeEndpoint(endpoint));
 }
 
+/** The metadata to write: `metadata` as given, or `attributes` as the attribute string. */
+function metadataOption(options: RegisterOptions): unknown {
+  if (options.attributes === undefined) return options.metadata;
+  if (options.metadata !== undefined) {
+    throw new RegistrarError(
+      "INVALID_INPUT",
+      "pass either metadata or attributes, not both: attributes are written as the metadata string",
+    );
+  }
+  return checkInput("attributes", () => formatAttributes(options.attributes!));
+}
+
 /**
  * Makes this process discoverable: puts `<service>/<addr>` (Go's value format) with a lease and keeps
  * the lease alive, re-granting it and re-putting the key if it is ever lost. Input is validated before
@@ -247,15 +317,16 @@ export async function register(options: RegisterOptions): Promise<Registration> 
   }
   const service = checkService(options.service);
   const addr = checkAddress(options.addr);
-  checkMetadata(options.metadata);
+  const metadata = metadataOption(options);
+  checkMetadata(metadata);
   const ttl = validateTtl(options.ttl ?? DEFAULT_TTL_SECONDS);
   // Checked here too: only the first registration of a lease builds the keeper that uses it.
   resolveBackoff(options.backoff, ttl);
   const key = resolveKey(service, addr, options.key);
   const logger = redactingLogger(options.logger);
   const keeper = keeperFor(client, ttl, options);
-  const registration = new Registration(keeper, service, addr, key, options.metadata, logger);
-  warnObjectMetadata(logger, key, options.metadata);
+  const registration = new Registration(keeper, service, addr, key, metadata, logger);
+  warnObjectMetadata(logger, key, metadata);
   await registration.start();
   return registration;
 }

@@ -31,7 +31,8 @@ describe("re-listing after a failed delete-watch", () => {
     });
     try {
       const reg = await register({ client, service: "svc", addr: "10.0.0.1:80", ttl: 10, logger: quiet });
-      await vi.waitFor(() => expect(attachedWatchers(client)).toBe(1), { timeout: 5000, interval: 20 });
+      // The delete watch of svc/ and the pause-marker watch of /etcd-naming/paused/svc/: both re-list.
+      await vi.waitFor(() => expect(attachedWatchers(client)).toBe(2), { timeout: 5000, interval: 20 });
 
       // Hold the re-list's range until the registration is gone; it still goes to etcd afterwards.
       let release!: () => void;
@@ -54,13 +55,13 @@ describe("re-listing after a failed delete-watch", () => {
       } finally {
         other.close();
       }
-      await vi.waitFor(() => expect(rangeSpy).toHaveBeenCalled(), { timeout: 15_000, interval: 20 });
+      await vi.waitFor(() => expect(rangeSpy).toHaveBeenCalledTimes(2), { timeout: 15_000, interval: 20 });
       expect(attachedWatchers(client)).toBe(0);
 
       await reg.deregister();
       release();
-      await vi.waitFor(() => expect(rangeSpy.mock.results[0]?.type).toBe("return"));
-      await rangeSpy.mock.results[0]?.value;
+      await vi.waitFor(() => expect(rangeSpy.mock.results.map((r) => r.type)).toEqual(["return", "return"]));
+      await Promise.all(rangeSpy.mock.results.map((r) => r.value));
       // Let the re-list finish what it does after the range.
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
       expect(attachedWatchers(client)).toBe(0);

@@ -27,6 +27,37 @@ describe("chunk", () => {
       [100, 100],
     ]);
   });
+
+  it("counts each item as the operations it becomes, when told", () => {
+    const ops = [1, 2, 2, 1, 2];
+    expect(
+      chunk(
+        ops,
+        3,
+        Number.POSITIVE_INFINITY,
+        () => 0,
+        (n) => n,
+      ),
+    ).toEqual([[1, 2], [2, 1], [2]]);
+    expect(
+      chunk(
+        ops,
+        4,
+        Number.POSITIVE_INFINITY,
+        () => 0,
+        (n) => n,
+      ),
+    ).toEqual([[1, 2], [2, 1], [2]]);
+    expect(
+      chunk(
+        [2, 2],
+        1,
+        Number.POSITIVE_INFINITY,
+        () => 0,
+        (n) => n,
+      ),
+    ).toEqual([[2], [2]]);
+  });
 });
 
 describe("ops", () => {

@@ -19,28 +19,34 @@ export function deleteOp(key: string): IRequestOp {
 }
 
 /**
- * Splits `items` into consecutive chunks of at most `size`, and, given `bytes`, of at most `maxBytes`
- * bytes in all (an item larger than that alone gets a chunk of its own).
+ * Splits `items` into consecutive chunks of at most `size` (counting each item as `count(item)`, 1 by
+ * default: the operations it becomes), and, given `bytes`, of at most `maxBytes` bytes in all (an item
+ * larger than that alone gets a chunk of its own).
  */
 export function chunk<T>(
   items: readonly T[],
   size: number,
   maxBytes: number = Number.POSITIVE_INFINITY,
   bytes: (item: T) => number = () => 0,
+  count: (item: T) => number = () => 1,
 ): T[][] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`);
   const out: T[][] = [];
   let current: T[] = [];
   let total = 0;
+  let ops = 0;
   for (const item of items) {
     const weight = bytes(item);
-    if (current.length > 0 && (current.length >= size || total + weight > maxBytes)) {
+    const n = count(item);
+    if (current.length > 0 && (ops + n > size || total + weight > maxBytes)) {
       out.push(current);
       current = [];
       total = 0;
+      ops = 0;
     }
     current.push(item);
     total += weight;
+    ops += n;
   }
   if (current.length > 0) out.push(current);
   return out;

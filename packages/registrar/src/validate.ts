@@ -133,7 +133,7 @@ export function warnObjectMetadata(logger: RegistrarLogger, key: string, metadat
   if (metadata !== undefined && isObjectMetadata(metadata)) {
     logger.warn(
       `etcd-naming: endpoint ${key} has object or array metadata; etcd's Go resolver 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 panics on it, ` +
-        "prefer string metadata (or keep structured data under a separate key) if Go clients read this service",
+        "prefer string metadata such as the attributes option writes (zone=a;weight=3), or keep structured data under a separate key, if Go clients read this service",
     );
   }
 }

@@ -1,5 +1,5 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
-import { decodeEndpoint, printableKey, servicePrefix } from "@etcd-naming/codec";
+import { decodeEndpoint, metadataAttributes, printableKey, servicePrefix } from "@etcd-naming/codec";
 import type { ResolvedBackoff } from "./backoff.js";
 import { backoffDelay } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
@@ -202,10 +202,20 @@ export class ServiceCore {
       return;
     }
     this.skipped.delete(kv.key);
+    const attributes = metadataAttributes(decoded.endpoint.metadata);
+    // Not fatal: the endpoint is served, it just carries no attributes (and matches no filter). Only a
+    // string that tries to be one ("zone=a;…") is worth a warning: Go fleets put any text in Metadata.
+    const metadata = decoded.endpoint.metadata;
+    if (!attributes.ok && typeof metadata === "string" && metadata.includes("=")) {
+      const reason = attributes.error.message;
+      const message = `malformed attribute string at ${printableKey(kv.key)}, read as no attributes: ${reason}`;
+      this.log("warn", message, { key: kv.key, modRevision: kv.modRevision, reason });
+    }
     const endpoint: ServiceEndpoint = Object.freeze({
       key: kv.key,
       addr: decoded.endpoint.addr,
-      metadata: deepFreeze(decoded.endpoint.metadata),
+      metadata: deepFreeze(metadata),
+      attributes: attributes.attributes,
       modRevision: kv.modRevision,
       createRevision: kv.createRevision,
       lease: kv.lease,

@@ -1,4 +1,4 @@
-import type { DecodeOptions } from "@etcd-naming/codec";
+import type { Attributes, DecodeOptions } from "@etcd-naming/codec";
 import { decodeEndpoint, validateService } from "@etcd-naming/codec";
 import { consoleLogger, redactingLogger } from "@etcd-naming/etcd";
 import type { BackoffOptions } from "./backoff.js";
@@ -28,6 +28,13 @@ export interface ServiceEndpoint {
   readonly addr: string;
   /** The decoded metadata (any JSON value; `null` when the value has none). Frozen. */
   readonly metadata: unknown;
+  /**
+   * The endpoint's attributes, from either metadata form (`metadataAttributes` of `@etcd-naming/codec`):
+   * the attribute string (`"zone=a;weight=3"`) parsed, or a JSON object's string, number and boolean
+   * fields as text. Empty for other metadata, and for a malformed attribute string (the endpoint stays;
+   * a warning names its key). Frozen, with a null prototype.
+   */
+  readonly attributes: Attributes;
   readonly modRevision: string;
   /** The key's create revision, when the source reports it. */
   readonly createRevision: string | undefined;
