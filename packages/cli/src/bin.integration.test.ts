@@ -66,12 +66,12 @@ describe("the bin", () => {
     const proto = await runBin(["help", "__proto__"], env());
     expect(proto).toMatchObject({ code: 2, stdout: "" });
     expect(proto.stderr.split("\n")[0]).toBe(
-      'error: unknown command "__proto__"; commands are add, register, del, list, watch, pause, resume',
+      'error: unknown command "__proto__"; commands are add, register, del, list, services, watch, pause, resume',
     );
     const none = await runBin([], env());
     expect(none).toMatchObject({ code: 2, stdout: "" });
     expect(none.stderr.split("\n")[0]).toBe(
-      "error: missing command; commands are add, register, del, list, watch, pause, resume",
+      "error: missing command; commands are add, register, del, list, services, watch, pause, resume",
     );
   });
 

@@ -26,7 +26,7 @@ describe("help and version", () => {
   it("lists every command, the environment and the exit codes in --help", async () => {
     const run = await runInProcess(["--help"]);
     expect(run.code).toBe(0);
-    for (const command of ["add", "register", "del", "list", "watch"]) {
+    for (const command of ["add", "register", "del", "list", "services", "watch", "pause", "resume"]) {
       expect(run.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
     }
     for (const text of [
@@ -89,7 +89,7 @@ describe("help and version", () => {
       expectUsageError(
         run.stderr,
         new RegExp(
-          `^error: unknown command "${name}"; commands are add, register, del, list, watch, pause, resume$`,
+          `^error: unknown command "${name}"; commands are add, register, del, list, services, watch, pause, resume$`,
         ),
         "etcd-naming [options] [command]",
       );
@@ -103,7 +103,7 @@ describe("help and version", () => {
       expect(run.code).toBe(2);
       const lines = run.stderr.split("\n");
       expect(lines[0]).toBe(
-        "error: missing command; commands are add, register, del, list, watch, pause, resume",
+        "error: missing command; commands are add, register, del, list, services, watch, pause, resume",
       );
       expect(lines[1]).toBe("Usage: etcd-naming [options] [command]");
     }
@@ -124,7 +124,7 @@ describe("help and version", () => {
 
   it("exposes a commander program for introspection", () => {
     const names = createCli({ env: {} }).program.commands.map((c) => c.name());
-    expect(names).toEqual(["add", "register", "del", "list", "watch", "pause", "resume"]);
+    expect(names).toEqual(["add", "register", "del", "list", "services", "watch", "pause", "resume"]);
   });
 });
 

@@ -7,6 +7,7 @@ import { delCommand } from "./command-del.js";
 import { listCommand } from "./command-list.js";
 import { pauseCommand } from "./command-pause.js";
 import { registerCommand } from "./command-register.js";
+import { servicesCommand } from "./command-services.js";
 import { watchCommand } from "./command-watch.js";
 import {
   DEFAULT_COMMAND_TIMEOUT,
@@ -256,6 +257,17 @@ export function createCli(options: CliOptions = {}): Cli {
       state.exitCode = await listCommand(context(cmd, true), service, {});
     });
 
+    const services = program
+      .command("services")
+      .description(
+        "list the services under a root (the root itself and nested ones) with their endpoint counts",
+      )
+      .argument("<root>", "service name or path prefix, e.g. team")
+      .option("--json", "print a JSON array sorted by service");
+    addConnectionOptions(services, true).action(async (root: string, _o: Opts, cmd: Command) => {
+      state.exitCode = await servicesCommand(context(cmd, true), root);
+    });
+
     const watch = program
       .command("watch")
       .description("print the current endpoints, then one line per change until interrupted")
@@ -285,7 +297,7 @@ export function createCli(options: CliOptions = {}): Cli {
       return cmd;
     });
 
-    for (const cmd of [program, add, register, del, list, watch, ...pauseCommands])
+    for (const cmd of [program, add, register, del, list, services, watch, ...pauseCommands])
       cmd.showHelpAfterError(usageHint(cmd));
     // Commander shows the root help on stderr, with no reason, both without a command and for
     // `help <unknown>` (`help constructor` included): say why first, or fail like an unknown command.
