@@ -1,3 +1,4 @@
+import { readCommonEnvelope } from "./common-envelope.js";
 import type { Operation } from "./endpoint.js";
 import { parseGoEnvelope } from "./go-json-decode.js";
 import { checkLimit, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } from "./limits.js";
@@ -52,9 +53,14 @@ export function decodeEndpoint(value: string | Uint8Array, options: DecodeOption
     const kind = value === null ? "null" : typeof value;
     return fail(new NamingError("INVALID_VALUE", `value must be a string or a Uint8Array, got ${kind}`));
   }
-  const parsed = parseGoEnvelope(text, maxDepth);
-  if (!parsed.ok) return parsed;
-  const { op, addr, metadata } = parsed.envelope;
+  // The shapes Go and encodeEndpoint write are read directly, to the same result; anything else is parsed.
+  let envelope = readCommonEnvelope(text);
+  if (envelope === undefined) {
+    const parsed = parseGoEnvelope(text, maxDepth);
+    if (!parsed.ok) return parsed;
+    envelope = parsed.envelope;
+  }
+  const { op, addr, metadata } = envelope;
   if (addr === "") {
     return fail(new NamingError("EMPTY_ADDRESS", "value has no address (Addr is missing, null or empty)"));
   }
