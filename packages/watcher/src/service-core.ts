@@ -164,18 +164,22 @@ export class ServiceCore {
 
   /** Replaces the local set with a listing; the diff covers whatever the watch missed. */
   private reconcile(listing: SourceListing): void {
-    const seen = new Set<string>();
+    // Keys the listing lacks can only be among those held before it (none on a first listing).
+    const held = this.endpoints.size > 0 || this.skipped.size > 0;
+    const seen = held ? new Set<string>() : undefined;
     let changed = false;
     for (const kv of listing.kvs) {
       if (!this.owns(kv.key)) continue;
-      seen.add(kv.key);
+      seen?.add(kv.key);
       const current = this.endpoints.get(kv.key) ?? this.skipped.get(kv.key);
       if (current?.modRevision === kv.modRevision) continue;
       this.put(kv);
       changed = true;
     }
-    for (const key of [...this.endpoints.keys(), ...this.skipped.keys()]) {
-      if (!seen.has(key)) changed = this.remove(key) || changed;
+    if (seen !== undefined) {
+      for (const key of [...this.endpoints.keys(), ...this.skipped.keys()]) {
+        if (!seen.has(key)) changed = this.remove(key) || changed;
+      }
     }
     this.revision = BigInt(listing.revision);
     const first = !this.listed;
