@@ -53,7 +53,8 @@ function parsePort(text: string): number | null {
 }
 
 function isHost(host: string): boolean {
-  return ipVersion(host) !== 0 || HOST_NAME.test(host);
+  // The host-name pattern is the cheaper test and covers IPv4 literals too; the IP grammar decides the rest.
+  return HOST_NAME.test(host) || ipVersion(host) !== 0;
 }
 
 function parseUnix(addr: string): UnixAddress | null {

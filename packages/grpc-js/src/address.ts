@@ -8,7 +8,8 @@ export { DEFAULT_PORT, parseAddress } from "@etcd-naming/codec";
 /** A stable text form of an address, used to drop duplicates. */
 export function addressKey(address: SubchannelAddress): string {
   if ("path" in address) return `unix:${address.path}`;
-  return ipVersion(address.host) === 6
+  // Every IPv6 literal has a colon: a host without one needs no look at the grammar.
+  return address.host.includes(":") && ipVersion(address.host) === 6
     ? `[${address.host}]:${address.port}`
     : `${address.host}:${address.port}`;
 }
