@@ -1,5 +1,6 @@
 import { type Attributes, metadataAttributes } from "@etcd-naming/codec";
 import { addressKey, parseAddress, type SubchannelAddress } from "./address.js";
+import { SpreadSet } from "./spread-set.js";
 import type { RendezvousSubset } from "./subset.js";
 
 /** One registered endpoint as the watcher reports it. */
@@ -93,8 +94,9 @@ export function selectEndpoints(
   selection: Selection,
 ): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
   const sorted = inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
-  const byKey = new Map<string, { address: SubchannelAddress; id: string }>();
-  const seen = new Set<string>();
+  const keys: string[] = [];
+  const found: { address: SubchannelAddress; id: string }[] = [];
+  const seen = new SpreadSet(sorted.length);
   const depth = selection.depth;
   const filtered = Object.keys(selection.filters).length > 0;
   for (const endpoint of sorted) {
@@ -103,21 +105,33 @@ export function selectEndpoints(
       const attributes = endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes;
       if (!matchesAttributes(attributes, selection.filters)) continue;
     }
-    const found = parsed(endpoint);
-    if (found === null) {
+    const address = parsed(endpoint);
+    if (address === null) {
       selection.onInvalidAddress?.(endpoint.key, endpoint.addr);
       continue;
     }
-    if (seen.has(found.id)) continue;
-    seen.add(found.id);
-    byKey.set(endpoint.key, found);
+    if (!seen.add(address.id)) continue;
+    keys.push(endpoint.key);
+    found.push(address);
   }
-  let keys = [...byKey.keys()];
   if (selection.subset !== undefined && selection.subsetSize !== undefined) {
     const chosen = new Set(selection.subset.select(keys, selection.subsetSize));
-    keys = keys.filter((key) => chosen.has(key));
+    const kept: string[] = [];
+    const picked: { address: SubchannelAddress; id: string }[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (!chosen.has(keys[i]!)) continue;
+      kept.push(keys[i]!);
+      picked.push(found[i]!);
+    }
+    return result(kept, picked);
   }
-  const picked = keys.map((key) => byKey.get(key)!);
+  return result(keys, found);
+}
+
+function result(
+  keys: string[],
+  picked: readonly { address: SubchannelAddress; id: string }[],
+): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
   return {
     keys,
     endpoints: picked.map(({ address }) => ({ addresses: [address] })),
