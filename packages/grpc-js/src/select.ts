@@ -79,7 +79,7 @@ const keyOrder = (a: RegisteredEndpoint, b: RegisteredEndpoint): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 
 function inKeyOrder(endpoints: readonly RegisteredEndpoint[]): boolean {
-  for (let i = 1; i < endpoints.length; i++) if (keyOrder(endpoints[i - 1]!, endpoints[i]!) > 0) return false;
+  for (let i = 1; i < endpoints.length; i++) if (endpoints[i - 1]!.key > endpoints[i]!.key) return false;
   return true;
 }
 
