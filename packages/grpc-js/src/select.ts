@@ -1,5 +1,5 @@
 import { type Attributes, metadataAttributes } from "@etcd-naming/codec";
-import { addressKey, parseAddress, type SubchannelAddress } from "./address.js";
+import { addressId, parseAddress, type SubchannelAddress } from "./address.js";
 import { SpreadSet } from "./spread-set.js";
 import type { RendezvousSubset } from "./subset.js";
 
@@ -63,7 +63,7 @@ function parsed(endpoint: RegisteredEndpoint): { address: SubchannelAddress; id:
     if (known !== undefined) return known;
   }
   const address = parseAddress(endpoint.addr);
-  const result = address === null ? null : { address, id: addressKey(address) };
+  const result = address === null ? null : { address, id: addressId(endpoint.addr, address) };
   if (cacheable) parsedAddresses.set(endpoint, result);
   return result;
 }
