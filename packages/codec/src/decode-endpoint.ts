@@ -60,11 +60,13 @@ export function decodeEndpoint(value: string | Uint8Array, options: DecodeOption
     if (!parsed.ok) return parsed;
     envelope = parsed.envelope;
   }
-  const { op, addr, metadata } = envelope;
-  if (addr === "") {
+  if (envelope.addr === "") {
     return fail(new NamingError("EMPTY_ADDRESS", "value has no address (Addr is missing, null or empty)"));
   }
-  return { ok: true, endpoint: { op: op === 1 ? 1 : 0, addr, metadata } };
+  // The envelope was made for this call and has the endpoint's fields: it becomes the endpoint.
+  const endpoint = envelope as DecodedEndpoint;
+  endpoint.op = envelope.op === 1 ? 1 : 0;
+  return { ok: true, endpoint };
 }
 
 function isBytes(value: unknown): value is Uint8Array {
