@@ -68,9 +68,9 @@ interface RawRangeResponse {
  * The page size bounds what a page can cost etcd and the client before anything about the values is
  * known. Without an explicit `pageSize` (and not `viaClient`), the first page of a listing still has
  * 1,000 keys, and each later page as many as fit in {@link PAGE_BYTES} at the average size of the keys
- * listed so far (never fewer than the page size): a 10,000-endpoint service then takes two round trips
- * instead of ten, all still at the first page's revision. A grown page too large even so ends the
- * growing, for good, and the page size becomes at most half of that page.
+ * listed so far (never fewer than the page size): 10,000 endpoints of about 100 bytes then take two
+ * round trips instead of ten, all still at the first page's revision. A grown page too large even so
+ * ends the growing, for good, and the page size becomes at most half of that page.
  */
 export class PrefixLister {
   /** Where pages go: etcd3's pool, or with `viaClient` the client's own `kv.range` (no pool needed). */

@@ -19,7 +19,7 @@ export interface Etcd3SourceOptions {
   /**
    * Keys per range page; halved automatically when a page exceeds the gRPC receive limit. By default a
    * listing's first page has 1,000 keys and each later one as many as fit in about 1 MiB at the sizes
-   * seen so far (a 10,000-endpoint service takes two pages).
+   * seen so far (10,000 endpoints of about 100 bytes take two pages).
    */
   pageSize?: number;
   /** Deadline of each range page, in ms (default 10,000). */
