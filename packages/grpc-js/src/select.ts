@@ -123,12 +123,12 @@ export function selectEndpoints(
       kept.push(keys[i]!);
       picked.push(found[i]!);
     }
-    return result(kept, picked);
+    return selected(kept, picked);
   }
-  return result(keys, found);
+  return selected(keys, found);
 }
 
-function result(
+function selected(
   keys: string[],
   picked: readonly { address: SubchannelAddress; id: string }[],
 ): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
