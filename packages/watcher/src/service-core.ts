@@ -226,6 +226,12 @@ export class ServiceCore {
     });
     const existed = this.endpoints.has(kv.key);
     this.endpoints.set(kv.key, endpoint);
+    // A listing comes in key order: a new key after the last one needs no search.
+    const last = this.order[this.order.length - 1];
+    if (!existed && (last === undefined || last.key < kv.key)) {
+      this.order.push(endpoint);
+      return;
+    }
     const at = position(this.order, kv.key);
     if (existed) this.order[at] = endpoint;
     else if (at === this.order.length) this.order.push(endpoint);
