@@ -44,16 +44,23 @@ export function ipVersion(text: string): 0 | 4 | 6 {
 // Host names are checked loosely (letters, digits, dots, dashes, underscores) so a typo such as a stray
 // space or a scheme prefix is caught here rather than as an obscure connect error later.
 const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;
-const PORT = /^\d{1,5}$/;
 
-function parsePort(text: string): number | null {
-  if (!PORT.test(text)) return null;
-  const port = Number(text);
+/** The port written from `from` to the end of `text`: 1 to 5 ASCII digits, 1..65535; null otherwise. */
+function parsePort(text: string, from: number): number | null {
+  const length = text.length - from;
+  if (length < 1 || length > 5) return null;
+  let port = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return null;
+    port = port * 10 + (c - 0x30);
+  }
   return port >= 1 && port <= 65535 ? port : null;
 }
 
 function isHost(host: string): boolean {
-  return ipVersion(host) !== 0 || HOST_NAME.test(host);
+  // The host-name pattern is the cheaper test and covers IPv4 literals too; the IP grammar decides the rest.
+  return HOST_NAME.test(host) || ipVersion(host) !== 0;
 }
 
 function parseUnix(addr: string): UnixAddress | null {
@@ -89,10 +96,9 @@ export function parseAddress(addr: string): SubchannelAddress | null {
     if (end === -1) return null;
     const host = text.slice(1, end);
     if (ipVersion(host) !== 6) return null;
-    const rest = text.slice(end + 1);
-    if (rest.length === 0) return { host, port: DEFAULT_PORT };
-    if (!rest.startsWith(":")) return null;
-    const port = parsePort(rest.slice(1));
+    if (end + 1 === text.length) return { host, port: DEFAULT_PORT };
+    if (text.charCodeAt(end + 1) !== 0x3a) return null;
+    const port = parsePort(text, end + 2);
     return port === null ? null : { host, port };
   }
 
@@ -103,7 +109,7 @@ export function parseAddress(addr: string): SubchannelAddress | null {
     return ipVersion(text) === 6 ? { host: text, port: DEFAULT_PORT } : null;
   }
   const host = text.slice(0, firstColon);
-  const port = parsePort(text.slice(firstColon + 1));
+  const port = parsePort(text, firstColon + 1);
   if (port === null || !isHost(host)) return null;
   return { host, port };
 }

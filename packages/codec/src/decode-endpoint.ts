@@ -1,3 +1,4 @@
+import { readCommonEnvelope } from "./common-envelope.js";
 import type { Operation } from "./endpoint.js";
 import { parseGoEnvelope } from "./go-json-decode.js";
 import { checkLimit, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } from "./limits.js";
@@ -52,13 +53,20 @@ export function decodeEndpoint(value: string | Uint8Array, options: DecodeOption
     const kind = value === null ? "null" : typeof value;
     return fail(new NamingError("INVALID_VALUE", `value must be a string or a Uint8Array, got ${kind}`));
   }
-  const parsed = parseGoEnvelope(text, maxDepth);
-  if (!parsed.ok) return parsed;
-  const { op, addr, metadata } = parsed.envelope;
-  if (addr === "") {
+  // The shapes Go and encodeEndpoint write are read directly, to the same result; anything else is parsed.
+  let envelope = readCommonEnvelope(text);
+  if (envelope === undefined) {
+    const parsed = parseGoEnvelope(text, maxDepth);
+    if (!parsed.ok) return parsed;
+    envelope = parsed.envelope;
+  }
+  if (envelope.addr === "") {
     return fail(new NamingError("EMPTY_ADDRESS", "value has no address (Addr is missing, null or empty)"));
   }
-  return { ok: true, endpoint: { op: op === 1 ? 1 : 0, addr, metadata } };
+  // The envelope was made for this call and has the endpoint's fields: it becomes the endpoint.
+  const endpoint = envelope as DecodedEndpoint;
+  endpoint.op = envelope.op === 1 ? 1 : 0;
+  return { ok: true, endpoint };
 }
 
 function isBytes(value: unknown): value is Uint8Array {

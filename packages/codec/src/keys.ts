@@ -18,8 +18,8 @@ export function validateAddress(addr: string): void {
  */
 export function validateService(service: string): string {
   if (typeof service !== "string") throw notString("INVALID_SERVICE", "service", service);
-  const shown = `service ${JSON.stringify(service)}`;
   if (service === "") throw new NamingError("INVALID_SERVICE", "service name is empty");
+  const shown = `service ${JSON.stringify(service)}`;
   const bad = findBadCharacter(service);
   if (bad) throw new NamingError("INVALID_SERVICE", `${shown} ${bad}`);
   if (service.startsWith("/")) throw new NamingError("INVALID_SERVICE", `${shown} must not start with "/"`);
@@ -73,6 +73,8 @@ export function isServiceKey(service: string, key: string): boolean {
 export function findBadCharacter(s: string): string | undefined {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
+    // Printable ASCII other than the space is none of what follows (\s has no member in 0x21..0x7e).
+    if (c > 0x20 && c < 0x7f) continue;
     const at = `at index ${i}`;
     if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return `contains a control character (U+${hex(c)}) ${at}`;
     if (c >= 0xd800 && c <= 0xdbff) {

@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addressKey, DEFAULT_PORT, parseAddress } from "./address.js";
+import { addressId, addressKey, DEFAULT_PORT, parseAddress } from "./address.js";
 
 describe("parseAddress", () => {
   it.each([
@@ -60,5 +61,34 @@ describe("addressKey", () => {
     expect(addressKey({ host: "10.0.0.1", port: 80 })).toBe("10.0.0.1:80");
     expect(addressKey({ path: "/tmp/s" })).toBe("unix:/tmp/s");
     expect(addressKey(parseAddress("[::1]:80")!)).toBe(addressKey(parseAddress("[::1]:80 ")!));
+  });
+});
+
+describe("addressId", () => {
+  it("is addressKey of the parsed address, for every registered text", () => {
+    const piece = fc.oneof(
+      fc.constantFrom(":", "[", "]", " ", "\t", ".", "0", "00", "08080", "8080", "65535", "443", "1"),
+      fc.constantFrom("::1", "fe80::1%eth0", "1.2.3.4", "host", "unix:", "unix:///s", "a:b"),
+      fc.ipV4(),
+      fc.ipV6(),
+      fc.nat(70000).map(String),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 4 }), (parts) => {
+        const addr = parts.join("");
+        const address = parseAddress(addr);
+        if (address !== null) expect(addressId(addr, address)).toBe(addressKey(address));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("is the registered text itself when that is already the key", () => {
+    const addr = "10.1.2.3:8080";
+    expect(addressId(addr, parseAddress(addr)!)).toBe(addr);
+    expect(addressId(" 10.1.2.3:8080", parseAddress(" 10.1.2.3:8080")!)).toBe(addr);
+    expect(addressId("10.1.2.3:08080", parseAddress("10.1.2.3:08080")!)).toBe(addr);
+    expect(addressId("[::1]:80", parseAddress("[::1]:80")!)).toBe("[::1]:80");
+    expect(addressId("::1", parseAddress("::1")!)).toBe("[::1]:443");
   });
 });

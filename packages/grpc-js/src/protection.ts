@@ -47,8 +47,13 @@ export interface Guarded extends EndpointSet {
 
 /** One channel's guard: it remembers what the channel was last told outside a hold. */
 export class RemovalGuard {
-  /** The set before the hold (or the last one applied), by address id. */
-  private baseline: Map<string, GrpcEndpoint> | null = null;
+  /**
+   * The set before the hold (or the last one applied): ids and endpoints in the same order, each id once
+   * (the selection drops duplicate addresses). Two arrays, not a map: on a large service a first update
+   * then costs two array copies rather than a hash table of every address.
+   */
+  private baseline: { readonly ids: readonly string[]; readonly endpoints: readonly GrpcEndpoint[] } | null =
+    null;
   private holdUntil: number | null = null;
 
   constructor(private readonly settings: ResolvedProtection | null) {}
@@ -57,11 +62,15 @@ export class RemovalGuard {
   guard(next: EndpointSet, now: number): Guarded {
     const baseline = this.baseline;
     // One endpoint going is not a mass removal: a service of one is emptied as it always was.
-    if (this.settings === null || baseline === null || baseline.size < 2) return this.accept(next);
+    if (this.settings === null || baseline === null || baseline.ids.length < 2) return this.accept(next);
     const present = new Set(next.ids);
     const kept: [string, GrpcEndpoint][] = [];
-    for (const [id, endpoint] of baseline) if (!present.has(id)) kept.push([id, endpoint]);
-    const tooMany = kept.length / baseline.size > this.settings.maxRemovedShare;
+    for (let i = 0; i < baseline.ids.length; i++) {
+      const id = baseline.ids[i]!;
+      if (!present.has(id)) kept.push([id, baseline.endpoints[i]!]);
+    }
+    const total = baseline.ids.length;
+    const tooMany = kept.length / total > this.settings.maxRemovedShare;
 
     if (this.holdUntil !== null) {
       if (now >= this.holdUntil) return { ...this.accept(next), released: "expired" };
@@ -73,7 +82,7 @@ export class RemovalGuard {
     return {
       ...union(next, kept),
       recheckAt: this.holdUntil,
-      started: { removed: kept.length, total: baseline.size, holdMs: this.settings.holdMs },
+      started: { removed: kept.length, total, holdMs: this.settings.holdMs },
     };
   }
 
@@ -85,9 +94,8 @@ export class RemovalGuard {
 
   private accept(next: EndpointSet): EndpointSet {
     this.holdUntil = null;
-    const baseline = new Map<string, GrpcEndpoint>();
-    for (const [i, id] of next.ids.entries()) baseline.set(id, next.endpoints[i]!);
-    this.baseline = baseline;
+    // Copies: the arrays themselves go on to the channel.
+    this.baseline = { ids: next.ids.slice(), endpoints: next.endpoints.slice() };
     return next;
   }
 }

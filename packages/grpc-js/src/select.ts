@@ -1,5 +1,6 @@
 import { type Attributes, metadataAttributes } from "@etcd-naming/codec";
-import { addressKey, parseAddress, type SubchannelAddress } from "./address.js";
+import { addressId, parseAddress, type SubchannelAddress } from "./address.js";
+import { SpreadSet } from "./spread-set.js";
 import type { RendezvousSubset } from "./subset.js";
 
 /** One registered endpoint as the watcher reports it. */
@@ -62,7 +63,7 @@ function parsed(endpoint: RegisteredEndpoint): { address: SubchannelAddress; id:
     if (known !== undefined) return known;
   }
   const address = parseAddress(endpoint.addr);
-  const result = address === null ? null : { address, id: addressKey(address) };
+  const result = address === null ? null : { address, id: addressId(endpoint.addr, address) };
   if (cacheable) parsedAddresses.set(endpoint, result);
   return result;
 }
@@ -78,7 +79,7 @@ const keyOrder = (a: RegisteredEndpoint, b: RegisteredEndpoint): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 
 function inKeyOrder(endpoints: readonly RegisteredEndpoint[]): boolean {
-  for (let i = 1; i < endpoints.length; i++) if (keyOrder(endpoints[i - 1]!, endpoints[i]!) > 0) return false;
+  for (let i = 1; i < endpoints.length; i++) if (endpoints[i - 1]!.key > endpoints[i]!.key) return false;
   return true;
 }
 
@@ -93,8 +94,9 @@ export function selectEndpoints(
   selection: Selection,
 ): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
   const sorted = inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
-  const byKey = new Map<string, { address: SubchannelAddress; id: string }>();
-  const seen = new Set<string>();
+  const keys: string[] = [];
+  const found: { address: SubchannelAddress; id: string }[] = [];
+  const seen = new SpreadSet(sorted.length);
   const depth = selection.depth;
   const filtered = Object.keys(selection.filters).length > 0;
   for (const endpoint of sorted) {
@@ -103,21 +105,33 @@ export function selectEndpoints(
       const attributes = endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes;
       if (!matchesAttributes(attributes, selection.filters)) continue;
     }
-    const found = parsed(endpoint);
-    if (found === null) {
+    const address = parsed(endpoint);
+    if (address === null) {
       selection.onInvalidAddress?.(endpoint.key, endpoint.addr);
       continue;
     }
-    if (seen.has(found.id)) continue;
-    seen.add(found.id);
-    byKey.set(endpoint.key, found);
+    if (!seen.add(address.id)) continue;
+    keys.push(endpoint.key);
+    found.push(address);
   }
-  let keys = [...byKey.keys()];
   if (selection.subset !== undefined && selection.subsetSize !== undefined) {
     const chosen = new Set(selection.subset.select(keys, selection.subsetSize));
-    keys = keys.filter((key) => chosen.has(key));
+    const kept: string[] = [];
+    const picked: { address: SubchannelAddress; id: string }[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (!chosen.has(keys[i]!)) continue;
+      kept.push(keys[i]!);
+      picked.push(found[i]!);
+    }
+    return selected(kept, picked);
   }
-  const picked = keys.map((key) => byKey.get(key)!);
+  return selected(keys, found);
+}
+
+function selected(
+  keys: string[],
+  picked: readonly { address: SubchannelAddress; id: string }[],
+): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
   return {
     keys,
     endpoints: picked.map(({ address }) => ({ addresses: [address] })),

@@ -16,7 +16,11 @@ import type { NamingSource, SourceKeyValue, SourceListing, SourceListOptions } f
 
 /** Options of {@link createEtcd3Source}. */
 export interface Etcd3SourceOptions {
-  /** Keys per range page (default 1,000); halved automatically when a page exceeds the gRPC receive limit. */
+  /**
+   * Keys per range page; halved automatically when a page exceeds the gRPC receive limit. By default a
+   * listing's first page has 1,000 keys and each later one as many as fit in about 1 MiB at the sizes
+   * seen so far (10,000 endpoints of about 100 bytes take two pages).
+   */
   pageSize?: number;
   /** Deadline of each range page, in ms (default 10,000). */
   listTimeoutMs?: number;
@@ -44,7 +48,10 @@ export interface Etcd3SourceStats {
   watchesOpened: number;
   /** Calls to `list()`. */
   lists: number;
-  /** Keys per range page `list()` asks for now: `pageSize`, halved for good while pages were too large. */
+  /**
+   * Keys per range page `list()` asks for now (for a listing's first page, by default): `pageSize`,
+   * halved for good while pages were too large.
+   */
   pageSize: number;
   /** The member (host:port) of each open watch stream, in opening order. */
   watchHosts: string[];
@@ -59,6 +66,8 @@ export interface Etcd3SourceStats {
 export interface Etcd3Source extends NamingSource {
   stats(): Etcd3SourceStats;
 }
+
+const NO_NAMESPACE = Buffer.alloc(0);
 
 /** A positive option that a timer (or a page) can take: up to 2^31 − 1, beyond which Node fires at once. */
 function positive(name: string, value: number): number {
@@ -96,8 +105,9 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
     );
   }
   // etcd reads a limit of 0 as "no limit": a page size below 1 would list everything in one page.
-  const pageSize = Math.floor(positive("pageSize", options.pageSize ?? 1000));
-  if (pageSize < 1)
+  const pageSize =
+    options.pageSize === undefined ? undefined : Math.floor(positive("pageSize", options.pageSize));
+  if (pageSize !== undefined && pageSize < 1)
     throw new WatcherError("INVALID_OPTIONS", `pageSize must be at least 1, got ${options.pageSize}`);
   const listTimeoutMs = positive("listTimeoutMs", options.listTimeoutMs ?? 10_000);
   const clock = options.clock ?? systemClock;
@@ -113,7 +123,10 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
     counters: { watchesOpened: 0, progressReports: 0 },
   };
   // Learns across calls: a page that once exceeded the receive limit would do so again on every list.
-  const lister = new PrefixLister(client, { pageSize, timeoutMs: listTimeoutMs });
+  const lister = new PrefixLister(client, {
+    ...(pageSize === undefined ? {} : { pageSize }),
+    timeoutMs: listTimeoutMs,
+  });
   let lists = 0;
 
   async function list(prefix: string, listOptions: SourceListOptions): Promise<SourceListing> {
@@ -122,7 +135,8 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
       const listing = await lister.list(keyToBytes(prefix), {
         linearizable: Boolean(listOptions.linearizable),
       });
-      const kvs: SourceKeyValue[] = listing.kvs.map((kv) => toKeyValue(kv as RawKeyValue, Buffer.alloc(0)));
+      // The lister's keys are already relative to the namespace.
+      const kvs: SourceKeyValue[] = listing.kvs.map((kv) => toKeyValue(kv as RawKeyValue, NO_NAMESPACE));
       return { revision: listing.revision, kvs };
     } catch (error) {
       if (error instanceof EtcdPermissionDeniedError) throw denied(prefix, error);

@@ -61,7 +61,7 @@ export function fullKey(namespace: Buffer, key: string): Buffer {
 /** Keys are bytes: two keys that differ only in bytes that are not UTF-8 must stay two keys. */
 export function toKeyValue(raw: RawKeyValue, namespace: Buffer): SourceKeyValue {
   const out: SourceKeyValue = {
-    key: keyFromBytes(raw.key.subarray(namespace.length)),
+    key: keyFromBytes(namespace.length === 0 ? raw.key : raw.key.subarray(namespace.length)),
     value: raw.value,
     modRevision: String(raw.mod_revision),
     createRevision: String(raw.create_revision),

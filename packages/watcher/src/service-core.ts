@@ -164,18 +164,22 @@ export class ServiceCore {
 
   /** Replaces the local set with a listing; the diff covers whatever the watch missed. */
   private reconcile(listing: SourceListing): void {
-    const seen = new Set<string>();
+    // Keys the listing lacks can only be among those held before it (none on a first listing).
+    const held = this.endpoints.size > 0 || this.skipped.size > 0;
+    const seen = held ? new Set<string>() : undefined;
     let changed = false;
     for (const kv of listing.kvs) {
       if (!this.owns(kv.key)) continue;
-      seen.add(kv.key);
+      seen?.add(kv.key);
       const current = this.endpoints.get(kv.key) ?? this.skipped.get(kv.key);
       if (current?.modRevision === kv.modRevision) continue;
       this.put(kv);
       changed = true;
     }
-    for (const key of [...this.endpoints.keys(), ...this.skipped.keys()]) {
-      if (!seen.has(key)) changed = this.remove(key) || changed;
+    if (seen !== undefined) {
+      for (const key of [...this.endpoints.keys(), ...this.skipped.keys()]) {
+        if (!seen.has(key)) changed = this.remove(key) || changed;
+      }
     }
     this.revision = BigInt(listing.revision);
     const first = !this.listed;
@@ -222,6 +226,12 @@ export class ServiceCore {
     });
     const existed = this.endpoints.has(kv.key);
     this.endpoints.set(kv.key, endpoint);
+    // A listing comes in key order: a new key after the last one needs no search.
+    const last = this.order[this.order.length - 1];
+    if (!existed && (last === undefined || last.key < kv.key)) {
+      this.order.push(endpoint);
+      return;
+    }
     const at = position(this.order, kv.key);
     if (existed) this.order[at] = endpoint;
     else if (at === this.order.length) this.order.push(endpoint);

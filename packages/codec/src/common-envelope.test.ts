@@ -1,0 +1,217 @@
+// The direct reader of the common shapes must give exactly what the general parser gives, or nothing.
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { readCommonEnvelope } from "./common-envelope.js";
+import { decodeEndpoint } from "./decode-endpoint.js";
+import { encodeEndpoint } from "./encode-endpoint.js";
+import { parseGoEnvelope } from "./go-json-decode.js";
+import { findBadCharacter } from "./keys.js";
+import { goDecodeCases } from "./test-go-cases.js";
+import { decodeUtf8, toWellFormed } from "./utf8.js";
+
+/** Holds the direct reader to the parser on `text`; returns whether the direct reader answered. */
+function agrees(text: string): boolean {
+  const direct = readCommonEnvelope(text);
+  if (direct === undefined) return false;
+  const parsed = parseGoEnvelope(text, 32);
+  expect(parsed).toEqual({ ok: true, envelope: direct });
+  // Strings compare with Object.is, so "" against "" and the exact code units count.
+  if (parsed.ok) {
+    expect(Object.is(parsed.envelope.addr, direct.addr)).toBe(true);
+    expect(Object.is(parsed.envelope.metadata, direct.metadata)).toBe(true);
+    expect(parsed.envelope.addr).not.toBe("");
+  }
+  return true;
+}
+
+/** No quote, backslash or control character: a string the common shapes hold as it is. */
+function isPlain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+// Every UTF-16 code unit, lone surrogates included: the parser takes text as it is.
+const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+// Units that matter to the shapes: quotes, backslashes, escapes, controls, braces, digits, non-ASCII.
+const trickyUnit = fc.oneof(
+  fc.constantFrom('"', "\\", "\\u0041", '\\"', "\\n", "\n", "\t", "\u0000", "\u001f", " ", "}", "{", ","),
+  fc.constantFrom("0", "1", "9", "\u007f", "\u0080", "é", "\u2028", "\ufeff", "\ud800", "\udc00", "😀"),
+  fc.constantFrom("a", "Z", ":", ".", "[", "]", "/", "%"),
+  anyUnit,
+);
+const tricky = (maxLength: number) => fc.array(trickyUnit, { maxLength }).map((units) => units.join(""));
+const plain = (minLength: number) =>
+  fc
+    .string({ unit: "binary", minLength, maxLength: 40 })
+    .map(toWellFormed)
+    .filter((s) => s.length >= minLength && isPlain(s));
+
+/** The piece a common shape has, most of the time, or one of the near misses. */
+const mostly = <T>(common: fc.Arbitrary<T>, ...misses: fc.Arbitrary<T>[]): fc.Arbitrary<T> =>
+  fc.oneof({ arbitrary: common, weight: 4 }, ...misses.map((arbitrary) => ({ arbitrary, weight: 1 })));
+
+const opText = mostly(
+  fc.integer({ min: 0, max: 9 }).map(String),
+  fc.constantFrom(
+    "01",
+    "-0",
+    "-1",
+    "10",
+    "255",
+    "256",
+    "0.5",
+    "1e0",
+    "null",
+    '"0"',
+    " 0",
+    "0 ",
+    "true",
+    "",
+    ":",
+    "/",
+    "A",
+  ),
+);
+const opening = mostly(
+  fc.constant('{"Op":'),
+  fc.constantFrom('{"op":', '{"OP":', '{ "Op":', '{"Op" :', ' {"Op":', '{"Addr":"', "{", ""),
+);
+const addrField = mostly(
+  fc.constant(',"Addr":"'),
+  fc.constantFrom(',"addr":"', ', "Addr":"', ',"Addr": "', ',"Address":"', ',"Addr":', ',"Metadata":"'),
+);
+const addrText = mostly(plain(0), tricky(8));
+const addrClose = mostly(fc.constant('"'), fc.constantFrom("", '\\"', "'", '""'));
+const ending = mostly(
+  fc.constantFrom("}", ',"Metadata":null}'),
+  fc.constantFrom(',"metadata":null}', ',"Metadata":nul}', ',"Metadata":null}x', ',"Metadata":Null}'),
+  fc.constantFrom("} ", " }", "}}", "", ",}", ',"Metadata":{}}', ',"Metadata":[]}', ',"Metadata":1}'),
+  fc.constantFrom(',"Metadata":null,"Addr":"b"}', ',"Metadata":"a","Metadata":null}', ',"Op":1}', ',"x":1}'),
+  fc.constantFrom(',"Metadata":null }', ',"Metadata": null}', ',"Metadata":"', ',"Metadata":"m'),
+  fc
+    .tuple(
+      mostly(plain(0), tricky(6)),
+      mostly(fc.constant('"}'), fc.constantFrom('" }', '"}}', '"', '"}x', '","Addr":"b"}', "}")),
+    )
+    .map(([m, end]) => `,"Metadata":"${m}${end}`),
+);
+
+describe("readCommonEnvelope", () => {
+  it("reads every exact common shape, to the parser's result", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 9 }),
+        plain(1),
+        fc.option(fc.option(plain(0), { nil: null }), { nil: undefined }),
+        (op, addr, metadata) => {
+          const tail =
+            metadata === undefined
+              ? "}"
+              : metadata === null
+                ? ',"Metadata":null}'
+                : `,"Metadata":"${metadata}"}`;
+          const text = `{"Op":${op},"Addr":"${addr}"${tail}`;
+          expect(agrees(text)).toBe(true);
+          expect(readCommonEnvelope(text)).toEqual({ op, addr, metadata: metadata ?? null });
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("agrees with the parser on texts built near the common shapes, or leaves them to it", () => {
+    let answered = 0;
+    fc.assert(
+      fc.property(
+        opening,
+        opText,
+        addrField,
+        addrText,
+        addrClose,
+        ending,
+        (open, op, field, addr, close, end) => {
+          if (agrees(`${open}${op}${field}${addr}${close}${end}`)) answered++;
+        },
+      ),
+      { numRuns: 20000 },
+    );
+    // The generator reaches the accepted shapes, not only the rejected ones.
+    expect(answered).toBeGreaterThan(1000);
+  });
+
+  it("agrees with the parser on arbitrary text and on every encoded endpoint", () => {
+    fc.assert(fc.property(fc.string({ unit: anyUnit, maxLength: 60 }), (text) => void agrees(text)));
+    fc.assert(
+      fc.property(
+        fc
+          .string({ unit: "binary", minLength: 1, maxLength: 30 })
+          .filter((s) => findBadCharacter(s) === undefined),
+        fc.option(fc.jsonValue({ maxDepth: 2, stringUnit: "binary" }), { nil: undefined }),
+        (addr, metadata) => {
+          const text = encodeEndpoint(metadata === undefined ? { addr } : { addr, metadata });
+          // Without escapes (encodeEndpoint writes them as Go does), a string or no metadata is read directly.
+          const common = (metadata == null || typeof metadata === "string") && !text.includes("\\");
+          expect(agrees(text)).toBe(common);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("agrees with the parser on bytes as decodeEndpoint reads them, invalid UTF-8 included", () => {
+    const bytes = fc.uint8Array({ maxLength: 12 });
+    fc.assert(
+      fc.property(bytes, bytes, fc.boolean(), (a, b, withMetadata) => {
+        const head = new TextEncoder().encode('{"Op":0,"Addr":"');
+        const tail = new TextEncoder().encode(withMetadata ? '","Metadata":"' : '"}');
+        const value = Uint8Array.from([...head, ...a, ...tail, ...b, ...(withMetadata ? [0x22, 0x7d] : [])]);
+        agrees(decodeUtf8(value));
+      }),
+    );
+  });
+
+  it("agrees with the parser on Go's decode cases and the shared vectors", () => {
+    const vectors = JSON.parse(
+      readFileSync(new URL("../test-data/naming-values.json", import.meta.url), "utf8"),
+    ) as { encode: { value: string }[]; decode: { value: string }[] };
+    const texts = [
+      ...goDecodeCases.map(([, value]) =>
+        typeof value === "string" ? toWellFormed(value) : decodeUtf8(value),
+      ),
+      ...vectors.encode.map((v) => v.value),
+      ...vectors.decode.map((v) => v.value),
+    ];
+    const answered = texts.filter((text) => agrees(text)).length;
+    expect(answered).toBeGreaterThan(0);
+  });
+
+  it("leaves an empty address, whitespace and other field orders to the parser", () => {
+    for (const text of [
+      '{"Op":0,"Addr":""}',
+      '{"Op":0,"Addr":"","Metadata":null}',
+      '{"Op":0, "Addr":"a"}',
+      '{"Addr":"a","Op":0}',
+      '{"Op":0,"Addr":"a","Metadata":"m"} ',
+      '{"Op":0,"Addr":"a\\u0062"}',
+      '{"Op":10,"Addr":"a"}',
+    ]) {
+      expect(readCommonEnvelope(text)).toBeUndefined();
+    }
+    expect(decodeEndpoint('{"Op":0,"Addr":""}')).toMatchObject({
+      ok: false,
+      error: { code: "EMPTY_ADDRESS" },
+    });
+    expect(decodeEndpoint('{"Op":1,"Addr":"h:1","Metadata":"m"}')).toEqual({
+      ok: true,
+      endpoint: { op: 1, addr: "h:1", metadata: "m" },
+    });
+    expect(decodeEndpoint('{"Op":7,"Addr":"h:1"}')).toEqual({
+      ok: true,
+      endpoint: { op: 0, addr: "h:1", metadata: null },
+    });
+  });
+});
