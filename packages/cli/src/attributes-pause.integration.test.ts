@@ -4,8 +4,8 @@ import { PAUSE_MARKER_ROOT, pauseMarkerKey } from "@etcd-naming/codec";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { register } from "@etcd-naming/registrar";
 import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { assertBuilt, binEnv, RunningBin, runBin } from "./test/bin.js";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { binEnv, binStarter, runBin } from "./test/bin.js";
 
 vi.setConfig({ testTimeout: 30_000 });
 const etcd = useTestEtcd();
@@ -15,17 +15,7 @@ const service = (): string => `${etcd.namespace}/attrs-${++serial}`;
 const poll = { timeout: 10_000, interval: 20 };
 const quiet = { warn: () => undefined };
 
-const running: RunningBin[] = [];
-function start(args: string[]): RunningBin {
-  const bin = new RunningBin(args, env());
-  running.push(bin);
-  return bin;
-}
-
-beforeAll(() => assertBuilt());
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((bin) => bin.dispose()));
-});
+const start = binStarter(env);
 afterAll(async () => {
   // Markers live outside the namespace the fixture cleans; every test removes its own, this is a net.
   await etcd.client().delete().prefix(`${PAUSE_MARKER_ROOT}${etcd.namespace}/`).exec();

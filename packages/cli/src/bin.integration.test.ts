@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { assertBuilt, BIN, binEnv, etcdctl, RunningBin, runBin } from "./test/bin.js";
+import { describe, expect, it, vi } from "vitest";
+import { BIN, binEnv, binStarter, etcdctl, type RunningBin, runBin } from "./test/bin.js";
 
 // Every command through the real bin, as a separate process, against a real etcd.
 // Each test spawns several processes (about 0.2 s each) and the expiry test waits out a 5 s lease.
@@ -12,17 +12,7 @@ const env = (): NodeJS.ProcessEnv => binEnv({ ETCD_ENDPOINTS: etcd.endpoints.joi
 let serial = 0;
 const service = (): string => `${etcd.namespace}/svc-${++serial}`;
 
-const running: RunningBin[] = [];
-function start(args: string[]): RunningBin {
-  const bin = new RunningBin(args, env());
-  running.push(bin);
-  return bin;
-}
-
-beforeAll(() => assertBuilt());
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((bin) => bin.dispose()));
-});
+const start = binStarter(env);
 
 describe("the bin", () => {
   it("is an executable node script that prints the version", async () => {

@@ -29,34 +29,19 @@ describe("chunk", () => {
   });
 
   it("counts each item as the operations it becomes, when told", () => {
+    // Each number is an item that becomes that many operations; bytes do not limit here.
+    const byOps = (items: number[], maxOps: number) =>
+      chunk(
+        items,
+        maxOps,
+        Number.POSITIVE_INFINITY,
+        () => 0,
+        (n) => n,
+      );
     const ops = [1, 2, 2, 1, 2];
-    expect(
-      chunk(
-        ops,
-        3,
-        Number.POSITIVE_INFINITY,
-        () => 0,
-        (n) => n,
-      ),
-    ).toEqual([[1, 2], [2, 1], [2]]);
-    expect(
-      chunk(
-        ops,
-        4,
-        Number.POSITIVE_INFINITY,
-        () => 0,
-        (n) => n,
-      ),
-    ).toEqual([[1, 2], [2, 1], [2]]);
-    expect(
-      chunk(
-        [2, 2],
-        1,
-        Number.POSITIVE_INFINITY,
-        () => 0,
-        (n) => n,
-      ),
-    ).toEqual([[2], [2]]);
+    expect(byOps(ops, 3)).toEqual([[1, 2], [2, 1], [2]]);
+    expect(byOps(ops, 4)).toEqual([[1, 2], [2, 1], [2]]);
+    expect(byOps([2, 2], 1)).toEqual([[2], [2]]);
   });
 });
 

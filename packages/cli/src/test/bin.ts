@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { afterEach, beforeAll } from "vitest";
 
 const packageDir = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = `${packageDir}bin/etcd-naming.mjs`;
@@ -113,4 +114,21 @@ export function etcdctl(endpoints: string[], args: string[]): Promise<string> {
       },
     );
   });
+}
+
+/**
+ * For one test file: checks the build before its tests and returns a starter of long-running bins (with
+ * `env()`), each disposed after the test that started it.
+ */
+export function binStarter(env: () => NodeJS.ProcessEnv): (args: string[]) => RunningBin {
+  const running: RunningBin[] = [];
+  beforeAll(() => assertBuilt());
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((bin) => bin.dispose()));
+  });
+  return (args) => {
+    const bin = new RunningBin(args, env());
+    running.push(bin);
+    return bin;
+  };
 }
