@@ -46,6 +46,9 @@ beforeAll(async () => {
     scheme: SCHEME,
     grpc: tap.grpc,
     logger: quiet,
+    // Random deletions often remove most of a service: a short protection hold keeps it in play without
+    // spending the run's time budget (and the 15 s convergence deadline) on 10 s holds.
+    protection: { holdMs: 1_000 },
   });
 });
 

@@ -6,10 +6,11 @@ import { etcdctl } from "./test/etcdctl.js";
 
 type WatchBackoff = NonNullable<NonNullable<IOptions["faultHandling"]>["watchBackoff"]>;
 
-// etcd3 re-opens a broken watch stream only after this long: time enough to compact the revision the
-// delete-watch resumes from, so etcd cancels it on resume and the keeper has to re-list.
+// etcd3 re-opens a broken watch stream only after this long: time enough, even on a loaded machine, to
+// restart etcd and compact the revision both watches resume from, so etcd cancels them on resume and the
+// keeper has to re-list.
 const slowWatchReconnect = {
-  duration: 3000,
+  duration: 8000,
   next() {
     return this;
   },
@@ -55,7 +56,7 @@ describe("re-listing after a failed delete-watch", () => {
       } finally {
         other.close();
       }
-      await vi.waitFor(() => expect(rangeSpy).toHaveBeenCalledTimes(2), { timeout: 15_000, interval: 20 });
+      await vi.waitFor(() => expect(rangeSpy).toHaveBeenCalledTimes(2), { timeout: 25_000, interval: 20 });
       expect(attachedWatchers(client)).toBe(0);
 
       await reg.deregister();
@@ -68,5 +69,5 @@ describe("re-listing after a failed delete-watch", () => {
     } finally {
       client.close();
     }
-  }, 40_000);
+  }, 60_000);
 });
