@@ -225,8 +225,7 @@ export class MemberRouter {
   /**
    * The store revision `member` reports when asked to count the keys of [key, rangeEnd) (a linearizable
    * read needs its leader; a serializable one only the member), or undefined if it gives no answer within
-   * `timeoutMs`. An error answer (a refused read) still proves the member answers: its revision is then
-   * unknown, 0n. A liveness probe that costs no write.
+   * `timeoutMs` or answers with an error. A liveness probe that costs no write.
    */
   async readRevision(
     member: Member,
@@ -248,8 +247,7 @@ export class MemberRouter {
       }),
       timeoutMs + 100,
     );
-    if (outcome === undefined) return undefined;
-    if (!("response" in outcome)) return 0n;
+    if (outcome === undefined || !("response" in outcome)) return undefined;
     return BigInt(outcome.response.header?.revision ?? "0");
   }
 

@@ -77,7 +77,9 @@ export function resolveOutlierDetection(
 }
 
 function duration(ms: number): { seconds: number; nanos: number } {
-  return { seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) };
+  // Whole microseconds, so nanos stays below 10^9 whatever fraction of a millisecond was given.
+  const micros = Math.round(ms * 1000);
+  return { seconds: Math.floor(micros / 1e6), nanos: (micros % 1e6) * 1000 };
 }
 
 /**

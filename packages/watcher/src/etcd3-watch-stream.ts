@@ -159,7 +159,9 @@ export function watchStream(
     router
       .readRevision(
         member,
-        { key: start, rangeEnd: prefixRangeEnd(start), linearizable: context.requireLeader },
+        // Serializable: the member answers from its own store, which proves it alive without asking the
+        // leader (a slow leader must not make a healthy follower look silent).
+        { key: start, rangeEnd: prefixRangeEnd(start), linearizable: false },
         progressTimeoutMs,
       )
       .then((revision) => {

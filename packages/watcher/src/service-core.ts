@@ -159,6 +159,10 @@ export class ServiceCore {
     if (generation !== this.generation) return;
     this.reconcile(listing);
     this.markFresh();
+    // Views hear of the listing after "fresh", and may emit at once: a listener that closes the last of
+    // them (or a "fresh" listener that did) leaves no one to watch for.
+    for (const view of this.views) view.changed();
+    if (generation !== this.generation || this.closed) return;
     this.watch();
   }
 
@@ -186,8 +190,7 @@ export class ServiceCore {
     this.listed = true;
     if (changed || first) this.version++;
     this.log("debug", "listed", { revision: listing.revision, endpoints: this.endpoints.size });
-    // A listing may change anything: views compare their whole set.
-    for (const view of this.views) view.changed();
+    // A listing may change anything: views compare their whole set (told by list(), after "fresh").
   }
 
   private put(kv: SourceKeyValue): void {
@@ -250,6 +253,7 @@ export class ServiceCore {
   }
 
   private watch(): void {
+    if (this.closed) return;
     const generation = ++this.generation;
     const live = () => generation === this.generation;
     const from = String((this.revision ?? 0n) + 1n);

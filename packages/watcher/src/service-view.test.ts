@@ -225,3 +225,32 @@ describe("what a view emits", () => {
     );
   });
 });
+
+describe("closing from a listener", () => {
+  it("a re-list whose update closes the last watcher opens no watch, and 'fresh' comes before that update", async () => {
+    const memory = createMemorySource();
+    const clock = createManualClock();
+    memory.put("svc/a", value("10.0.0.1:1"));
+    const watcher = watchService(memory, "svc", { clock, logger: quiet });
+    const events: string[] = [];
+    watcher.on("fresh", () => events.push("fresh"));
+    await settle();
+    memory.setAvailable(false);
+    await settle();
+    // Two writes, then a compaction past the watch's resume point: the watcher has to re-list.
+    memory.put("svc/b", value("10.0.0.2:1"));
+    memory.put("svc/c", value("10.0.0.3:1"));
+    memory.compact();
+    watcher.on("update", () => {
+      events.push("update");
+      void watcher.close();
+    });
+    const opened = memory.stats().watchesOpened;
+    memory.setAvailable(true);
+    clock.advance(clock.pendingDelays()[0]!);
+    await settle();
+    await settle();
+    expect(events).toEqual(["fresh", "update"]);
+    expect(memory.stats()).toMatchObject({ openWatches: 0, watchesOpened: opened + 1, lists: 2 });
+  });
+});
