@@ -88,7 +88,7 @@ rm -f .tmp/result-*
 # spawn (the CLI through its shebang, the examples through process.execPath) run on it. It prints its
 # summary line and writes its outcome to .tmp/result-NAME for `collect` (it may run in the background).
 run_tests() {
-  local name=$1 etcd_version=$2 major=$3 bin node_dir node_version json counts run_status orphans run_id pid
+  local name=$1 etcd_version=$2 major=$3 bin node_dir node_version json counts run_status orphans run_id pid failures
   local run_started=$SECONDS result=.tmp/result-$1 p f s
   shift 3
   if ! bin=$(etcd_for "$etcd_version"); then
@@ -130,12 +130,27 @@ run_tests() {
   fi
   read -r p f s <<<"$counts"
   if [ "$run_status" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a failed suite (beforeAll, import) has no failed test
+  failures=""
+  if [ -f "$json" ]; then
+    # The failed tests and suites by name, with the first line of their error, for the summary at the end.
+    failures=$(node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const first = (m) => String(m ?? "").split("\n").find((l) => l.trim() !== "")?.trim().slice(0, 200) ?? "";
+      for (const file of r.testResults) {
+        const where = require("path").relative(process.cwd(), file.name);
+        const failed = file.assertionResults.filter((a) => a.status === "failed");
+        for (const a of failed) console.log(`${where} > ${a.fullName}: ${first(a.failureMessages?.[0])}`);
+        if (failed.length === 0 && file.status === "failed") console.log(`${where}: ${first(file.message)}`);
+      }
+    ' "$json")
+  fi
   echo "tests (etcd $etcd_version, node $node_version): $p passed, $f failed, $s skipped"
   {
     echo "status $run_status"
     echo "counts $p $f $s"
     echo "summary tests (etcd $etcd_version, node $node_version): $p passed, $f failed, $s skipped"
     echo "took etcd $etcd_version + node $node_version: $((SECONDS - run_started)) s"
+    if [ -n "$failures" ]; then sed "s/^/failure (etcd $etcd_version, node $node_version): /" <<<"$failures"; fi
   } >"$result"
 }
 
@@ -165,6 +180,7 @@ run_smoke() {
 status=0
 passed=0 failed=0 skipped=0
 summaries=()
+failures=()
 
 # collect NAME: adds a run's outcome (.tmp/result-NAME) to the totals; a run that wrote none failed.
 collect() {
@@ -183,6 +199,7 @@ collect() {
         ;;
       summary) summaries+=("$rest") ;;
       took) timings+=("$rest") ;;
+      failure) failures+=("$rest") ;;
     esac
   done <"$file"
 }
@@ -221,5 +238,10 @@ step "summary"
 printf 'took %s\n' "${timings[@]}" "everything: $((SECONDS - started)) s"
 echo
 printf '%s\n' "${summaries[@]}"
+if [ "${#failures[@]}" -gt 0 ]; then
+  echo
+  printf 'failed %s\n' "${failures[@]:0:30}"
+  if [ "${#failures[@]}" -gt 30 ]; then echo "… and $((${#failures[@]} - 30)) more failures"; fi
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
