@@ -1,4 +1,4 @@
-import { printableKey } from "@etcd-naming/codec";
+import { printableKey, startsWithScheme } from "@etcd-naming/codec";
 import type { CommandContext } from "./context.js";
 import { serviceArg } from "./endpoint-args.js";
 import { readService } from "./registry.js";
@@ -21,7 +21,7 @@ export interface ListedService {
 export function serviceOfKey(root: string, key: string): string {
   const segments = key.slice(root.length + 1).split("/");
   let id = segments.length - 1;
-  const scheme = segments.findIndex((segment) => /^[a-z][a-z0-9+.-]*:/i.test(segment));
+  const scheme = segments.findIndex(startsWithScheme);
   if (scheme !== -1 && scheme < id) id = scheme;
   return [root, ...segments.slice(0, id)].join("/");
 }

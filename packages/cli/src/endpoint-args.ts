@@ -3,6 +3,7 @@ import {
   formatAttributes,
   NamingError,
   servicePrefix,
+  startsWithScheme,
   validateService,
 } from "@etcd-naming/codec";
 import { usageError } from "./cli-error.js";
@@ -25,7 +26,7 @@ export function serviceArg(service: string): string {
 
 /** An address is taken as an id when it has no "/" or starts with a scheme ("unix:///tmp/s", "dns:///h"). */
 function looksLikeId(value: string): boolean {
-  return !value.includes("/") || /^[a-z][a-z0-9+.-]*:/i.test(value);
+  return !value.includes("/") || startsWithScheme(value);
 }
 
 /**

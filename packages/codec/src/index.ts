@@ -35,4 +35,4 @@ export {
 } from "./pause-marker.js";
 export { redactError, redactFields, redactSecrets, USERINFO_IN_HOST_HINT } from "./redact.js";
 export type { ParseTargetOptions, Target } from "./target.js";
-export { formatTarget, parseTarget } from "./target.js";
+export { formatTarget, parseTarget, startsWithScheme } from "./target.js";

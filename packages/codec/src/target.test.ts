@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { NamingError } from "./naming-error.js";
-import { formatTarget, parseTarget } from "./target.js";
+import { formatTarget, parseTarget, startsWithScheme } from "./target.js";
 import { thrown } from "./test-support.js";
 
 describe("parseTarget", () => {
@@ -131,5 +131,16 @@ describe("formatTarget", () => {
     expect(thrown(() => formatTarget("svc", { "": "a" })).code).toBe("INVALID_TARGET");
     expect(thrown(() => formatTarget("svc", { a: 1 as unknown as string })).code).toBe("INVALID_TARGET");
     expect(thrown(() => formatTarget("svc", { a: "\ud800" })).code).toBe("INVALID_TARGET");
+  });
+});
+
+describe("startsWithScheme", () => {
+  it("is true for a scheme and its colon at the start, and false otherwise", () => {
+    for (const text of ["etcd:///svc", "unix:///tmp/s", "dns:h", "a+b.c-d:x", "ETCD:"]) {
+      expect(startsWithScheme(text), text).toBe(true);
+    }
+    for (const text of ["10.0.0.1:80", "/etcd:", "svc", "", "1a:b", "-x:", "team/unix:"]) {
+      expect(startsWithScheme(text), text).toBe(false);
+    }
   });
 });

@@ -9,6 +9,11 @@ export interface Target {
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 
+/** Whether `text` starts with a URI scheme and its colon (`etcd:`, `unix:`, `dns:`), as RFC 3986 spells one. */
+export function startsWithScheme(text: string): boolean {
+  return SCHEME.test(text);
+}
+
 /** Options of {@link parseTarget}. */
 export interface ParseTargetOptions {
   /**

@@ -44,6 +44,9 @@ describe("RemovalGuard", () => {
     const off = new RemovalGuard(null);
     off.guard(set(...ten), 0);
     expect(off.guard(set(), 1)).toEqual(set());
+    // Turned off, it hands the set on as it is, with nothing copied or remembered.
+    const given = set(...ten);
+    expect(off.guard(given, 2)).toBe(given);
   });
 
   it("starts over after a reset", () => {

@@ -60,9 +60,11 @@ export class RemovalGuard {
 
   /** The set to tell the channel instead of `next`, at time `now`. */
   guard(next: EndpointSet, now: number): Guarded {
+    // Without protection there is nothing to remember: no copies on every update of a large service.
+    if (this.settings === null) return next;
     const baseline = this.baseline;
     // One endpoint going is not a mass removal: a service of one is emptied as it always was.
-    if (this.settings === null || baseline === null || baseline.ids.length < 2) return this.accept(next);
+    if (baseline === null || baseline.ids.length < 2) return this.accept(next);
     const present = new Set(next.ids);
     const kept: [string, GrpcEndpoint][] = [];
     for (let i = 0; i < baseline.ids.length; i++) {

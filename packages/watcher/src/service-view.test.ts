@@ -226,6 +226,34 @@ describe("what a view emits", () => {
   });
 });
 
+describe("the filter", () => {
+  it("is asked once per version of an endpoint, and again after a put", async () => {
+    const memory = createMemorySource();
+    const asked: string[] = [];
+    const filter = (e: ServiceEndpoint) => {
+      asked.push(`${e.key}@${e.modRevision}`);
+      return !e.addr.endsWith(":0");
+    };
+    const watcher = watchService(memory, "svc", { coalesceMs: 0, filter, logger: quiet });
+    const { updates } = record(watcher);
+    memory.put("svc/a", value("10.0.0.1:1"));
+    memory.put("svc/b", value("10.0.0.2:0"));
+    await watcher.ready();
+    await expect.poll(() => keys(watcher.snapshot().endpoints)).toEqual(["svc/a"]);
+    const once = new Set(asked);
+    expect(asked).toHaveLength(once.size);
+    expect(once.size).toBe(2);
+
+    memory.put("svc/b", value("10.0.0.2:1"));
+    await expect.poll(() => keys(watcher.snapshot().endpoints)).toEqual(["svc/a", "svc/b"]);
+    expect(keys(updates.at(-1)!.added)).toEqual(["svc/b"]);
+    // The new version of b was judged once; a, unchanged, was not asked again.
+    expect(asked).toHaveLength(new Set(asked).size);
+    expect(asked).toHaveLength(3);
+    await watcher.close();
+  });
+});
+
 describe("closing from a listener", () => {
   it("a re-list whose update closes the last watcher opens no watch, and 'fresh' comes before that update", async () => {
     const memory = createMemorySource();

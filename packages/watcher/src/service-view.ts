@@ -71,6 +71,8 @@ export class View implements ServiceWatcher {
   private readonly waiters = new Set<() => void>();
   private readyWaiters: { resolve: (s: ServiceSnapshot) => void; reject: (e: Error) => void }[] = [];
   private cache: { version: number; snapshot: ServiceSnapshot } | undefined;
+  /** The filter's answers by endpoint object: each version of an endpoint is judged once. */
+  private readonly verdicts = new WeakMap<ServiceEndpoint, boolean>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -185,14 +187,20 @@ export class View implements ServiceWatcher {
     return { endpoints, change: { added, updated, removed } };
   }
 
+  /** The filter's answer for one version of an endpoint (the core makes a new frozen object per put). */
   private accepts(endpoint: ServiceEndpoint): boolean {
     if (!this.filter) return true;
+    const known = this.verdicts.get(endpoint);
+    if (known !== undefined) return known;
+    let verdict: boolean;
     try {
-      return this.filter(endpoint);
+      verdict = Boolean(this.filter(endpoint));
     } catch (error) {
       this.log("error", `the filter threw on ${printableKey(endpoint.key)}; endpoint excluded`, { error });
-      return false;
+      verdict = false;
     }
+    this.verdicts.set(endpoint, verdict);
+    return verdict;
   }
 
   private flush(): void {

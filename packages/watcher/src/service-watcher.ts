@@ -110,7 +110,10 @@ export interface WatchServiceOptions {
    * `update` at its end. 0 emits one update per etcd response. The initial update is never delayed.
    */
   coalesceMs?: number;
-  /** Keeps only the endpoints for which it returns true (e.g. by metadata). */
+  /**
+   * Keeps only the endpoints for which it returns true (e.g. by metadata). It is asked once per version of
+   * an endpoint (a put makes a new one) and its answer kept, so it should depend on the endpoint alone.
+   */
   filter?: (endpoint: ServiceEndpoint) => boolean;
   /** Time provider for coalescing, backoff and jitter (default: the system clock). */
   clock?: Clock;
