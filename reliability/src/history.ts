@@ -1,10 +1,17 @@
-// etcd's own history of a key prefix, read back with plain etcd3 watches (independent of the code
-// under test), so that every update a watcher emitted can be compared with the store at that revision.
+// etcd's own history of a key prefix, read back with raw watch streams on one member at a time (no watcher,
+// no resumption), so that every update a watcher emitted can be compared with the store at that revision.
+// Every revision must bring an event under the root, so a lost event shows as a gap whatever read it.
 import { decodeEndpoint, isServiceKey, servicePrefix } from "@etcd-naming/codec";
-import { prefixRangeEnd } from "@etcd-naming/etcd";
+import {
+  MemberRouter,
+  openPrefixWatch,
+  prefixRangeEnd,
+  type RawWatchEvent,
+  systemClock,
+} from "@etcd-naming/etcd";
 import type { EtcdCluster, EtcdServer } from "@etcd-naming/etcd-fixture";
-import type { Etcd3, IWatchResponse } from "etcd3";
-import { sleep, within } from "./chaos-env.js";
+import type { Etcd3 } from "etcd3";
+import { sleep } from "./chaos-env.js";
 import { isHealthy, MemberClients } from "./cluster-tools.js";
 
 /** One change of the store under the recorded prefix. */
@@ -97,43 +104,52 @@ export class History {
   /** One watch from the next revision on one healthy member, until `target` or the first hitch. */
   private fetch(target: bigint): Promise<void> {
     const from = this.last + 1n;
-    const watcher = this.clients
-      .get(this.healthyMember())
-      .watch()
-      .prefix(this.root)
-      .startRevision(String(from))
-      .watcher();
+    const client = this.clients.get(this.healthyMember());
     return new Promise<void>((resolve) => {
       let done = false;
       const finish = () => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        // etcd3 resumes by itself from its last header after a disconnect, which can skip events:
-        // every hitch ends this watch, and the next fetch starts from our own last revision.
-        void within(watcher.cancel(), 1_000);
+        // Every hitch ends this watch, and the next fetch starts from our own last revision.
+        void cancel();
         resolve();
       };
       const timer = setTimeout(finish, 5_000);
-      watcher.on("data", (res: IWatchResponse) => {
-        if (done) return;
-        this.append(res);
-        if (this.last >= target) finish();
-      });
-      watcher.on("disconnected", finish);
-      watcher.on("error", (error: Error) => {
-        if (/compacted/i.test(error.message)) {
-          this.broken = `history from revision ${from} was compacted before it was read: ${error.message}`;
-        }
-        finish();
-      });
+      const cancel = openPrefixWatch(
+        {
+          router: new MemberRouter(client),
+          namespace: Buffer.alloc(0),
+          clock: systemClock,
+          requireLeader: false,
+          progressIntervalMs: 2_000,
+          progressTimeoutMs: 3_000,
+          open: new Set(),
+          counters: { watchesOpened: 0, progressReports: 0 },
+        },
+        Buffer.from(this.root),
+        String(from),
+        {
+          onConnected: () => {},
+          onEvents: (events) => {
+            if (done) return;
+            this.append(events);
+            if (this.last >= target) finish();
+          },
+          onCompacted: (compactRevision) => {
+            this.broken = `history from revision ${from} was compacted (at ${compactRevision}) before it was read`;
+            finish();
+          },
+          onError: finish,
+        },
+      );
     });
   }
 
-  private append(res: IWatchResponse): void {
+  private append(events: readonly RawWatchEvent[]): void {
     const floor = this.last;
     let previous = floor;
-    for (const event of res.events) {
+    for (const event of events) {
       const revision = BigInt(event.kv.mod_revision);
       if (revision <= floor) continue;
       if (revision > previous + 1n) {
@@ -142,7 +158,7 @@ export class History {
       previous = revision;
       this.events.push({
         key: event.kv.key.toString("utf8"),
-        type: event.type === "Delete" ? "delete" : "put",
+        type: event.type,
         value: event.kv.value.toString("utf8"),
         revision,
         lease: String(event.kv.lease ?? "0"),

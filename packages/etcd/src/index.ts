@@ -29,5 +29,15 @@ export { createManualClock } from "./manual-clock.js";
 export type { KeepAliveStream, MemberRouterOptions, OpenedKeepAlive } from "./member-router.js";
 export { bounded, MemberRouter } from "./member-router.js";
 export { prefixRangeEnd } from "./prefix-range.js";
+export type {
+  CancelPrefixWatch,
+  PrefixWatchContext,
+  PrefixWatchFailure,
+  PrefixWatchHandlers,
+  PrefixWatchOptions,
+  RawKeyValue,
+  RawWatchEvent,
+} from "./prefix-watch.js";
+export { openPrefixWatch, PrefixWatchError } from "./prefix-watch.js";
 export type { ResumableWatchOptions, WatchEvent } from "./resumable-watch.js";
-export { ResumableWatch } from "./resumable-watch.js";
+export { liveResumableWatches, ResumableWatch, WatchCompactedError } from "./resumable-watch.js";

@@ -56,6 +56,8 @@ export class ServiceWatches {
     const prefix = this.kind.prefix(service);
     const watch: ResumableWatch = new ResumableWatch(this.owner.client, prefix, fromRevision, {
       deletesOnly: this.kind.deletesOnly,
+      clock: this.owner.clock,
+      backoff: { ...this.owner.backoff, jitter: 0.5 },
       onEvents: (events) => this.kind.events(events),
       onError: (error) => {
         if (this.watches.get(service) !== watch) return;
