@@ -7,6 +7,7 @@ import {
   pauseMarkerPrefix,
   servicePrefix,
 } from "@etcd-naming/codec";
+import { ResumableWatch } from "@etcd-naming/etcd";
 import { formatLeaseId } from "@etcd-naming/registrar";
 import { type Etcd3, EtcdPermissionDeniedError, type IKeyValue } from "etcd3";
 import { CliError } from "./cli-error.js";
@@ -61,24 +62,26 @@ async function waitForKey(
   present: boolean,
   deadlineMs: number,
 ): Promise<boolean> {
-  const watcher = await client
-    .watch()
-    .key(Buffer.from(keyToBytes(key)))
-    .startRevision(String(BigInt(revision) + 1n))
-    .create();
+  const bytes = Buffer.from(keyToBytes(key));
+  const wanted = present ? "put" : "delete";
+  let watch: ResumableWatch | undefined;
   try {
     return await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), deadlineMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      if (present) watcher.on("put", done);
-      else watcher.on("delete", done);
-      watcher.on("error", () => undefined);
+      // A prefix watch of the key itself: longer keys that start with it are passed over.
+      watch = new ResumableWatch(client, key, BigInt(revision) + 1n, {
+        deletesOnly: !present,
+        onEvents: (events) => {
+          if (!events.some((e) => e.type === wanted && bytes.equals(e.kv.key))) return;
+          clearTimeout(timer);
+          resolve(true);
+        },
+        // Refused or compacted: the deadline says the registrar did not act.
+        onError: () => undefined,
+      });
     });
   } finally {
-    await watcher.cancel().catch(() => undefined);
+    await watch?.close();
   }
 }
 
