@@ -14,7 +14,8 @@ interface Reply {
 
 type UnaryCall = (
   request: object,
-  options: { deadline: number; waitForReady?: boolean },
+  metadata: grpc.Metadata,
+  options: { deadline: number },
   callback: (error: grpc.ServiceError | null, reply: Reply) => void,
 ) => void;
 
@@ -154,8 +155,11 @@ export function greeterClient(target: string, options: GreeterClientOptions = {}
     new Promise<string>((resolve, reject) => {
       const deadline = Date.now() + (callOptions.deadlineMs ?? options.deadlineMs ?? 5000);
       const call = (client as unknown as Record<string, UnaryCall>)["whoAmI"]!;
-      const settings = callOptions.waitForReady ? { deadline, waitForReady: true } : { deadline };
-      call.call(client, {}, settings, (error, reply) => (error ? reject(error) : resolve(reply.id)));
+      // grpc-js reads waitForReady from the call's metadata options.
+      const metadata = new g.Metadata(callOptions.waitForReady ? { waitForReady: true } : {});
+      call.call(client, {}, metadata, { deadline }, (error, reply) =>
+        error ? reject(error) : resolve(reply.id),
+      );
     });
   return {
     whoAmI,
