@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as grpc110 from "grpc-js-1-10";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { serviceConfigFor } from "./service-config.js";
-import { FakeLeaf, fakeBalancerApi, type Registered, recordingHelper, STATE } from "./test/fake-balancer.js";
+import { FakeLeaf, fakeBalancerApi, type Registered, recordingChannel, STATE } from "./test/fake-balancer.js";
 import { registerWeightedPolicy } from "./weighted-policy.js";
 import { WEIGHTED_POLICY, type WeightedEndpointConfig } from "./weighting.js";
 
@@ -30,10 +30,10 @@ const leaf = (port: number) =>
   FakeLeaf.created.find((l) => l.address === `10.0.0.1:${port}` && !l.destroyed)!;
 
 /** `count` picks of the last picker the channel was given, counted by address. */
-function picks(helper: ReturnType<typeof recordingHelper>, count: number): Record<string, number> {
+function picks(control: ReturnType<typeof recordingChannel>, count: number): Record<string, number> {
   const seen: Record<string, number> = {};
   for (let i = 0; i < count; i++) {
-    const address = String(helper.last.picker.pick({}));
+    const address = String(control.last.picker.pick({}));
     seen[address] = (seen[address] ?? 0) + 1;
   }
   return seen;
@@ -41,11 +41,11 @@ function picks(helper: ReturnType<typeof recordingHelper>, count: number): Recor
 
 /** A policy (1.14's shape) over endpoints on `ports`, every one READY. */
 function readyPolicy(ports: number[], endpoints: WeightedEndpointConfig[] = []) {
-  const helper = recordingHelper();
-  const balancer = new policy.balancer(helper);
+  const control = recordingChannel();
+  const balancer = new policy.balancer(control);
   balancer.updateAddressList(ok(ports), config(endpoints), { "grpc.x": 1 }, "note");
   for (const port of ports) leaf(port).set(STATE.READY);
-  return { helper, balancer };
+  return { control, balancer };
 }
 
 describe("the weighted policy", () => {
@@ -91,17 +91,17 @@ describe("the weighted policy", () => {
   });
 
   it("builds its children from each grpc-js release's arguments", () => {
-    // 1.14: new (helper); updateAddressList(StatusOr, config, options, note).
-    new policy.balancer(recordingHelper()).updateAddressList(ok([1]), config(), { o: 14 }, "n");
+    // 1.14: new (control); updateAddressList(StatusOr, config, options, note).
+    new policy.balancer(recordingChannel()).updateAddressList(ok([1]), config(), { o: 14 }, "n");
     expect(FakeLeaf.created[0]!.rest).toEqual([{ o: 14 }, "n"]);
-    // 1.13: new (helper); updateAddressList(endpoints, config, options).
-    new policy.balancer(recordingHelper()).updateAddressList([endpoint(1)], config(), { o: 13 });
+    // 1.13: new (control); updateAddressList(endpoints, config, options).
+    new policy.balancer(recordingChannel()).updateAddressList([endpoint(1)], config(), { o: 13 });
     expect(FakeLeaf.created[1]!.rest).toEqual([{ o: 13 }, ""]);
-    // 1.10, 1.11: new (helper, options); updateAddressList(endpoints, config, attributes).
-    new policy.balancer(recordingHelper(), { o: 10 }).updateAddressList([endpoint(1)], config(), {});
+    // 1.10, 1.11: new (control, options); updateAddressList(endpoints, config, attributes).
+    new policy.balancer(recordingChannel(), { o: 10 }).updateAddressList([endpoint(1)], config(), {});
     expect(FakeLeaf.created[2]!.rest).toEqual([{ o: 10 }]);
-    // 1.12: new (helper, credentials, options).
-    new policy.balancer(recordingHelper(), "credentials", { o: 12 }).updateAddressList(
+    // 1.12: new (control, credentials, options).
+    new policy.balancer(recordingChannel(), "credentials", { o: 12 }).updateAddressList(
       [endpoint(1)],
       config(),
       {},
@@ -111,28 +111,28 @@ describe("the weighted policy", () => {
   });
 
   it("splits picks by weight, and takes a new weight without new children", () => {
-    const { helper, balancer } = readyPolicy([1, 2, 3], [{ address: "10.0.0.1:3", weight: 2 }]);
-    expect(helper.last.state).toBe(STATE.READY);
-    expect(picks(helper, 400)).toEqual({ "10.0.0.1:1": 100, "10.0.0.1:2": 100, "10.0.0.1:3": 200 });
+    const { control, balancer } = readyPolicy([1, 2, 3], [{ address: "10.0.0.1:3", weight: 2 }]);
+    expect(control.last.state).toBe(STATE.READY);
+    expect(picks(control, 400)).toEqual({ "10.0.0.1:1": 100, "10.0.0.1:2": 100, "10.0.0.1:3": 200 });
     const children = [...FakeLeaf.created];
 
     balancer.updateAddressList(ok([1, 2, 3]), config([{ address: "10.0.0.1:1", weight: 3 }]), {}, "");
     expect(FakeLeaf.created).toEqual(children);
     expect(children.some((l) => l.destroyed)).toBe(false);
-    expect(helper.last.state).toBe(STATE.READY);
-    expect(picks(helper, 500)).toEqual({ "10.0.0.1:1": 300, "10.0.0.1:2": 100, "10.0.0.1:3": 100 });
+    expect(control.last.state).toBe(STATE.READY);
+    expect(picks(control, 500)).toEqual({ "10.0.0.1:1": 300, "10.0.0.1:2": 100, "10.0.0.1:3": 100 });
   });
 
   it("keeps the children of endpoints that stay, adds new ones and destroys removed ones", () => {
-    const { helper, balancer } = readyPolicy([1, 2]);
+    const { control, balancer } = readyPolicy([1, 2]);
     const [one, two] = FakeLeaf.created;
     balancer.updateAddressList(ok([2, 3]), config(), {}, "");
     expect(one!.destroyed).toBe(true);
     expect(two!.destroyed).toBe(false);
     expect(FakeLeaf.created).toHaveLength(3);
-    expect(picks(helper, 10)).toEqual({ "10.0.0.1:2": 10 });
+    expect(picks(control, 10)).toEqual({ "10.0.0.1:2": 10 });
     leaf(3).set(STATE.READY);
-    expect(picks(helper, 10)).toEqual({ "10.0.0.1:2": 5, "10.0.0.1:3": 5 });
+    expect(picks(control, 10)).toEqual({ "10.0.0.1:2": 5, "10.0.0.1:3": 5 });
   });
 
   it("sends everything to the preferred READY children, spills to the rest when none is, and comes back", () => {
@@ -140,41 +140,41 @@ describe("the weighted policy", () => {
       { address: "10.0.0.1:1", preferred: true },
       { address: "10.0.0.1:2", preferred: true },
     ];
-    const { helper } = readyPolicy([1, 2, 3, 4], [...preferred, { address: "10.0.0.1:4", weight: 3 }]);
-    expect(picks(helper, 10)).toEqual({ "10.0.0.1:1": 5, "10.0.0.1:2": 5 });
+    const { control } = readyPolicy([1, 2, 3, 4], [...preferred, { address: "10.0.0.1:4", weight: 3 }]);
+    expect(picks(control, 10)).toEqual({ "10.0.0.1:1": 5, "10.0.0.1:2": 5 });
 
     leaf(1).set(STATE.IDLE);
-    expect(picks(helper, 10)).toEqual({ "10.0.0.1:2": 10 });
+    expect(picks(control, 10)).toEqual({ "10.0.0.1:2": 10 });
     // Every child stays connected: an IDLE one is asked to connect again.
     expect(leaf(1).exitIdleCalls).toBeGreaterThan(0);
     leaf(2).set(STATE.TRANSIENT_FAILURE);
     // No preferred child READY: the rest, by weight.
-    expect(picks(helper, 40)).toEqual({ "10.0.0.1:3": 10, "10.0.0.1:4": 30 });
-    expect(helper.reresolutions).toBeGreaterThan(0);
+    expect(picks(control, 40)).toEqual({ "10.0.0.1:3": 10, "10.0.0.1:4": 30 });
+    expect(control.reresolutions).toBeGreaterThan(0);
 
     leaf(2).set(STATE.READY);
-    expect(picks(helper, 10)).toEqual({ "10.0.0.1:2": 10 });
+    expect(picks(control, 10)).toEqual({ "10.0.0.1:2": 10 });
   });
 
   it("keeps its picker when only a child outside the choice changes", () => {
-    const { helper } = readyPolicy([1, 2, 3], [{ address: "10.0.0.1:1", preferred: true }]);
-    const reported = helper.reports.length;
+    const { control } = readyPolicy([1, 2, 3], [{ address: "10.0.0.1:1", preferred: true }]);
+    const reported = control.reports.length;
     leaf(3).set(STATE.IDLE);
     leaf(3).set(STATE.CONNECTING);
-    expect(helper.reports).toHaveLength(reported);
+    expect(control.reports).toHaveLength(reported);
     leaf(1).set(STATE.IDLE);
-    expect(helper.reports).toHaveLength(reported + 1);
+    expect(control.reports).toHaveLength(reported + 1);
   });
 
   it("reports CONNECTING, then TRANSIENT_FAILURE with the last error, while no child is READY", () => {
-    const helper = recordingHelper();
-    const balancer = new policy.balancer(helper);
+    const control = recordingChannel();
+    const balancer = new policy.balancer(control);
     balancer.updateAddressList(ok([1, 2]), config(), {}, "");
-    expect(helper.last).toMatchObject({ state: STATE.CONNECTING, picker: { kind: "queue" } });
+    expect(control.last).toMatchObject({ state: STATE.CONNECTING, picker: { kind: "queue" } });
     leaf(1).set(STATE.TRANSIENT_FAILURE);
-    expect(helper.last.state).toBe(STATE.CONNECTING);
+    expect(control.last.state).toBe(STATE.CONNECTING);
     leaf(2).set(STATE.TRANSIENT_FAILURE);
-    expect(helper.last).toMatchObject({
+    expect(control.last).toMatchObject({
       state: STATE.TRANSIENT_FAILURE,
       picker: { kind: "unavailable", status: { details: expect.stringContaining("connect refused") } },
     });
@@ -183,21 +183,21 @@ describe("the weighted policy", () => {
   });
 
   it("fails with the resolver's error or an empty list only while it has no children", () => {
-    const helper = recordingHelper();
-    const balancer = new policy.balancer(helper);
+    const control = recordingChannel();
+    const balancer = new policy.balancer(control);
     const error = { ok: false, error: { code: 14, details: "cannot resolve svc", metadata: null } };
     expect(balancer.updateAddressList(error, config(), {}, "")).toBe(true);
-    expect(helper.last).toMatchObject({
+    expect(control.last).toMatchObject({
       state: STATE.TRANSIENT_FAILURE,
       picker: { status: { details: "cannot resolve svc" } },
     });
     balancer.updateAddressList(ok([1]), config(), {}, "");
     leaf(1).set(STATE.READY);
-    const reported = helper.reports.length;
+    const reported = control.reports.length;
     balancer.updateAddressList(error, config(), {}, "");
-    expect(helper.reports).toHaveLength(reported);
+    expect(control.reports).toHaveLength(reported);
     balancer.updateAddressList(ok([]), config(), {}, "emptied");
-    expect(helper.last).toMatchObject({
+    expect(control.last).toMatchObject({
       state: STATE.TRANSIENT_FAILURE,
       picker: { status: { details: `${WEIGHTED_POLICY}: no addresses resolved (emptied)` } },
     });

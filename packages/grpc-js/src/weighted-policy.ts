@@ -8,13 +8,13 @@
 //
 // grpc-js's experimental load-balancer API changed shape between releases, and this file is written
 // against all of them, detected at run time:
-//   - 1.10, 1.11: new (helper, channelOptions); updateAddressList(endpoints[], config, attributes);
-//   - 1.12:       new (helper, credentials, channelOptions); the same updateAddressList;
-//   - 1.13:       new (helper); updateAddressList(endpoints[], config, channelOptions);
-//   - 1.14+:      new (helper); updateAddressList(StatusOr<endpoints[]>, config, channelOptions, note).
-// LeafLoadBalancer takes (endpoint, helper) followed by what the policy's constructor got after the helper
-// (1.10 to 1.12), or by (channelOptions, note) (1.13+, where 1.13 ignores the note). updateState takes a
-// third argument (an error message) from 1.13 on; earlier releases ignore it.
+//   - 1.10, 1.11: new (control, channelOptions); updateAddressList(endpoints[], config, attributes);
+//   - 1.12:       new (control, credentials, channelOptions); the same updateAddressList;
+//   - 1.13:       new (control); updateAddressList(endpoints[], config, channelOptions);
+//   - 1.14+:      new (control); updateAddressList(StatusOr<endpoints[]>, config, channelOptions, note).
+// LeafLoadBalancer takes (endpoint, control) followed by what the policy's constructor got after the
+// control (1.10 to 1.12), or by (channelOptions, note) (1.13+, where 1.13 ignores the note). updateState
+// takes a third argument (an error message) from 1.13 on; earlier releases ignore it.
 import { addressKey, type SubchannelAddress } from "./address.js";
 import { EdfScheduler } from "./scheduler.js";
 import { parseWeightedConfig, WEIGHTED_POLICY, type Weighting, weightingIn } from "./weighting.js";
@@ -27,7 +27,7 @@ interface Endpoint {
   addresses: SubchannelAddress[];
 }
 
-interface ChannelControlHelper {
+interface ChannelControl {
   updateState(state: number, picker: Picker, errorMessage?: string | null): void;
   requestReresolution(): void;
 }
@@ -52,13 +52,13 @@ interface LoadBalancerApi {
     registerLoadBalancerType(name: string, balancer: unknown, config: unknown): void;
     LeafLoadBalancer: new (
       endpoint: Endpoint,
-      helper: ChannelControlHelper,
+      control: ChannelControl,
       ...rest: unknown[]
     ) => LeafLoadBalancer;
     createChildChannelControlHelper(
-      parent: ChannelControlHelper,
-      overrides: Partial<ChannelControlHelper>,
-    ): ChannelControlHelper;
+      parent: ChannelControl,
+      overrides: Partial<ChannelControl>,
+    ): ChannelControl;
     QueuePicker: new (balancer: { exitIdle(): void }) => Picker;
     UnavailablePicker: new (status?: Partial<Status>) => Picker;
   };
@@ -131,8 +131,8 @@ function buildPolicy(grpc: LoadBalancerApi) {
 
   class WeightedLoadBalancer {
     private readonly children = new Map<string, Child>();
-    private readonly childHelper: ChannelControlHelper;
-    /** What the constructor got after the helper (1.10 to 1.12 pass channel options there). */
+    private readonly childControl: ChannelControl;
+    /** What the constructor got after the control (1.10 to 1.12 pass channel options there). */
     private readonly leafArgs: unknown[];
     private state = IDLE;
     /** The chosen children's pickers and weights behind the current READY picker. */
@@ -141,14 +141,14 @@ function buildPolicy(grpc: LoadBalancerApi) {
     private lastError: string | null = null;
 
     constructor(
-      private readonly helper: ChannelControlHelper,
+      private readonly control: ChannelControl,
       ...rest: unknown[]
     ) {
       this.leafArgs = rest;
-      this.childHelper = createChildChannelControlHelper(helper, {
+      this.childControl = createChildChannelControlHelper(control, {
         updateState: (state: number, _picker: Picker, errorMessage?: string | null) => {
           // As round_robin does: a connection that drops asks the resolver for news.
-          if (this.state === READY && state !== READY) this.helper.requestReresolution();
+          if (this.state === READY && state !== READY) this.control.requestReresolution();
           if (errorMessage) this.lastError = errorMessage;
           this.updateState();
         },
@@ -183,7 +183,7 @@ function buildPolicy(grpc: LoadBalancerApi) {
             continue;
           }
           const address = addressKey(endpoint.addresses[0]!);
-          const leaf = new LeafLoadBalancer(endpoint, this.childHelper, ...leafArgs);
+          const leaf = new LeafLoadBalancer(endpoint, this.childControl, ...leafArgs);
           this.children.set(key, { leaf, address, weighting: weightingIn(weightings, address) });
           leaf.startConnecting();
         }
@@ -196,7 +196,8 @@ function buildPolicy(grpc: LoadBalancerApi) {
         this.updating = false;
       }
       if (this.children.size === 0) {
-        const details = `${WEIGHTED_POLICY}: no addresses resolved${typeof note === "string" && note ? ` (${note})` : ""}`;
+        const why = typeof note === "string" && note !== "" ? ` (${note})` : "";
+        const details = `${WEIGHTED_POLICY}: no addresses resolved${why}`;
         this.report(TRANSIENT_FAILURE, new UnavailablePicker({ details }), details);
         return true;
       }
@@ -276,7 +277,7 @@ function buildPolicy(grpc: LoadBalancerApi) {
     private report(state: number, picker: Picker, errorMessage: string | null = null): void {
       if (state !== READY) this.serving = [];
       this.state = state;
-      this.helper.updateState(state, picker, errorMessage);
+      this.control.updateState(state, picker, errorMessage);
     }
   }
 

@@ -9,13 +9,19 @@ export const WEIGHT_ATTRIBUTE = "weight";
 /** The largest weight; a larger one is invalid (and counts as 1). */
 export const MAX_WEIGHT = 1_000_000;
 
-/** `?prefer=<attribute>:<value>`: endpoints whose attribute has that value take every call while one is ready. */
+/**
+ * `?prefer=<attribute>:<value>`: the endpoints whose attribute has that value take every call while one of
+ * them is ready.
+ */
 export interface Preference {
   attribute: string;
   value: string;
 }
 
-/** One endpoint in the weighted policy's config; an endpoint that is not listed has weight 1 and no preference. */
+/**
+ * One endpoint in the weighted policy's config; an endpoint that is not listed has weight 1 and no
+ * preference.
+ */
 export interface WeightedEndpointConfig {
   /** The endpoint's address as {@link addressKey} writes it (`host:port`, `[v6]:port`, `unix:/path`). */
   address: string;

@@ -1,5 +1,5 @@
 // A stand-in for grpc-js's experimental load-balancer API, enough to drive the weighted policy without a
-// channel: leaves whose connectivity a test sets, pickers that name their leaf, and a helper that records
+// channel: leaves whose connectivity a test sets, pickers that name their leaf, and a channel control that records
 // every state the policy reports.
 
 export const STATE = { IDLE: 0, CONNECTING: 1, READY: 2, TRANSIENT_FAILURE: 3, SHUTDOWN: 4 } as const;
@@ -10,7 +10,7 @@ export interface FakePicker {
   readonly status?: { details?: string } | undefined;
 }
 
-interface Helper {
+interface Control {
   updateState(state: number, picker: FakePicker, errorMessage?: string | null): void;
   requestReresolution(): void;
 }
@@ -26,7 +26,7 @@ export class FakeLeaf {
 
   constructor(
     readonly endpoint: { addresses: { host?: string; port?: number; path?: string }[] },
-    private readonly helper: Helper,
+    private readonly control: Control,
     ...rest: unknown[]
   ) {
     this.rest = rest;
@@ -48,7 +48,11 @@ export class FakeLeaf {
   set(state: number): void {
     this.state = state;
     if (state === STATE.READY) this.picker = this.leafPicker();
-    this.helper.updateState(state, this.picker, state === STATE.TRANSIENT_FAILURE ? "connect refused" : null);
+    this.control.updateState(
+      state,
+      this.picker,
+      state === STATE.TRANSIENT_FAILURE ? "connect refused" : null,
+    );
   }
 
   startConnecting(): void {
@@ -70,7 +74,7 @@ export class FakeLeaf {
 
 export interface Registered {
   balancer: new (
-    helper: Helper,
+    control: Control,
     ...rest: unknown[]
   ) => {
     updateAddressList(list: unknown, config: unknown, third?: unknown, note?: unknown): boolean;
@@ -90,7 +94,7 @@ export function fakeBalancerApi() {
         registered.set(name, { balancer, config } as Registered);
       },
       LeafLoadBalancer: FakeLeaf,
-      createChildChannelControlHelper(parent: Helper, overrides: Partial<Helper>): Helper {
+      createChildChannelControlHelper(parent: Control, overrides: Partial<Control>): Control {
         return {
           updateState: overrides.updateState ?? parent.updateState.bind(parent),
           requestReresolution: overrides.requestReresolution ?? parent.requestReresolution.bind(parent),
@@ -115,7 +119,7 @@ export function fakeBalancerApi() {
 }
 
 /** A channel's side of the policy: every state and picker it reported, and re-resolution requests. */
-export function recordingHelper() {
+export function recordingChannel() {
   const reports: { state: number; picker: FakePicker; errorMessage: string | null | undefined }[] = [];
   let reresolutions = 0;
   return {
