@@ -14,6 +14,7 @@ interface Reply {
 
 type UnaryCall = (
   request: object,
+  metadata: grpc.Metadata,
   options: { deadline: number },
   callback: (error: grpc.ServiceError | null, reply: Reply) => void,
 ) => void;
@@ -44,8 +45,15 @@ export interface GreeterServer extends AsyncDisposable {
   readonly calls: number;
   /** Every `:authority` the calls it answered carried (empty with grpc-js releases before 1.11). */
   readonly authorities: ReadonlySet<string>;
+  /**
+   * The peer (`ipv4:127.0.0.1:<client port>`) of every call it answered: one per client connection that
+   * carried a call, so a client that reconnects shows up as a new peer.
+   */
+  readonly peers: ReadonlySet<string>;
   /** Shuts the server down at once. Idempotent. */
   close(): Promise<void>;
+  /** Shuts the server down gracefully (grpc-js `tryShutdown`): no new calls, the ones in flight finish. */
+  shutdown(): Promise<void>;
 }
 
 /**
@@ -60,11 +68,17 @@ export async function startGreeter(
   const server = new g.Server();
   let calls = 0;
   const authorities = new Set<string>();
+  const peers = new Set<string>();
   server.addService(definition, {
-    whoAmI: (call: { getHost?: () => string }, callback: (error: null, reply: Reply) => void) => {
+    whoAmI: (
+      call: { getHost?: () => string; getPeer?: () => string },
+      callback: (error: null, reply: Reply) => void,
+    ) => {
       calls++;
       const host = call.getHost?.();
       if (host !== undefined) authorities.add(host);
+      const peer = call.getPeer?.();
+      if (peer !== undefined) peers.add(peer);
       if (options.fail?.(calls)) {
         (callback as unknown as (error: Partial<grpc.ServiceError>) => void)({
           code: g.status.UNAVAILABLE,
@@ -87,6 +101,11 @@ export async function startGreeter(
     closed = true;
     server.forceShutdown();
   };
+  const shutdown = async () => {
+    if (closed) return;
+    closed = true;
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  };
   return {
     id,
     addr: bind.startsWith("unix:") ? bind : `127.0.0.1:${port}`,
@@ -94,7 +113,9 @@ export async function startGreeter(
       return calls;
     },
     authorities,
+    peers,
     close,
+    shutdown,
     [Symbol.asyncDispose]: close,
   };
 }
@@ -108,9 +129,17 @@ export interface GreeterClientOptions {
   deadlineMs?: number;
 }
 
+/** Options of one call. */
+export interface CallOptions {
+  /** The call's deadline (default: the client's `deadlineMs`). */
+  deadlineMs?: number;
+  /** Wait for a READY connection rather than fail while the channel is in TRANSIENT_FAILURE. */
+  waitForReady?: boolean;
+}
+
 export interface GreeterClient {
   /** One call: the id of the server that answered. */
-  whoAmI(options?: { deadlineMs?: number }): Promise<string>;
+  whoAmI(options?: CallOptions): Promise<string>;
   /** Calls `count` times and counts the answers by server id (failures under the key "error"). */
   spread(count: number, options?: { deadlineMs?: number }): Promise<Map<string, number>>;
   close(): void;
@@ -122,11 +151,15 @@ export function greeterClient(target: string, options: GreeterClientOptions = {}
   const g = options.grpc ?? grpc;
   const Client = g.makeGenericClientConstructor(definition, "Greeter");
   const client = new Client(target, g.credentials.createInsecure(), options.channelOptions ?? {});
-  const whoAmI = (callOptions: { deadlineMs?: number } = {}) =>
+  const whoAmI = (callOptions: CallOptions = {}) =>
     new Promise<string>((resolve, reject) => {
       const deadline = Date.now() + (callOptions.deadlineMs ?? options.deadlineMs ?? 5000);
       const call = (client as unknown as Record<string, UnaryCall>)["whoAmI"]!;
-      call.call(client, {}, { deadline }, (error, reply) => (error ? reject(error) : resolve(reply.id)));
+      // grpc-js reads waitForReady from the call's metadata options.
+      const metadata = new g.Metadata(callOptions.waitForReady ? { waitForReady: true } : {});
+      call.call(client, {}, metadata, { deadline }, (error, reply) =>
+        error ? reject(error) : resolve(reply.id),
+      );
     });
   return {
     whoAmI,

@@ -56,11 +56,12 @@ describe("metadata filters over attributes", () => {
     await expect
       .poll(async () => [...(await zoneA.spread(8)).keys()].sort(), poll)
       .toEqual(["a-object", "a-string"]);
+    // Their weights, 3 and 1, split the calls (the weighted policy, chosen because they carry weights).
     const counts = await zoneA.spread(20);
     expect(counts).toEqual(
       new Map([
-        ["a-string", 10],
-        ["a-object", 10],
+        ["a-string", 15],
+        ["a-object", 5],
       ]),
     );
 

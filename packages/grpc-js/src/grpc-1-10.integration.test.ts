@@ -1,5 +1,6 @@
 // The lowest supported grpc-js (1.10, object listener) through the same scenarios as the main suite's
-// core: resolve and spread, follow additions and removals, report an emptied service, honour ?lb=.
+// core: resolve and spread, follow additions and removals, report an emptied service, honour ?lb=, and
+// the weighted policy (1.10's shape of the load-balancer API).
 
 import { type Grpc, greeters } from "@etcd-naming/etcd-fixture/greeter";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
@@ -111,5 +112,30 @@ describe("grpc-js 1.10 (object listener)", () => {
         poll,
       )
       .toBe(`no endpoints for ${svc}`);
+  });
+
+  it("splits calls by weight and fails over with ?prefer= through the weighted policy", async () => {
+    const svc = service("weighted");
+    const [light, heavy, other] = await Promise.all([
+      server("old-light"),
+      server("old-heavy"),
+      server("old-b"),
+    ]);
+    await registerEndpoint(client, svc, light!.addr, { id: "light", metadata: "zone=a;weight=1" });
+    await registerEndpoint(client, svc, heavy!.addr, { id: "heavy", metadata: "zone=a;weight=3" });
+    await registerEndpoint(client, svc, other!.addr, { id: "b", metadata: "zone=b;weight=2" });
+    const greeter = connect(`etcd:///${svc}?prefer=zone:a`);
+    await expect
+      .poll(async () => [...(await greeter.spread(8)).keys()].sort(), poll)
+      .toEqual(["old-heavy", "old-light"]);
+    const counts = await greeter.spread(400);
+    expect(counts.get("old-b")).toBeUndefined();
+    expect(Math.abs((counts.get("old-heavy") ?? 0) - 300)).toBeLessThanOrEqual(12);
+
+    // Zone a dies (its keys stay): every call goes to zone b.
+    await Promise.all([light!.close(), heavy!.close()]);
+    await expect
+      .poll(async () => Object.fromEntries(await greeter.spread(10, { deadlineMs: 1_000 })), poll)
+      .toEqual({ "old-b": 10 });
   });
 });

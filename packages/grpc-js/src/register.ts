@@ -16,9 +16,15 @@ import { type HoldStarted, type ProtectionOptions, resolveProtection } from "./p
 import { createResolverClass, type ResolverContext } from "./resolver.js";
 import { type OutlierDetectionOptions, resolveOutlierDetection } from "./service-config.js";
 import { ServiceViews } from "./service-views.js";
-import type { LoadBalancingPolicy } from "./target.js";
+import { type LoadBalancingPolicy, POLICIES } from "./target.js";
+import { registerWeightedPolicy } from "./weighted-policy.js";
+import { MAX_WEIGHT } from "./weighting.js";
 
-/** The parts of a `@grpc/grpc-js` module the resolver registers into. */
+/**
+ * The parts of a `@grpc/grpc-js` module the resolver registers into. The weighted policy also needs its
+ * experimental load-balancer API (`registerLoadBalancerType`, `LeafLoadBalancer`, …, in every release from
+ * 1.10); without it, channels keep to round_robin.
+ */
 export interface GrpcModule {
   experimental: { registerResolver(scheme: string, resolverClass: never): void };
   Metadata: new () => unknown;
@@ -32,7 +38,11 @@ export interface RegisterEtcdResolverOptions {
   source?: NamingSource;
   /** The URI scheme to register (default `"etcd"`), so targets read `etcd:///my-service`. */
   scheme?: string;
-  /** The policy of targets without `?lb=` (default `"round_robin"`, unlike grpc's own default). */
+  /**
+   * The policy of targets without `?lb=` or `?prefer=`. Not given: automatic, `"weighted"` while any
+   * endpoint of the channel carries a `weight` attribute and `"round_robin"` otherwise (unlike grpc's own
+   * default, pick_first). Given, it is used whatever the weights.
+   */
   defaultLoadBalancing?: LoadBalancingPolicy;
   /** The grpc-js module to register into (default: the `@grpc/grpc-js` this package resolves). */
   grpc?: GrpcModule;
@@ -147,10 +157,10 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   if (owner === undefined || (options.client !== undefined && options.source !== undefined)) {
     throw invalidOptions("give exactly one of client (an etcd3 client) or source");
   }
-  const defaultPolicy = options.defaultLoadBalancing ?? "round_robin";
-  if (defaultPolicy !== "round_robin" && defaultPolicy !== "pick_first") {
+  const defaultPolicy = options.defaultLoadBalancing ?? null;
+  if (defaultPolicy !== null && !POLICIES.includes(defaultPolicy)) {
     throw invalidOptions(
-      `defaultLoadBalancing must be "round_robin" or "pick_first", got ${JSON.stringify(defaultPolicy)}`,
+      `defaultLoadBalancing must be one of ${POLICIES.map((p) => JSON.stringify(p)).join(", ")}, got ${JSON.stringify(defaultPolicy)}`,
     );
   }
   const grpc = options.grpc ?? (grpcJs as unknown as GrpcModule);
@@ -199,6 +209,8 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   const views = new ServiceViews(source, { clock, logger, coalesceMs });
   const resolvers = new Set<{ destroy(): void }>();
   const warned = new Set<string>();
+  const weightedPolicy = registerWeightedPolicy(grpc);
+  let warnedUnavailable = false;
   let closed = false;
   let closing: Promise<void> | undefined;
 
@@ -253,6 +265,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     holding,
     released,
     defaultPolicy,
+    weightedPolicy,
     clock,
     minUpdateIntervalMs,
     maxUpdateIntervalMs,
@@ -273,6 +286,24 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
         key,
         addr,
       });
+    },
+    warnInvalidWeight(service, key, value) {
+      const id = `weight\u0000${key}\u0000${value}`;
+      if (warned.has(id)) return;
+      if (warned.size >= 10_000) warned.clear();
+      warned.add(id);
+      warn(
+        `${printableKey(key)}: weight ${JSON.stringify(value)} is not a whole number from 1 to ${MAX_WEIGHT}; it counts as 1`,
+        { service, key, weight: value },
+      );
+    },
+    weightedUnavailable() {
+      if (warnedUnavailable) return;
+      warnedUnavailable = true;
+      warn(
+        "weights and ?prefer= need the experimental load-balancer API of @grpc/grpc-js (1.10 or later), which this grpc module lacks; channels use round_robin",
+        {},
+      );
     },
     warn(message, cause) {
       warn(message, { error: cause });

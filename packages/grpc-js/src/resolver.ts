@@ -2,14 +2,13 @@ import { redactSecrets } from "@etcd-naming/codec";
 import type { Clock } from "@etcd-naming/watcher";
 import { ResolverError } from "./errors.js";
 import { adaptListener, type ResolutionSink } from "./listener.js";
+import { PolicyChoice } from "./policy-choice.js";
 import { type HoldStarted, RemovalGuard, type ResolvedProtection } from "./protection.js";
 import { selectEndpoints } from "./select.js";
 import {
   channelConfigWins,
   DEFAULT_OUTLIER_DETECTION,
-  type PolicyServiceConfig,
   type ResolvedOutlierDetection,
-  serviceConfigFor,
 } from "./service-config.js";
 import type { ViewShare } from "./service-views.js";
 import { RendezvousSubset } from "./subset.js";
@@ -18,7 +17,10 @@ import { type EtcdTarget, type LoadBalancingPolicy, parseEtcdTarget, type Target
 /** What every resolver of one registration shares. */
 export interface ResolverContext {
   readonly scheme: string;
-  readonly defaultPolicy: LoadBalancingPolicy;
+  /** The registration's `defaultLoadBalancing`; null when not given (automatic: weighted or round_robin). */
+  readonly defaultPolicy: LoadBalancingPolicy | null;
+  /** Whether the weighted policy is registered in the grpc-js of this registration. */
+  readonly weightedPolicy: boolean;
   readonly clock: Clock;
   /** The shortest time between two listener calls of one channel. */
   readonly minUpdateIntervalMs: number;
@@ -35,6 +37,10 @@ export interface ResolverContext {
   acquire(service: string): ViewShare;
   newMetadata(): unknown;
   warnInvalidAddress(service: string, key: string, addr: string): void;
+  /** An endpoint's weight attribute is not a valid weight (it counts as 1). */
+  warnInvalidWeight(service: string, key: string, value: string): void;
+  /** The weighted policy was wanted and this grpc-js cannot run it. */
+  weightedUnavailable(): void;
   warn(message: string, cause?: unknown): void;
   /** A channel of `service` began holding endpoints an update removed. */
   holding(service: string, started: HoldStarted): void;
@@ -102,7 +108,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
   class EtcdResolver {
     readonly #target: EtcdTarget;
     readonly #sink: ResolutionSink;
-    readonly #serviceConfig: PolicyServiceConfig | null;
+    readonly #policy: PolicyChoice;
     readonly #subset: RendezvousSubset | undefined;
     readonly #guard = new RemovalGuard(context.protection);
     #share: ViewShare | null = null;
@@ -133,9 +139,15 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       if (context.closed) throw closedError(context.scheme);
       this.#target = parseEtcdTarget(target, context.scheme);
       this.#sink = adaptListener(listener, context.newMetadata);
-      this.#serviceConfig = channelConfigWins(channelOptions)
-        ? null
-        : serviceConfigFor(this.#target.policy ?? context.defaultPolicy, outlierFor(this.#target, context));
+      const service = this.#target.service;
+      this.#policy = new PolicyChoice(this.#target, {
+        defaultPolicy: context.defaultPolicy,
+        weightedPolicy: context.weightedPolicy,
+        outlier: outlierFor(this.#target, context),
+        channelWins: channelConfigWins(channelOptions),
+        invalidWeight: (key, value) => context.warnInvalidWeight(service, key, value),
+        weightedUnavailable: () => context.weightedUnavailable(),
+      });
       this.#subset = this.#target.subset === undefined ? undefined : new RendezvousSubset(context.subsetSeed);
       this.#spacingMs = context.minUpdateIntervalMs;
     }
@@ -178,6 +190,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       this.#failedAt = Number.NEGATIVE_INFINITY;
       this.#lastCallAt = Number.NEGATIVE_INFINITY;
       this.#guard.reset();
+      this.#policy.reset();
     }
 
     #start(): void {
@@ -238,7 +251,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
               : "etcd unavailable";
           // The status reaches every call: etcd3's errors quote its target, with any password in it.
           const details = redactSecrets(`cannot resolve ${service}: ${why} (${cause.message})`);
-          const report = () => this.#sink.error(details, this.#serviceConfig);
+          const report = () => this.#sink.error(details, this.#policy.base);
           this.#call(`error:${details}`, report, report, repeat);
         } else if (repeat && this.#failure !== null) {
           this.#send(this.#failure);
@@ -255,6 +268,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
             ? undefined
             : { prefix: `${service}/`, levels: this.#target.depth },
         onInvalidAddress: (key, addr) => context.warnInvalidAddress(service, key, addr),
+        withAttributes: this.#policy.needsAttributes,
       });
       const now = context.clock.now();
       const { endpoints, ids, recheckAt, started, released } = this.#guard.guard(selected, now);
@@ -264,8 +278,10 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       if (recheckAt !== undefined) this.#schedule(Math.max(0, recheckAt - now));
       if (endpoints.length > 0) {
         this.#hadEndpoints = true;
-        // What the channel was told, by address (each endpoint has one), to send an unchanged set only once.
-        this.#call(`ok:${ids.join(",")}`, () => this.#sink.endpoints(endpoints, this.#serviceConfig));
+        // What the channel was told, by address (each endpoint has one) and with the weights, to send an
+        // unchanged set only once.
+        const { config, signature } = this.#policy.forEndpoints(selected, ids);
+        this.#call(`ok:${signature}${ids.join(",")}`, () => this.#sink.endpoints(endpoints, config));
         return;
       }
       // A service that never had endpoints stays silent so calls wait for one (up to their deadline); one

@@ -26,6 +26,17 @@ export interface Selection {
   depth?: { prefix: string; levels: number } | undefined;
   /** Called for every endpoint whose address cannot be dialled. */
   onInvalidAddress?: ((key: string, addr: string) => void) | undefined;
+  /** Also return each kept endpoint's attributes (for weights and `?prefer=`). */
+  withAttributes?: boolean | undefined;
+}
+
+/** The endpoints kept, in key order: their keys, grpc-js endpoints and address ids, in the same order. */
+export interface Selected {
+  keys: string[];
+  endpoints: GrpcEndpoint[];
+  ids: string[];
+  /** Each endpoint's attributes, when the selection asked for them. */
+  attributes?: Attributes[];
 }
 
 /**
@@ -89,21 +100,20 @@ function inKeyOrder(endpoints: readonly RegisteredEndpoint[]): boolean {
  * key order, so equal inputs give equal outputs. A watcher's snapshot is already in key order (the
  * watcher sorts its set once per change) and is used as it is; any other input is sorted first.
  */
-export function selectEndpoints(
-  endpoints: readonly RegisteredEndpoint[],
-  selection: Selection,
-): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
+export function selectEndpoints(endpoints: readonly RegisteredEndpoint[], selection: Selection): Selected {
   const sorted = inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
   const keys: string[] = [];
   const found: { address: SubchannelAddress; id: string }[] = [];
+  const attributes: Attributes[] | undefined = selection.withAttributes ? [] : undefined;
   const seen = new SpreadSet(sorted.length);
   const depth = selection.depth;
   const filtered = Object.keys(selection.filters).length > 0;
   for (const endpoint of sorted) {
     if (depth !== undefined && levelsBelow(endpoint.key, depth.prefix) > depth.levels) continue;
+    let own: Attributes | undefined;
     if (filtered) {
-      const attributes = endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes;
-      if (!matchesAttributes(attributes, selection.filters)) continue;
+      own = endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes;
+      if (!matchesAttributes(own, selection.filters)) continue;
     }
     const address = parsed(endpoint);
     if (address === null) {
@@ -113,28 +123,34 @@ export function selectEndpoints(
     if (!seen.add(address.id)) continue;
     keys.push(endpoint.key);
     found.push(address);
+    attributes?.push(own ?? endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes);
   }
   if (selection.subset !== undefined && selection.subsetSize !== undefined) {
     const chosen = new Set(selection.subset.select(keys, selection.subsetSize));
     const kept: string[] = [];
     const picked: { address: SubchannelAddress; id: string }[] = [];
+    const keptAttributes: Attributes[] | undefined = attributes && [];
     for (let i = 0; i < keys.length; i++) {
       if (!chosen.has(keys[i]!)) continue;
       kept.push(keys[i]!);
       picked.push(found[i]!);
+      keptAttributes?.push(attributes![i]!);
     }
-    return selected(kept, picked);
+    return selected(kept, picked, keptAttributes);
   }
-  return selected(keys, found);
+  return selected(keys, found, attributes);
 }
 
 function selected(
   keys: string[],
   picked: readonly { address: SubchannelAddress; id: string }[],
-): { keys: string[]; endpoints: GrpcEndpoint[]; ids: string[] } {
-  return {
+  attributes: Attributes[] | undefined,
+): Selected {
+  const result: Selected = {
     keys,
     endpoints: picked.map(({ address }) => ({ addresses: [address] })),
     ids: picked.map(({ id }) => id),
   };
+  if (attributes !== undefined) result.attributes = attributes;
+  return result;
 }

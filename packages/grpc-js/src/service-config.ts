@@ -1,4 +1,5 @@
 import type { LoadBalancingPolicy } from "./target.js";
+import { WEIGHTED_POLICY, type WeightedPolicyConfig } from "./weighting.js";
 
 /** The service config the resolver hands grpc-js: only the load-balancing policy. */
 export interface PolicyServiceConfig {
@@ -84,13 +85,18 @@ function duration(ms: number): { seconds: number; nanos: number } {
 
 /**
  * A service config selecting `policy`, in the shape both grpc-js 1.10 and 1.14 accept; with `outlier`,
- * the policy runs as the child of grpc-js's `outlier_detection` (failure-percentage ejection).
+ * the policy runs as the child of grpc-js's `outlier_detection` (failure-percentage ejection). The
+ * weighted policy takes `weighted` as its config (its endpoints' weights; none by default).
  */
 export function serviceConfigFor(
   policy: LoadBalancingPolicy,
   outlier: ResolvedOutlierDetection | null = null,
+  weighted: WeightedPolicyConfig = { endpoints: [] },
 ): PolicyServiceConfig {
-  if (outlier === null) return { loadBalancingConfig: [{ [policy]: {} }], methodConfig: [] };
+  const child: Record<string, Record<string, unknown>> = policy === "weighted"
+    ? { [WEIGHTED_POLICY]: { ...weighted } }
+    : { [policy]: {} };
+  if (outlier === null) return { loadBalancingConfig: [child], methodConfig: [] };
   return {
     loadBalancingConfig: [
       {
@@ -105,7 +111,7 @@ export function serviceConfigFor(
             minimum_hosts: outlier.minimumHosts,
             request_volume: outlier.requestVolume,
           },
-          child_policy: [{ [policy]: {} }],
+          child_policy: [child],
         },
       },
     ],

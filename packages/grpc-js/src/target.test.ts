@@ -93,6 +93,24 @@ describe("parseEtcdTarget", () => {
     expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
   });
 
+  it("reads ?lb=weighted and ?prefer=<attribute>:<value> (the value is everything after the first colon)", () => {
+    expect(parseEtcdTarget(uri("etcd:///svc?lb=weighted"), "etcd").policy).toBe("weighted");
+    const target = parseEtcdTarget(uri("etcd:///svc?prefer=zone:us-east-1a&tier=gold"), "etcd");
+    expect(target.prefer).toEqual({ attribute: "zone", value: "us-east-1a" });
+    expect({ ...target.filters }).toEqual({ tier: "gold" });
+    expect(target.policy).toBeUndefined();
+    expect(
+      parseEtcdTarget(uri("etcd:///svc?prefer=url:http%3A%2F%2Fa:1&lb=weighted"), "etcd").prefer,
+    ).toEqual({
+      attribute: "url",
+      value: "http://a:1",
+    });
+    expect(parseEtcdTarget(uri("etcd:///svc?prefer=canary:"), "etcd").prefer).toEqual({
+      attribute: "canary",
+      value: "",
+    });
+  });
+
   it("rejects etcd://svc with a message showing the right form", () => {
     expect(failure("etcd://svc").message).toContain('"etcd:///svc"');
     expect(failure("etcd://foo/bar").message).toContain('"etcd:///foo/bar"');
@@ -110,7 +128,7 @@ describe("parseEtcdTarget", () => {
   });
 
   it.each([
-    ["etcd:///svc?lb=random", "lb must be one of round_robin, pick_first"],
+    ["etcd:///svc?lb=random", "lb must be one of round_robin, pick_first, weighted"],
     ["etcd:///svc?subset=0", "subset must be a whole number"],
     ["etcd:///svc?subset=-3", "subset must be a whole number"],
     ["etcd:///svc?subset=2.5", "subset must be a whole number"],
@@ -118,6 +136,11 @@ describe("parseEtcdTarget", () => {
     ["etcd:///svc?depth=65", "depth must be a whole number from 1 to 64"],
     ["etcd:///svc?depth=one", "depth must be a whole number from 1 to 64"],
     ["etcd:///svc?outlier=yes", 'outlier must be "on" or "off"'],
+    ["etcd:///svc?prefer=zone", "prefer must be <attribute>:<value>"],
+    ["etcd:///svc?prefer=:a", "prefer must be <attribute>:<value>"],
+    ["etcd:///svc?prefer=zo%20ne:a", "prefer must be <attribute>:<value>"],
+    ["etcd:///svc?prefer=zone:a&lb=round_robin", "prefer needs the weighted policy: drop lb=round_robin"],
+    ["etcd:///svc?lb=pick_first&prefer=zone:a", "or write lb=weighted"],
     // The codec's wording since both parse with its grammar.
     ["etcd:///svc?zone=a&zone=b", 'repeats the parameter "zone"'],
     ["etcd:///svc?=a", "has a parameter without a name"],

@@ -1,10 +1,15 @@
-import { NamingError, parseTarget, type Target } from "@etcd-naming/codec";
+import { isAttributeKey, NamingError, parseTarget, type Target } from "@etcd-naming/codec";
 import { ResolverError } from "./errors.js";
+import type { Preference } from "./weighting.js";
 
-/** The load-balancing policies a target or a registration may choose. */
-export type LoadBalancingPolicy = "round_robin" | "pick_first";
+/**
+ * The load-balancing policies a target or a registration may choose: grpc-js's `round_robin` and
+ * `pick_first`, or `weighted` (this package's policy: calls split by the endpoints' `weight` attribute,
+ * and `?prefer=`).
+ */
+export type LoadBalancingPolicy = "round_robin" | "pick_first" | "weighted";
 
-const POLICIES: readonly LoadBalancingPolicy[] = ["round_robin", "pick_first"];
+export const POLICIES: readonly LoadBalancingPolicy[] = ["round_robin", "pick_first", "weighted"];
 
 /** The parts of a channel target grpc-js hands to a resolver (its `GrpcUri`). */
 export interface TargetUri {
@@ -30,10 +35,15 @@ export interface EtcdTarget {
   depth?: number;
   /** `?outlier=on|off`: outlier detection for this channel, over the registration's default. */
   outlier?: boolean;
+  /**
+   * `?prefer=<attribute>:<value>`: every call goes to the endpoints whose attribute has that value while
+   * one of them is connected, to the others otherwise (the weighted policy).
+   */
+  prefer?: Preference;
 }
 
 /** Query parameters with a meaning of their own; every other parameter filters on metadata. */
-export const RESERVED_PARAMS: readonly string[] = ["lb", "subset", "depth", "outlier"];
+export const RESERVED_PARAMS: readonly string[] = ["lb", "subset", "depth", "outlier", "prefer"];
 
 const MAX_SUBSET = 1_000_000;
 const MAX_DEPTH = 64;
@@ -109,9 +119,22 @@ export function parseEtcdTarget(uri: TargetUri, scheme: string): EtcdTarget {
       if (value !== "on" && value !== "off")
         throw invalid(shown, `outlier must be "on" or "off", got "${value}"`);
       target.outlier = value === "on";
+    } else if (name === "prefer") {
+      const colon = value.indexOf(":");
+      const attribute = value.slice(0, colon);
+      if (colon === -1 || !isAttributeKey(attribute)) {
+        throw invalid(
+          shown,
+          `prefer must be <attribute>:<value> with an attribute key of A-Z a-z 0-9 _ - . (e.g. "zone:us-east-1a"), got "${value}"`,
+        );
+      }
+      target.prefer = { attribute, value: value.slice(colon + 1) };
     } else {
       target.filters[name] = value;
     }
+  }
+  if (target.prefer !== undefined && target.policy !== undefined && target.policy !== "weighted") {
+    throw invalid(shown, `prefer needs the weighted policy: drop lb=${target.policy} or write lb=weighted`);
   }
   return target;
 }

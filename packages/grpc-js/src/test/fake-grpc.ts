@@ -2,6 +2,7 @@
 // driven directly with a listener of either shape.
 import type { GrpcModule } from "../register.js";
 import type { TargetUri } from "../target.js";
+import { fakeBalancerApi } from "./fake-balancer.js";
 
 export interface RegisteredClass {
   new (
@@ -18,17 +19,25 @@ export interface FakeGrpc extends GrpcModule {
   readonly registered: Map<string, RegisteredClass>;
 }
 
-export function fakeGrpc(): FakeGrpc {
+/**
+ * A fake grpc-js module; with `loadBalancers`, it also has the experimental load-balancer API (a fake one,
+ * see fake-balancer.ts) that the weighted policy registers into.
+ */
+export function fakeGrpc(options: { loadBalancers?: boolean } = {}): FakeGrpc {
   const registered = new Map<string, RegisteredClass>();
-  return {
-    registered,
-    experimental: {
-      registerResolver(scheme: string, resolverClass: never) {
-        registered.set(scheme, resolverClass as RegisteredClass);
-      },
-    },
-    Metadata: FakeMetadata,
+  const registerResolver = (scheme: string, resolverClass: never) => {
+    registered.set(scheme, resolverClass as RegisteredClass);
   };
+  if (options.loadBalancers) {
+    const balancers = fakeBalancerApi();
+    return {
+      registered,
+      experimental: { ...balancers.experimental, registerResolver },
+      connectivityState: balancers.connectivityState,
+      Metadata: FakeMetadata,
+    } as FakeGrpc;
+  }
+  return { registered, experimental: { registerResolver }, Metadata: FakeMetadata };
 }
 
 /** grpc-js's split of a target string into scheme, authority and path. */
