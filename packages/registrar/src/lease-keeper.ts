@@ -368,10 +368,11 @@ export class LeaseKeeper {
           for (const d of batch) d.done.reject(wrapped);
           continue;
         }
-        const keys = batch.map((d) => printableKey(d.key));
+        // One string, as every field the logger redacts: it does not look inside arrays.
+        const keys = batch.map((d) => printableKey(d.key)).join(", ");
         this.options.logger.warn?.(
           { keys, err: error },
-          `deleting ${keys.join(", ")} failed, retrying: ${String(error)}`,
+          `deleting ${keys} failed, retrying: ${String(error)}`,
         );
         this.deletes.unshift(...batches.slice(i).flat());
         ok = false;
