@@ -50,8 +50,8 @@ export async function settledHeap(): Promise<number> {
 
 /** Warnings go to stderr with a prefix, debug chatter nowhere: the report is on stdout. */
 export const quietLogger: WatcherLogger = {
-  warn: (message) => console.error(`[bench] warn: ${message}`),
-  error: (message) => console.error(`[bench] error: ${message}`),
+  warn: (_fields, message) => console.error(`[bench] warn: ${message}`),
+  error: (_fields, message) => console.error(`[bench] error: ${message}`),
 };
 
 /** A Go-compatible endpoint address unique to sample `i`, so each put changes what every path sees. */

@@ -53,7 +53,7 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
   /** Registers the server under `service` with `metadata`; resolves with the warnings register() logged. */
   async function registerServer(service: string, metadata: RegisterOptions["metadata"]): Promise<string[]> {
     const warnings: string[] = [];
-    const logger = { warn: (message: string) => warnings.push(message) };
+    const logger = { warn: (_fields: Record<string, unknown>, message: string) => warnings.push(message) };
     registrations.push(await register({ client, service, addr: server.addr, metadata, ttl: 10, logger }));
     return warnings;
   }

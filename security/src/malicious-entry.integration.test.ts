@@ -13,7 +13,7 @@ const etcd = useTestEtcd();
 const ns = etcd.namespace;
 const poll = { timeout: 10_000, interval: 50 };
 const warnings: string[] = [];
-const logger = { warn: (message: string) => warnings.push(message) };
+const logger = { warn: (_fields: Record<string, unknown>, message: string) => warnings.push(message) };
 
 const nested = (depth: number): string => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
 const hostile: Record<string, string> = {

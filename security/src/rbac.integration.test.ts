@@ -25,12 +25,12 @@ const outsider = { user: "other-svc", password: secretPassword("outsider") };
 const pauser = { user: "pausing-svc", password: secretPassword("pauser") };
 const passwords = [writer.password, reader.password, outsider.password, pauser.password];
 const logged: string[] = [];
-const logger = {
-  warn: (message: string) => logged.push(message),
-  info: (message: string) => logged.push(message),
-  debug: (message: string) => logged.push(message),
-  error: (message: string) => logged.push(message),
-};
+/** Each line as its message and its fields, errors with their message and stack. */
+const log = (fields: Record<string, unknown>, message: string) =>
+  logged.push(
+    `${message} ${JSON.stringify(fields, (_k, v) => (v instanceof Error ? `${v.message}\n${v.stack}` : v))}`,
+  );
+const logger = { warn: log, info: log, debug: log, error: log };
 
 /** Counts the unary calls a client makes, by method, to prove nothing retries in a tight loop. */
 function counted(): { calls: Map<string, number>; options: Partial<IOptions> } {

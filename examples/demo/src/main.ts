@@ -325,8 +325,8 @@ async function main(): Promise<number> {
     resolver = registerEtcdResolver({
       client: etcdClient,
       logger: {
-        warn: (message) => ui.event(ui.paint("dim", `resolver: ${message}`)),
-        error: (message) => ui.event(ui.paint("dim", `resolver: ${message}`)),
+        warn: (_fields, message) => ui.event(ui.paint("dim", `resolver: ${message}`)),
+        error: (_fields, message) => ui.event(ui.paint("dim", `resolver: ${message}`)),
       },
     });
     const channel = new GreeterClient(target, grpc.credentials.createInsecure());

@@ -76,7 +76,7 @@ export async function registerCommand(
     key,
     ttl,
     ...(endpoint.metadata !== undefined ? { metadata: endpoint.metadata } : {}),
-    logger: { warn: (message) => out.warn(message.replace(/^etcd-naming: /, "")) },
+    logger: { warn: (_fields, message) => out.warn(message) },
   });
   let first: { registration: Registration } | { signal: string };
   try {

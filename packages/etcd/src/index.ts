@@ -22,7 +22,7 @@ export type {
 export { etcdPool, namespacePrefix, poolShapeProblems } from "./etcd3-pool.js";
 export type { ListOptions, PrefixListerOptions, PrefixListing } from "./list-prefix.js";
 export { PrefixLister } from "./list-prefix.js";
-export type { ConsoleLogger, Logger } from "./logger.js";
+export type { ConsoleLogger, LogFields, Logger } from "./logger.js";
 export { consoleLogger, redactingLogger } from "./logger.js";
 export type { ManualClock, ManualClockOptions } from "./manual-clock.js";
 export { createManualClock } from "./manual-clock.js";

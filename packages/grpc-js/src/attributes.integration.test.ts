@@ -17,7 +17,7 @@ let handle: EtcdResolverHandle;
 const warnings: string[] = [];
 
 beforeAll(() => {
-  handle = registerEtcdResolver({ client, logger: { warn: (message) => warnings.push(message) } });
+  handle = registerEtcdResolver({ client, logger: { warn: (_fields, message) => warnings.push(message) } });
 });
 
 afterAll(async () => {

@@ -1,3 +1,4 @@
+export type { LogFields, Logger } from "@etcd-naming/etcd";
 export type { SubchannelAddress, TcpAddress, UnixAddress } from "./address.js";
 export { DEFAULT_PORT, parseAddress } from "./address.js";
 export type { ResolverErrorCode } from "./errors.js";

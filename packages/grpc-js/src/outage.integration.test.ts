@@ -24,7 +24,10 @@ beforeAll(async () => {
   client = new Etcd3({ hosts: etcd.endpoints, dialTimeout: 1_000 });
   handle = registerEtcdResolver({
     client,
-    logger: { warn: (message) => warnings.push(message), error: (message) => warnings.push(message) },
+    logger: {
+      warn: (_fields, message) => warnings.push(message),
+      error: (_fields, message) => warnings.push(message),
+    },
   });
 });
 

@@ -22,7 +22,11 @@ let clock: ManualClock;
 let source: MemorySource;
 let handle: EtcdResolverHandle;
 const warnings: string[] = [];
-const logger = { warn: (message: string) => warnings.push(message) };
+const logger = {
+  warn: (_fields: object, message: string) => {
+    warnings.push(message);
+  },
+};
 
 function register(options: Partial<RegisterEtcdResolverOptions> = {}, loadBalancers = true): void {
   grpc = fakeGrpc({ loadBalancers });

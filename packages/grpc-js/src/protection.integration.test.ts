@@ -15,11 +15,20 @@ const tracked = greeters();
 const HOLD_MS = 3_000;
 let handle: EtcdResolverHandle;
 const events: ProtectedEvent[] = [];
+/** What the logger got: the hold's warning and its end, by level. */
+const logged: { level: string; fields: Record<string, unknown>; message: string }[] = [];
 const poll = { timeout: 15_000, interval: 50 };
 const service = (name: string) => `${etcd.namespace}/${name}`;
 
 beforeAll(() => {
-  handle = registerEtcdResolver({ client, protection: { holdMs: HOLD_MS } });
+  handle = registerEtcdResolver({
+    client,
+    protection: { holdMs: HOLD_MS },
+    logger: {
+      warn: (fields, message) => logged.push({ level: "warn", fields, message }),
+      info: (fields, message) => logged.push({ level: "info", fields, message }),
+    },
+  });
   handle.on("protected", (event) => events.push(event));
 });
 
@@ -79,6 +88,20 @@ describe("mass-removal protection", () => {
     expect(failures).toEqual([]);
     // One event for the hold, however many updates it covered.
     expect(events.slice(before)).toHaveLength(1);
+    // And one warning with the same figures, as fields; the end of the hold is news too.
+    const mine = logged.filter((line) => line.fields["service"] === svc);
+    expect(mine).toEqual([
+      {
+        level: "warn",
+        fields: { component: "grpc-js", service: svc, removed: 9, total: 10, holdMs: HOLD_MS },
+        message: expect.stringContaining(`protecting ${svc}`),
+      },
+      {
+        level: "info",
+        fields: { component: "grpc-js", service: svc },
+        message: expect.stringContaining("hold ended"),
+      },
+    ]);
   });
 
   it("reports a service emptied on purpose once the hold is over, and does not hold it again", async () => {

@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { printableKey } from "@etcd-naming/codec";
-import { consoleLogger, redactingLogger } from "@etcd-naming/etcd";
+import { consoleLogger, type Logger, redactingLogger } from "@etcd-naming/etcd";
 import {
   type Clock,
   createEtcd3Source,
   MAX_TIMER_MS,
   type NamingSource,
   systemClock,
-  type WatcherLogger,
 } from "@etcd-naming/watcher";
 import * as grpcJs from "@grpc/grpc-js";
 import type { Namespace } from "etcd3";
@@ -72,8 +71,13 @@ export interface RegisterEtcdResolverOptions {
    * lists it. A target's `?outlier=on|off` overrides it for its channel.
    */
   outlierDetection?: OutlierDetectionOptions | boolean;
-  /** Diagnostics: skipped keys, undiallable addresses, lost connections (default: `console`). */
-  logger?: WatcherLogger;
+  /**
+   * Diagnostics: skipped keys, undiallable addresses, lost connections, protection holds (default:
+   * warnings and errors to `console`). pino's and bunyan's `(fields, message)` shape: `pino()`, a bunyan
+   * logger or `console` plug in as they are. The resolver's own lines carry `component: "grpc-js"`, its
+   * watches' `component: "watcher"`; both carry `service`.
+   */
+  logger?: Logger;
   /** Time provider for update spacing and the watcher's timers (default: the system clock). */
   clock?: Clock;
 }
@@ -108,7 +112,7 @@ const BUILT_IN_SCHEMES = new Set(["dns", "unix", "unix-abstract", "ipv4", "ipv6"
 // One seed per process: restarts reshuffle subsets, but a running client keeps its own.
 const processSeed = randomBytes(16).toString("hex");
 
-const toConsole = consoleLogger("[etcd-naming/grpc-js]");
+const toConsole = consoleLogger();
 
 interface Registration {
   readonly handle: EtcdResolverHandle;
@@ -202,8 +206,8 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     );
   }
 
-  // Redacting once, here: the watcher takes this logger as it is.
-  const logger = redactingLogger(options.logger ?? toConsole);
+  // Redacting once, here: the watcher takes this logger as it is (and names itself in its lines).
+  const logger = redactingLogger(options.logger ?? toConsole, { component: "grpc-js" });
   const clock = options.clock ?? systemClock;
   const source = options.source ?? createEtcd3Source(options.client!, { clock });
   const views = new ServiceViews(source, { clock, logger, coalesceMs });
@@ -214,14 +218,6 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   let closed = false;
   let closing: Promise<void> | undefined;
 
-  const warn = (message: string, fields: Record<string, unknown>) => {
-    try {
-      logger.warn?.(message, fields);
-    } catch {
-      // A failing logger must not break resolution.
-    }
-  };
-
   // One warning and one event per service and hold, however many channels of it hold.
   const holds = new Map<string, number>();
   const protectedListeners = new Set<(event: ProtectedEvent) => void>();
@@ -230,32 +226,29 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     if ((holds.get(service) ?? Number.NEGATIVE_INFINITY) > now) return;
     holds.set(service, now + started.holdMs);
     const share = Math.round((started.removed / started.total) * 100);
-    warn(
+    // The logger ignores its own failures (it comes from redactingLogger): they never break resolution.
+    logger.warn?.(
+      { service, removed: started.removed, total: started.total, holdMs: started.holdMs },
       `protecting ${service}: an update would remove ${started.removed} of its ${started.total} endpoints ` +
         `(${share} %) at once; channels keep them for ${started.holdMs} ms before applying it`,
-      { service, removed: started.removed, total: started.total, holdMs: started.holdMs },
     );
     const event: ProtectedEvent = { service, ...started };
     for (const listener of [...protectedListeners]) {
       try {
         listener(event);
       } catch (error) {
-        warn(`a "protected" listener threw`, { error });
+        logger.warn?.({ service, err: error }, `a "protected" listener threw`);
       }
     }
   };
   const released = (service: string, why: "expired" | "recovered") => {
     if (!holds.delete(service)) return;
-    try {
-      logger.info?.(
-        why === "expired"
-          ? `${service}: the protection hold ended; channels now use the registry's endpoints`
-          : `${service}: the removed endpoints came back; the protection hold ended early`,
-        { service },
-      );
-    } catch {
-      // A failing logger must not break resolution.
-    }
+    logger.info?.(
+      { service },
+      why === "expired"
+        ? `${service}: the protection hold ended; channels now use the registry's endpoints`
+        : `${service}: the removed endpoints came back; the protection hold ended early`,
+    );
   };
 
   const context: ResolverContext = {
@@ -281,32 +274,33 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
       // Bounded so a registry full of junk cannot grow this set forever.
       if (warned.size >= 10_000) warned.clear();
       warned.add(id);
-      warn(`skipping ${printableKey(key)}: cannot dial address ${JSON.stringify(addr)}`, {
-        service,
-        key,
-        addr,
-      });
+      const shown = printableKey(key);
+      logger.warn?.(
+        { service, key: shown, addr },
+        `skipping ${shown}: cannot dial address ${JSON.stringify(addr)}`,
+      );
     },
     warnInvalidWeight(service, key, value) {
       const id = `weight\u0000${key}\u0000${value}`;
       if (warned.has(id)) return;
       if (warned.size >= 10_000) warned.clear();
       warned.add(id);
-      warn(
-        `${printableKey(key)}: weight ${JSON.stringify(value)} is not a whole number from 1 to ${MAX_WEIGHT}; it counts as 1`,
-        { service, key, weight: value },
+      const shown = printableKey(key);
+      logger.warn?.(
+        { service, key: shown, weight: value },
+        `${shown}: weight ${JSON.stringify(value)} is not a whole number from 1 to ${MAX_WEIGHT}; it counts as 1`,
       );
     },
     weightedUnavailable() {
       if (warnedUnavailable) return;
       warnedUnavailable = true;
-      warn(
-        "weights and ?prefer= need the experimental load-balancer API of @grpc/grpc-js (1.10 or later), which this grpc module lacks; channels use round_robin",
+      logger.warn?.(
         {},
+        "weights and ?prefer= need the experimental load-balancer API of @grpc/grpc-js (1.10 or later), which this grpc module lacks; channels use round_robin",
       );
     },
-    warn(message, cause) {
-      warn(message, { error: cause });
+    warn(service, message, cause) {
+      logger.warn?.({ service, err: cause }, message);
     },
     attach: (resolver) => resolvers.add(resolver),
     detach: (resolver) => resolvers.delete(resolver),

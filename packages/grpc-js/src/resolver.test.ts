@@ -406,9 +406,15 @@ describe("registry values", () => {
     for (const { resolver } of channels) resolver.updateResolution();
     await run(20);
     for (const { addresses } of channels) expect(addresses()).toEqual([{ host: "10.0.0.1", port: 80 }]);
-    const warnings = logger.warn.mock.calls.filter(([message]) => String(message).includes("svc/bad"));
+    const warnings = logger.warn.mock.calls.filter(([, message]) => String(message).includes("svc/bad"));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]![0]).toContain('cannot dial address "http://10.0.0.2:80"');
+    expect(warnings[0]![1]).toContain('cannot dial address "http://10.0.0.2:80"');
+    expect(warnings[0]![0]).toEqual({
+      component: "grpc-js",
+      service: "svc",
+      key: "svc/bad",
+      addr: "http://10.0.0.2:80",
+    });
     for (const { resolver } of channels) resolver.destroy();
   });
 

@@ -41,7 +41,7 @@ export interface ResolverContext {
   warnInvalidWeight(service: string, key: string, value: string): void;
   /** The weighted policy was wanted and this grpc-js cannot run it. */
   weightedUnavailable(): void;
-  warn(message: string, cause?: unknown): void;
+  warn(service: string, message: string, cause?: unknown): void;
   /** A channel of `service` began holding endpoints an update removed. */
   holding(service: string, started: HoldStarted): void;
   /** A channel of `service` stopped holding them. */
@@ -202,7 +202,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       } catch (error) {
         this.#active = false;
         context.detach(this);
-        context.warn(`cannot watch ${this.#target.service}`, error);
+        context.warn(this.#target.service, `cannot watch ${this.#target.service}`, error);
         return;
       }
       this.#share = share;
@@ -323,7 +323,11 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       try {
         report();
       } catch (error) {
-        context.warn(`the grpc-js channel rejected the endpoints of ${this.#target.service}`, error);
+        context.warn(
+          this.#target.service,
+          `the grpc-js channel rejected the endpoints of ${this.#target.service}`,
+          error,
+        );
       }
       const finished = context.clock.now();
       this.#lastCallAt = finished;

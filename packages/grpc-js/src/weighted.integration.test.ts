@@ -21,7 +21,11 @@ beforeAll(() => {
   handle = registerEtcdResolver({
     client,
     outlierDetection: false,
-    logger: { warn: (message) => warnings.push(message) },
+    logger: {
+      warn: (_fields, message) => {
+        warnings.push(message);
+      },
+    },
   });
 });
 

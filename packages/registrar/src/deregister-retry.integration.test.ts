@@ -1,3 +1,4 @@
+import type { LogFields } from "@etcd-naming/etcd";
 import { startEtcd } from "@etcd-naming/etcd-fixture";
 import { Etcd3 } from "etcd3";
 import { describe, expect, it, vi } from "vitest";
@@ -6,7 +7,7 @@ import { register } from "./registration.js";
 /** A logger that keeps what it is told, so a test can wait for a failed delete attempt instead of sleeping. */
 function recordingLogger() {
   const warnings: string[] = [];
-  return { warnings, logger: { warn: (message: string) => void warnings.push(message) } };
+  return { warnings, logger: { warn: (_fields: LogFields, message: string) => void warnings.push(message) } };
 }
 const failedDelete = (warnings: string[]) => warnings.some((w) => /deleting .* failed, retrying/.test(w));
 

@@ -84,7 +84,10 @@ export function drainOnSignals(
     try {
       options.onError?.(error);
     } catch (thrown) {
-      consoleLogger.warn(`etcd-naming: drain onError threw: ${String(thrown)} (reporting: ${String(error)})`);
+      consoleLogger.warn?.(
+        { err: thrown },
+        `drain onError threw: ${String(thrown)} (reporting: ${String(error)})`,
+      );
     }
   };
 

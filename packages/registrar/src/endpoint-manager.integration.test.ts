@@ -1,4 +1,5 @@
 import { encodeEndpoint, keyToBytes, Operation, type Update } from "@etcd-naming/codec";
+import type { LogFields } from "@etcd-naming/etcd";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { describe, expect, it, vi } from "vitest";
 import { createEndpointManager } from "./endpoint-manager.js";
@@ -176,11 +177,22 @@ describe("endpoint manager on etcd", () => {
     const client = etcd.client();
     const service = `${etcd.namespace}/m4`;
     const warnings: string[] = [];
-    const manager = createEndpointManager(client, service, { logger: { warn: (m) => warnings.push(m) } });
+    const fields: LogFields[] = [];
+    const manager = createEndpointManager(client, service, {
+      logger: {
+        warn: (f, m) => {
+          fields.push(f);
+          warnings.push(m);
+        },
+      },
+    });
     await client.put(`${service}/junk`).value("not json");
     await manager.addEndpoint(`${service}/ok`, { addr: "10.0.0.1:1" });
     expect([...(await manager.list()).keys()]).toEqual([`${service}/ok`]);
     expect(warnings.some((w) => w.includes(`${service}/junk`))).toBe(true);
+    expect(fields).toContainEqual(
+      expect.objectContaining({ component: "registrar", service, key: `${service}/junk` }),
+    );
   });
 
   it("watch() yields the current endpoints, then each change, and stops on abort", async () => {

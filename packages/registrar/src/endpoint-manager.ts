@@ -117,7 +117,7 @@ export function createEndpointManager(
     checkMetadata(endpoint.metadata);
     const leaseId = lease === undefined ? undefined : checkLeaseId(lease, "endpoints");
     const value = checkInput("endpoint", () => encodeEndpoint(endpoint));
-    warnObjectMetadata(logger, key, endpoint.metadata);
+    warnObjectMetadata(logger, service, key, endpoint.metadata);
     return putOp(key, value, leaseId);
   };
 
@@ -152,7 +152,9 @@ export function createEndpointManager(
   const decode = (kv: IKeyValue): Endpoint | undefined => {
     const result = decodeEndpoint(kv.value);
     if (!result.ok) {
-      logger.warn(`etcd-naming: skipping ${printableKey(keyFromBytes(kv.key))}: ${result.error.message}`);
+      const key = printableKey(keyFromBytes(kv.key));
+      const reason = result.error.message;
+      logger.warn?.({ service, key, reason }, `skipping ${key}: ${reason}`);
       return undefined;
     }
     const { addr, metadata } = result.endpoint;

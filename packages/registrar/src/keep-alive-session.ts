@@ -85,8 +85,10 @@ export class KeepAliveSession {
       this.owner.lost(this.leaseId, cause, reason);
       return;
     }
-    this.owner.logger.warn(
-      `etcd-naming: lease ${formatLeaseId(this.leaseId)} looked lost (${reason}) but another etcd member reports ${ttl}s left; keeping it`,
+    const lease = formatLeaseId(this.leaseId);
+    this.owner.logger.warn?.(
+      { lease, member: this.host?.host },
+      `lease ${lease} looked lost (${reason}) but another etcd member reports ${ttl}s left; keeping it`,
     );
     // A keep-alive answered meanwhile re-armed the deadline for the whole TTL: keep that.
     if (this.deadline === undefined) this.armDeadline(Math.min(ttl * 1000, this.owner.ttlMs));

@@ -43,7 +43,7 @@ describe("confirming a lease loss with another member", () => {
       addr: "10.0.0.1:1",
       ttl: 9,
       clock,
-      logger: { warn: (m) => warnings.push(m) },
+      logger: { warn: (_fields, m) => warnings.push(m) },
     });
     const leaseId = reg.leaseId;
     const lost: string[] = [];

@@ -147,8 +147,10 @@ export class KeeperLease {
       );
     } catch (error) {
       if (error instanceof EtcdLeaseInvalidError) return;
-      this.context.logger.warn(
-        `etcd-naming: could not revoke lease ${formatLeaseId(id)} (it expires within its TTL): ${String(error)}`,
+      const lease = formatLeaseId(id);
+      this.context.logger.warn?.(
+        { lease, err: error },
+        `could not revoke lease ${lease} (it expires within its TTL): ${String(error)}`,
       );
     }
   }
@@ -174,8 +176,10 @@ export class KeeperLease {
   private async leaderChanged(leaseId: string): Promise<void> {
     if (await this.context.router.allMembersAnswer(this.context.requestTimeoutMs)) return;
     if (this.leaseId !== leaseId || this.events.isClosing) return;
-    this.context.logger.warn(
-      `etcd-naming: etcd elected a new leader and a member does not answer; moving the keys of lease ${formatLeaseId(leaseId)} to a new lease before that member can revoke it`,
+    const lease = formatLeaseId(leaseId);
+    this.context.logger.warn?.(
+      { lease },
+      `etcd elected a new leader and a member does not answer; moving the keys of lease ${lease} to a new lease before that member can revoke it`,
     );
     // The old keep-alive runs on until every key is on the new lease, so the keys stay covered while
     // the grant and the puts are retried (a call that lands on the stopped member hangs until its deadline).

@@ -1,3 +1,4 @@
+import type { LogFields } from "@etcd-naming/etcd";
 import { startEtcdCluster } from "@etcd-naming/etcd-fixture";
 import { Etcd3 } from "etcd3";
 import { describe, expect, it, vi } from "vitest";
@@ -13,7 +14,7 @@ describe("keep-alive through a leader pause", () => {
     const client = new Etcd3({ hosts: cluster.endpoints });
     const warnings: string[] = [];
     const t0 = Date.now();
-    const logger = { warn: (m: string) => warnings.push(`${Date.now() - t0}ms ${m}`) };
+    const logger = { warn: (_fields: LogFields, m: string) => warnings.push(`${Date.now() - t0}ms ${m}`) };
     try {
       const ttl = 3;
       const key = "svc/10.0.0.1:80";

@@ -1,4 +1,4 @@
-import { servicePrefix } from "@etcd-naming/codec";
+import { printableKey, servicePrefix } from "@etcd-naming/codec";
 import { type Clock, MemberRouter, nextTurn } from "@etcd-naming/etcd";
 import type { Etcd3 } from "etcd3";
 import { ClientClosedError, EtcdLeaseInvalidError, EtcdPermissionDeniedError } from "etcd3";
@@ -101,7 +101,7 @@ export class LeaseKeeper {
     this.deleteWatches = new DeleteWatches(watchOwner);
     this.pauseWatches = new PauseWatches(watchOwner);
     this.closed = this.run().catch((error: unknown) => {
-      this.options.logger.warn(`etcd-naming: lease keeper stopped unexpectedly: ${String(error)}`);
+      this.options.logger.warn?.({ err: error }, `lease keeper stopped unexpectedly: ${String(error)}`);
     });
   }
 
@@ -368,8 +368,11 @@ export class LeaseKeeper {
           for (const d of batch) d.done.reject(wrapped);
           continue;
         }
-        this.options.logger.warn(
-          `etcd-naming: deleting ${batch.map((d) => d.key).join(", ")} failed, retrying: ${String(error)}`,
+        // One string, as every field the logger redacts: it does not look inside arrays.
+        const keys = batch.map((d) => printableKey(d.key)).join(", ");
+        this.options.logger.warn?.(
+          { keys, err: error },
+          `deleting ${keys} failed, retrying: ${String(error)}`,
         );
         this.deletes.unshift(...batches.slice(i).flat());
         ok = false;

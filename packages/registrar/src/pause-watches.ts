@@ -1,4 +1,10 @@
-import { decodePauseMarker, endpointKeyOfMarker, keyFromBytes, pauseMarkerPrefix } from "@etcd-naming/codec";
+import {
+  decodePauseMarker,
+  endpointKeyOfMarker,
+  keyFromBytes,
+  pauseMarkerPrefix,
+  printableKey,
+} from "@etcd-naming/codec";
 import { EtcdPermissionDeniedError } from "etcd3";
 import type { KeeperEntry } from "./keeper-entry.js";
 import { ServiceWatches, type ServiceWatchOwner } from "./service-watches.js";
@@ -31,8 +37,10 @@ export class PauseWatches extends ServiceWatches {
       if (entry === undefined || entry.stateRevision === undefined || revision <= entry.stateRevision) return;
       const read = decodePauseMarker(value);
       if (read === undefined) {
-        owner.logger.warn(
-          `etcd-naming: ignoring the unreadable pause marker ${markerKey} (expected {"state":"paused"} or {"state":"resumed"})`,
+        const shown = printableKey(markerKey);
+        owner.logger.warn?.(
+          { service: entry.service, key: shown },
+          `ignoring the unreadable pause marker ${shown} (expected {"state":"paused"} or {"state":"resumed"})`,
         );
         return;
       }

@@ -225,7 +225,7 @@ describe("attributes option", () => {
       addr: "10.0.0.9:1",
       ttl: 5,
       attributes: { zone: "eu 1", weight: "3" },
-      logger: { warn: (m) => warnings.push(m) },
+      logger: { warn: (_fields, m) => warnings.push(m) },
     });
     expect(await client.get(reg.key).string()).toBe(
       '{"Op":0,"Addr":"10.0.0.9:1","Metadata":"weight=3;zone=eu%201"}',

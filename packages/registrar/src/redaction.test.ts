@@ -27,11 +27,16 @@ describe("a cause that quotes a password", () => {
   });
 
   it("reaches no warning of the caller's logger", () => {
-    const lines: string[] = [];
-    const logger = redactingLogger({ warn: (message) => lines.push(message) });
-    logger.warn(`etcd-naming: lease keeper stopped unexpectedly: Error: ${grpcMessage()}`);
+    const lines: unknown[][] = [];
+    const logger = redactingLogger({ warn: (fields, message) => lines.push([fields, message]) });
+    const err = new Error(grpcMessage());
+    logger.warn?.({ err }, `lease keeper stopped unexpectedly: Error: ${grpcMessage()}`);
     expect(lines).toEqual([
-      "etcd-naming: lease keeper stopped unexpectedly: Error: 14 UNAVAILABLE: Name resolution failed for target ***@127.0.0.1:2379",
+      [
+        { component: "registrar", err },
+        "lease keeper stopped unexpectedly: Error: 14 UNAVAILABLE: Name resolution failed for target ***@127.0.0.1:2379",
+      ],
     ]);
+    expect(`${err.message}\n${err.stack}`).not.toContain("PwSecret9");
   });
 });

@@ -61,7 +61,7 @@ describe("register (behaviour 1)", () => {
       addr: "10.0.0.7:1",
       metadata: { a: 1 },
       ttl: 5,
-      logger: { warn: (m) => warnings.push(m) },
+      logger: { warn: (_fields, m) => warnings.push(m) },
     });
     expect(warnings.some((w) => w.includes(reg.key) && w.includes("3.5.26"))).toBe(true);
   });

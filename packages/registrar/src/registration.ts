@@ -4,7 +4,9 @@ import {
   encodeEndpoint,
   formatAttributes,
   metadataAttributes,
+  printableKey,
 } from "@etcd-naming/codec";
+import type { LogFields } from "@etcd-naming/etcd";
 import type { Etcd3 } from "etcd3";
 import { type BackoffOptions, resolveBackoff } from "./backoff.js";
 import { type Clock, type RegistrarLogger, redactingLogger, systemClock, withLongTimers } from "./clock.js";
@@ -47,7 +49,12 @@ export interface RegisterOptions {
   clock?: Clock;
   /** Backoff of lease re-grants and retried writes. Taken from the first registration of a lease. */
   backoff?: BackoffOptions;
-  /** Receives warnings. Default `console.warn`. */
+  /**
+   * Receives warnings (object metadata; a `lost` or `error` event nobody listens to) and `info` (a
+   * `reregistered` event nobody listens to): pino's and bunyan's `(fields, message)` shape, so `pino()`,
+   * a bunyan logger or `console` plug in as they are. Default: warnings to `console.warn`. The lease's
+   * own lines go to the logger of its first registration; each registration's lines go to its own.
+   */
   logger?: RegistrarLogger;
 }
 
@@ -126,9 +133,18 @@ export class Registration implements AsyncDisposable {
     this.addr = addr;
     this.currentMetadata = metadata;
     const owner: EntryOwner = {
-      lost: (error) => this.emit("lost", error),
-      reregistered: (leaseId) => this.emit("reregistered", leaseId),
-      error: (error) => this.emit("error", error),
+      lost: (error) => {
+        // The lease the key was written under, until the re-put under the next one.
+        const lease = this.leaseIdHex;
+        this.emit("lost", error, () => this.log("warn", { lease }, error.message));
+      },
+      reregistered: (leaseId) => {
+        const lease = formatLeaseId(leaseId);
+        this.emit("reregistered", leaseId, () =>
+          this.log("info", { lease }, `re-registered under lease ${lease}`),
+        );
+      },
+      error: (error) => this.emit("error", error, () => this.log("warn", { err: error }, String(error))),
       pauseChanged: (paused) => this.emit(paused ? "paused" : "resumed", undefined),
     };
     this.entry = new KeeperEntry(key, service, encode(addr, metadata), owner);
@@ -182,7 +198,7 @@ export class Registration implements AsyncDisposable {
     }
     checkMetadata(metadata);
     const value = encode(this.addr, metadata);
-    warnObjectMetadata(this.logger, this.key, metadata);
+    warnObjectMetadata(this.logger, this.service, this.key, metadata);
     this.currentMetadata = metadata;
     await this.keeper.update(this.entry, value);
   }
@@ -258,23 +274,34 @@ export class Registration implements AsyncDisposable {
     return this.on(event, wrapper);
   }
 
-  /** Never synchronous (the keeper may be mid-transaction), and silent after `deregister()`. */
+  /** A line of this registration's, with its service and key; silent after `deregister()`. */
+  private log(level: "info" | "warn", fields: LogFields, message: string): void {
+    if (this.deregistering !== undefined) return;
+    const key = printableKey(this.key);
+    this.logger[level]?.({ service: this.service, key, ...fields }, `registration ${key}: ${message}`);
+  }
+
+  /**
+   * Never synchronous (the keeper may be mid-transaction), and silent after `deregister()`. An event
+   * nobody listens to goes to the logger instead (`unheard`).
+   */
   private emit<E extends keyof RegistrationEvents>(
     event: E,
     arg: Parameters<RegistrationEvents[E]>[0],
+    unheard?: () => void,
   ): void {
     queueMicrotask(() => {
       if (this.deregistering !== undefined) return;
       const set = this.listeners.get(event);
       if (set === undefined || set.size === 0) {
-        if (event === "error") this.logger.warn(`etcd-naming: registration ${this.key}: ${String(arg)}`);
+        unheard?.();
         return;
       }
       for (const listener of [...set]) {
         try {
           (listener as (value: typeof arg) => void)(arg);
         } catch (error) {
-          this.logger.warn(`etcd-naming: a "${event}" listener of ${this.key} threw: ${String(error)}`);
+          this.log("warn", { err: error }, `a "${event}" listener threw: ${String(error)}`);
         }
       }
     });
@@ -326,7 +353,7 @@ export async function register(options: RegisterOptions): Promise<Registration> 
   const logger = redactingLogger(options.logger);
   const keeper = keeperFor(client, ttl, options);
   const registration = new Registration(keeper, service, addr, key, metadata, logger);
-  warnObjectMetadata(logger, key, metadata);
+  warnObjectMetadata(logger, service, key, metadata);
   await registration.start();
   return registration;
 }

@@ -67,8 +67,9 @@ export class ServiceWatches {
           this.stopped.add(service);
           return;
         }
-        this.owner.logger.warn(
-          `etcd-naming: ${this.kind.name} watch on ${prefix} failed, re-listing: ${String(error)}`,
+        this.owner.logger.warn?.(
+          { service, err: error },
+          `${this.kind.name} watch on ${prefix} failed, re-listing: ${String(error)}`,
         );
         void this.resync(service);
       },

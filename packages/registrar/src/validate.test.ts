@@ -1,3 +1,4 @@
+import type { LogFields } from "@etcd-naming/etcd";
 import { describe, expect, it } from "vitest";
 import { RegistrarError } from "./errors.js";
 import {
@@ -71,12 +72,22 @@ describe("resolveKey", () => {
 describe("warnObjectMetadata", () => {
   it("warns for objects and arrays only", () => {
     const warnings: string[] = [];
-    const logger = { warn: (m: string) => warnings.push(m) };
-    for (const metadata of [undefined, null, "s", 1, true]) warnObjectMetadata(logger, "k", metadata);
+    const fields: LogFields[] = [];
+    const logger = {
+      warn: (f: LogFields, m: string) => {
+        fields.push(f);
+        warnings.push(m);
+      },
+    };
+    for (const metadata of [undefined, null, "s", 1, true]) warnObjectMetadata(logger, "s", "s/k", metadata);
     expect(warnings).toEqual([]);
-    warnObjectMetadata(logger, "k1", { a: 1 });
-    warnObjectMetadata(logger, "k2", [1]);
+    warnObjectMetadata(logger, "s", "s/k1", { a: 1 });
+    warnObjectMetadata(logger, "s", "s/k2", [1]);
     expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toContain("k1");
+    expect(warnings[0]).toContain("s/k1");
+    expect(fields).toEqual([
+      { service: "s", key: "s/k1" },
+      { service: "s", key: "s/k2" },
+    ]);
   });
 });

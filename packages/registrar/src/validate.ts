@@ -3,6 +3,7 @@ import {
   isObjectMetadata,
   isServiceKey,
   NamingError,
+  printableKey,
   servicePrefix,
   validateAddress,
   validateMetadata,
@@ -129,10 +130,17 @@ export function resolveKey(service: string, addr: string, key: string | undefine
  * etcd's Go resolver from 3.4.x, 3.5.0 through 3.5.26 and 3.6.0 through 3.6.7 panics when an endpoint's metadata is a JSON object, so
  * Go clients sharing the service would crash: say so once per write.
  */
-export function warnObjectMetadata(logger: RegistrarLogger, key: string, metadata: unknown): void {
+export function warnObjectMetadata(
+  logger: RegistrarLogger,
+  service: string,
+  key: string,
+  metadata: unknown,
+): void {
   if (metadata !== undefined && isObjectMetadata(metadata)) {
-    logger.warn(
-      `etcd-naming: endpoint ${key} has object or array metadata; etcd's Go resolver 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 panics on it, ` +
+    const shown = printableKey(key);
+    logger.warn?.(
+      { service, key: shown },
+      `endpoint ${shown} has object or array metadata; etcd's Go resolver 3.4.x, 3.5.0-3.5.26 and 3.6.0-3.6.7 panics on it, ` +
         "prefer string metadata such as the attributes option writes (zone=a;weight=3), or keep structured data under a separate key, if Go clients read this service",
     );
   }

@@ -24,7 +24,7 @@ afterAll(async () => {
 
 function open(service: string) {
   const warnings: string[] = [];
-  const logger: WatcherLogger = { warn: (message) => warnings.push(message) };
+  const logger: WatcherLogger = { warn: (_fields, message) => warnings.push(message) };
   const watcher = watchService(createEtcd3Source(etcd.client()), service, { logger });
   const byKey = () =>
     Object.fromEntries(watcher.snapshot().endpoints.map((e) => [e.key, { ...e.attributes }]));

@@ -92,7 +92,7 @@ describe("createEtcd3Source on the shared etcd", () => {
     const warnings: string[] = [];
     await using watcher = watchService(createEtcd3Source(client), service, {
       coalesceMs: 0,
-      logger: { warn: (message) => warnings.push(message) },
+      logger: { warn: (_fields, message) => warnings.push(message) },
     });
     const { updates, errors } = record(watcher);
     await watcher.ready();
@@ -117,7 +117,7 @@ describe("createEtcd3Source on the shared etcd", () => {
     await client.put(`${service}/good`).value(value("10.0.0.1:1"));
     await using watcher = watchService(createEtcd3Source(client), service, {
       coalesceMs: 0,
-      logger: { warn: (message) => warnings.push(message) },
+      logger: { warn: (_fields, message) => warnings.push(message) },
     });
     const { errors } = record(watcher);
     const first = await watcher.ready();

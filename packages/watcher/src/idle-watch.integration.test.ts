@@ -35,7 +35,7 @@ it(`an idle watcher on a quiet cluster keeps one watch stream per service for ${
     const source = createEtcd3Source(client);
     const warnings: string[] = [];
     const watchers = services.map((service) =>
-      watchService(source, service, { logger: { warn: (message) => warnings.push(message) } }),
+      watchService(source, service, { logger: { warn: (_fields, message) => warnings.push(message) } }),
     );
     const logs = watchers.map(record);
     try {

@@ -1,5 +1,6 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
 import { decodeEndpoint, metadataAttributes, printableKey, servicePrefix } from "@etcd-naming/codec";
+import type { LogFields } from "@etcd-naming/etcd";
 import type { ResolvedBackoff } from "./backoff.js";
 import { backoffDelay } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
@@ -107,7 +108,7 @@ export class ServiceCore {
   /** `list` handles a failing source itself; this catches what would otherwise be an unhandled rejection. */
   private relist(): void {
     this.list().catch((error: unknown) => {
-      this.log("error", `listing ${this.prefix} failed unexpectedly: ${String(error)}`, { error });
+      this.log("error", { err: error }, `listing ${this.prefix} failed unexpectedly: ${String(error)}`);
     });
   }
 
@@ -141,8 +142,8 @@ export class ServiceCore {
     }
   }
 
-  private log(level: keyof WatcherLogger, message: string, fields: Record<string, unknown>): void {
-    for (const view of this.views) view.log(level, message, { service: this.service, ...fields });
+  private log(level: keyof WatcherLogger, fields: LogFields, message: string): void {
+    for (const view of this.views) view.log(level, fields, message);
   }
 
   private async list(): Promise<void> {
@@ -189,7 +190,7 @@ export class ServiceCore {
     const first = !this.listed;
     this.listed = true;
     if (changed || first) this.version++;
-    this.log("debug", "listed", { revision: listing.revision, endpoints: this.endpoints.size });
+    this.log("debug", { revision: listing.revision, endpoints: this.endpoints.size }, "listed");
     // A listing may change anything: views compare their whole set (told by list(), after "fresh").
   }
 
@@ -203,7 +204,7 @@ export class ServiceCore {
       const message = existed
         ? `malformed value at ${shown} replaces a valid endpoint, which is removed: ${reason}`
         : `malformed value at ${shown} skipped: ${reason}`;
-      this.log("warn", message, { key: kv.key, modRevision: kv.modRevision, reason });
+      this.log("warn", { key: shown, modRevision: kv.modRevision, reason }, message);
       const error = new WatcherError("INVALID_VALUE", message, { cause: decoded.error, key: kv.key });
       for (const view of this.views) view.emit("error", error);
       return;
@@ -215,8 +216,9 @@ export class ServiceCore {
     const metadata = decoded.endpoint.metadata;
     if (!attributes.ok && typeof metadata === "string" && metadata.includes("=")) {
       const reason = attributes.error.message;
-      const message = `malformed attribute string at ${printableKey(kv.key)}, read as no attributes: ${reason}`;
-      this.log("warn", message, { key: kv.key, modRevision: kv.modRevision, reason });
+      const shown = printableKey(kv.key);
+      const message = `malformed attribute string at ${shown}, read as no attributes: ${reason}`;
+      this.log("warn", { key: shown, modRevision: kv.modRevision, reason }, message);
     }
     const endpoint: ServiceEndpoint = Object.freeze({
       key: kv.key,
@@ -257,7 +259,7 @@ export class ServiceCore {
     const generation = ++this.generation;
     const live = () => generation === this.generation;
     const from = String((this.revision ?? 0n) + 1n);
-    this.log("debug", "watching", { fromRevision: from });
+    this.log("debug", { fromRevision: from }, "watching");
     let ended = false;
     const cancel = this.source.watch(this.prefix, from, {
       onConnected: () => {
@@ -276,7 +278,7 @@ export class ServiceCore {
           "COMPACTED",
           `revision ${from} of ${this.prefix} was compacted (at ${compactRevision}); re-listing`,
         );
-        this.log("info", error.message, { compactRevision });
+        this.log("info", { compactRevision }, error.message);
         for (const view of this.views) view.emit("error", error);
         this.relist();
       },
@@ -314,7 +316,7 @@ export class ServiceCore {
 
   private retry(action: () => void): void {
     const delay = backoffDelay(this.settings.backoff, this.attempt++, this.settings.clock);
-    this.log("debug", "retrying", { delayMs: delay, attempt: this.attempt });
+    this.log("debug", { delayMs: delay, attempt: this.attempt }, "retrying");
     const generation = this.generation;
     this.retryTimer = this.settings.clock.setTimeout(() => {
       this.retryTimer = undefined;
@@ -323,7 +325,7 @@ export class ServiceCore {
   }
 
   private markStale(error: WatcherError): void {
-    this.log("warn", error.message, { code: error.code });
+    this.log("warn", { code: error.code }, error.message);
     for (const view of this.views) view.emit("error", error);
     if (this.stale) return;
     this.stale = true;
@@ -333,7 +335,7 @@ export class ServiceCore {
   private markFresh(): void {
     if (!this.stale) return;
     this.stale = false;
-    this.log("info", "fresh again", {});
+    this.log("info", {}, "fresh again");
     for (const view of this.views) view.emit("fresh");
   }
 }

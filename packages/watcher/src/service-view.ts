@@ -1,4 +1,5 @@
 import { printableKey } from "@etcd-naming/codec";
+import type { LogFields } from "@etcd-naming/etcd";
 import type { Clock, TimerHandle } from "./clock.js";
 import { WatcherError } from "./errors.js";
 import type { ServiceCore } from "./service-core.js";
@@ -87,14 +88,10 @@ export class View implements ServiceWatcher {
     return this.core.service;
   }
 
-  log(level: keyof WatcherLogger, message: string, fields: Record<string, unknown>): void {
-    try {
-      // The logger redacts (watchService makes sure): messages and fields quote etcd3's errors, and those
-      // their target with any password in it.
-      this.logger[level]?.(message, fields);
-    } catch {
-      // A failing logger must not break the watch.
-    }
+  log(level: keyof WatcherLogger, fields: LogFields, message: string): void {
+    // The logger redacts and ignores its own failures (it comes from redactingLogger): messages and fields
+    // quote etcd3's errors, and those their target with any password in it.
+    this.logger[level]?.({ component: "watcher", service: this.service, ...fields }, message);
   }
 
   emit<E extends keyof ServiceWatcherEvents>(event: E, ...args: Parameters<ServiceWatcherEvents[E]>): void {
@@ -103,7 +100,7 @@ export class View implements ServiceWatcher {
       try {
         (listener as (...a: Parameters<ServiceWatcherEvents[E]>) => void)(...args);
       } catch (error) {
-        this.log("error", `a "${event}" listener threw`, { error });
+        this.log("error", { err: error }, `a "${event}" listener threw`);
       }
     }
   }
@@ -196,7 +193,12 @@ export class View implements ServiceWatcher {
     try {
       verdict = Boolean(this.filter(endpoint));
     } catch (error) {
-      this.log("error", `the filter threw on ${printableKey(endpoint.key)}; endpoint excluded`, { error });
+      const key = printableKey(endpoint.key);
+      this.log(
+        "error",
+        { key, modRevision: endpoint.modRevision, err: error },
+        `the filter threw on ${key}; endpoint excluded`,
+      );
       verdict = false;
     }
     this.verdicts.set(endpoint, verdict);

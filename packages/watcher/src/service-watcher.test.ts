@@ -19,8 +19,8 @@ function harness(
   const memory = createMemorySource();
   const source = options.source ?? memory;
   const clock = options.clock ?? createManualClock();
-  const warnings: { message: string; fields: Record<string, unknown> | undefined }[] = [];
-  const logger: WatcherLogger = { warn: (message, fields) => warnings.push({ message, fields }) };
+  const warnings: { message: string; fields: Record<string, unknown> }[] = [];
+  const logger: WatcherLogger = { warn: (fields, message) => warnings.push({ message, fields }) };
   const open = (service = "svc", extra: WatchServiceOptions = {}) => {
     const watcher = watchService(source, service, { clock, logger, coalesceMs: 0, ...options, ...extra });
     const log = record(watcher);
@@ -121,6 +121,7 @@ describe("watchService on the memory source", () => {
     // Messages show such a key with escapes, on one line; the skipped entry keeps it exactly.
     expect(watcher.snapshot().skipped.map((k) => k.key)).toEqual(["svc/k-\udcfd"]);
     expect(warnings.at(-1)?.message).toContain("svc/k-\\xfd");
+    expect(warnings.at(-1)?.fields["key"]).toBe("svc/k-\\xfd");
     await watcher.close();
   });
 
@@ -157,7 +158,7 @@ describe("watchService on the memory source", () => {
     expect(updates.at(-1)?.removed).toEqual([expect.objectContaining({ key: "svc/good" })]);
     expect(keys(watcher.snapshot().endpoints)).toEqual(["svc/bad"]);
     expect(warnings.at(-1)?.message).toMatch(/svc\/good.*removed/);
-    expect(warnings.at(-1)?.fields).toMatchObject({ key: "svc/good" });
+    expect(warnings.at(-1)?.fields).toMatchObject({ component: "watcher", service: "svc", key: "svc/good" });
     expect(keys(watcher.snapshot().skipped)).toEqual(["svc/good"]);
 
     memory.delete("svc/good");
@@ -462,7 +463,7 @@ describe("watchService on the memory source", () => {
 
   it("a listener that throws does not stop the others", async () => {
     const errors: unknown[] = [];
-    const { memory, open } = harness({ logger: { error: (_m, f) => errors.push(f?.["error"]) } });
+    const { memory, open } = harness({ logger: { error: (fields) => errors.push(fields["err"]) } });
     const { watcher, updates } = open();
     watcher.on("update", () => {
       throw new Error("boom");
@@ -474,7 +475,7 @@ describe("watchService on the memory source", () => {
     await settle();
     expect(updates).toHaveLength(2);
     expect(second).toHaveLength(2);
-    expect(errors).toHaveLength(2);
+    expect(errors).toEqual([expect.any(Error), expect.any(Error)]);
     off();
     memory.put("svc/b", value("10.0.0.2:1"));
     await settle();

@@ -1,5 +1,6 @@
 import type { Attributes, DecodeOptions } from "@etcd-naming/codec";
 import { decodeEndpoint, validateService } from "@etcd-naming/codec";
+import type { Logger } from "@etcd-naming/etcd";
 import { consoleLogger, redactingLogger } from "@etcd-naming/etcd";
 import type { BackoffOptions } from "./backoff.js";
 import { resolveBackoff } from "./backoff.js";
@@ -89,13 +90,13 @@ export interface ServiceWatcherEvents {
   fresh: () => void;
 }
 
-/** A sink for the watcher's diagnostics; every method is optional. */
-export interface WatcherLogger {
-  debug?(message: string, fields?: Record<string, unknown>): void;
-  info?(message: string, fields?: Record<string, unknown>): void;
-  warn?(message: string, fields?: Record<string, unknown>): void;
-  error?(message: string, fields?: Record<string, unknown>): void;
-}
+/**
+ * A sink for the watcher's diagnostics: the etcd layer's `Logger`, pino's and bunyan's
+ * `(fields, message)` shape, every method optional. `pino()`, a bunyan logger and `console` plug in
+ * as they are. Each line carries `component: "watcher"` and `service`, and, where they apply, `key`
+ * (printable), `modRevision`, `revision` and `err`.
+ */
+export type WatcherLogger = Logger;
 
 /** Options of {@link watchService}. */
 export interface WatchServiceOptions {
@@ -153,7 +154,7 @@ export interface ServiceWatcher extends AsyncIterable<EndpointsUpdate>, AsyncDis
   close(): Promise<void>;
 }
 
-const toConsole = consoleLogger("[etcd-naming/watcher]");
+const toConsole = consoleLogger();
 
 /**
  * Watches the endpoints of `service` on `source`: lists the prefix, watches it from the listing's

@@ -106,7 +106,7 @@ describe("a list that fails unexpectedly", () => {
     const errors: string[] = [];
     const watcher = watchService(broken, "svc", {
       clock: createManualClock(),
-      logger: { error: (message) => errors.push(message) },
+      logger: { error: (_fields, message) => errors.push(message) },
     });
     await settle();
     await settle();
