@@ -1,5 +1,6 @@
 // Username/password auth with short-lived simple tokens, least-privilege roles, and what every package
 // and the CLI do when etcd refuses them something. One TLS etcd with auth for the whole file.
+import { liveResumableWatches } from "@etcd-naming/etcd";
 import { callGreeterOnce, startGreeter } from "@etcd-naming/etcd-fixture/greeter";
 import { registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { RegistrarError, register } from "@etcd-naming/registrar";
@@ -243,11 +244,6 @@ describe("denied is clear, and never a hot loop", () => {
   });
 });
 
-/** etcd3 keeps every watcher it has not been told to cancel here (not public API). */
-function attachedWatchers(client: Etcd3): number {
-  return (client as unknown as { watchManager: { watchers: unknown[] } }).watchManager.watchers.length;
-}
-
 describe("pausing needs readwrite on the marker prefix too", () => {
   it("without it, pause() is refused naming both prefixes, the endpoint stays served and markers go unwatched", {
     timeout: 20_000,
@@ -263,7 +259,7 @@ describe("pausing needs readwrite on the marker prefix too", () => {
     });
     try {
       // The marker watch was refused and given up, silently: only the delete watch is left.
-      await expect.poll(() => attachedWatchers(client), poll).toBe(1);
+      await expect.poll(() => liveResumableWatches(client), poll).toBe(1);
       const error = await registration.pause().then(
         () => undefined,
         (e: unknown) => e,
