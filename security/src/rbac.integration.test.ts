@@ -10,7 +10,7 @@ import {
   type WatcherError,
   watchService,
 } from "@etcd-naming/watcher";
-import type { Etcd3, IOptions } from "etcd3";
+import type { IOptions } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 import { type SecureEtcd, secretPassword, startSecureEtcd } from "./secure-etcd.js";
