@@ -3,13 +3,15 @@ export type { SubchannelAddress, TcpAddress, UnixAddress } from "./address.js";
 export { DEFAULT_PORT, parseAddress } from "./address.js";
 export type { ResolverErrorCode } from "./errors.js";
 export { ResolverError } from "./errors.js";
-export type { ProtectionOptions } from "./protection.js";
 export type {
-  EtcdResolverHandle,
-  GrpcModule,
   ProtectedEvent,
-  RegisterEtcdResolverOptions,
-} from "./register.js";
+  ResolverHandleEvents,
+  ServiceFreshEvent,
+  ServiceStaleEvent,
+  ServiceUpdateEvent,
+} from "./handle-events.js";
+export type { ProtectionOptions } from "./protection.js";
+export type { EtcdResolverHandle, GrpcModule, RegisterEtcdResolverOptions } from "./register.js";
 export { registerEtcdResolver } from "./register.js";
 export { matchesFilters } from "./select.js";
 export type { OutlierDetectionOptions } from "./service-config.js";

@@ -79,3 +79,64 @@ it("fails calls fast with the cause when etcd is down and the service was never 
     await etcd.start();
   }
 });
+
+it("tells the handle's listeners of each watched service's updates, staleness and return, once however many channels", async () => {
+  const service = "outage/events";
+  const updates: string[][] = [];
+  const states: string[] = [];
+  const offs = [
+    handle.on("update", (e) => {
+      if (e.service === service) updates.push(e.endpoints.map((x) => x.key));
+    }),
+    handle.on("stale", (e) => {
+      if (e.service === service) states.push(`stale ${e.error.code}`);
+    }),
+    handle.on("fresh", (e) => {
+      if (e.service === service) states.push("fresh");
+    }),
+    // A listener that throws is logged and stops nothing.
+    handle.on("update", () => {
+      throw new Error("listener bug");
+    }),
+  ];
+  try {
+    expect(handle.snapshot(service)).toBeUndefined();
+    const a = await server("events-a");
+    await registerEndpoint(client, service, a.addr, { id: "a" });
+    // Two channels on one service: one watch, so each event once.
+    const [one, two] = [connect(`etcd:///${service}`), connect(`etcd:///${service}`)];
+    expect(await one.whoAmI()).toBe("events-a");
+    expect(await two.whoAmI()).toBe("events-a");
+    expect(updates).toEqual([[`${service}/a`]]);
+    expect(warnings).toContain('a "update" listener threw');
+    expect(handle.snapshot(service)).toMatchObject({ service, listed: true, stale: false });
+
+    await etcd.stop();
+    await expect.poll(() => handle.snapshot(service)?.stale, poll).toBe(true);
+    expect(states).toHaveLength(1);
+    expect(states[0]).toMatch(/^stale [A-Z_]+$/);
+    expect(handle.snapshot(service)?.endpoints.map((e) => e.key)).toEqual([`${service}/a`]);
+
+    await etcd.start();
+    await expect.poll(() => states.at(-1), poll).toBe("fresh");
+    expect(handle.snapshot(service)?.stale).toBe(false);
+    expect(states.filter((s) => s === "fresh")).toHaveLength(1);
+    await registerEndpoint(client, service, a.addr, { id: "b" });
+    await expect.poll(() => updates.at(-1), poll).toEqual([`${service}/a`, `${service}/b`]);
+  } finally {
+    for (const off of offs) off();
+  }
+  // Unsubscribed: a listener still subscribed hears the next update, the others nothing more.
+  const before = updates.length;
+  const later: string[][] = [];
+  const off = handle.on("update", (e) => {
+    if (e.service === service) later.push(e.endpoints.map((x) => x.key));
+  });
+  try {
+    await unregisterEndpoint(client, service, "b");
+    await expect.poll(() => later, poll).toEqual([[`${service}/a`]]);
+    expect(updates).toHaveLength(before);
+  } finally {
+    off();
+  }
+});

@@ -4,7 +4,8 @@ import { greeters } from "@etcd-naming/etcd-fixture/greeter";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type EtcdResolverHandle, type ProtectedEvent, registerEtcdResolver } from "./register.js";
+import type { ProtectedEvent } from "./handle-events.js";
+import { type EtcdResolverHandle, registerEtcdResolver } from "./register.js";
 import { registerEndpoint } from "./test/registry.js";
 
 vi.setConfig({ testTimeout: 60_000 });

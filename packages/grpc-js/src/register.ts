@@ -6,11 +6,13 @@ import {
   createEtcd3Source,
   MAX_TIMER_MS,
   type NamingSource,
+  type ServiceSnapshot,
   systemClock,
 } from "@etcd-naming/watcher";
 import * as grpcJs from "@grpc/grpc-js";
 import type { Namespace } from "etcd3";
 import { ResolverError } from "./errors.js";
+import { HandleEvents, type ResolverHandleEvents } from "./handle-events.js";
 import { type HoldStarted, type ProtectionOptions, resolveProtection } from "./protection.js";
 import { createResolverClass, type ResolverContext } from "./resolver.js";
 import { type OutlierDetectionOptions, resolveOutlierDetection } from "./service-config.js";
@@ -89,20 +91,19 @@ export interface EtcdResolverHandle extends AsyncDisposable {
   /** How many services are being watched right now (one watch each, however many channels use it). */
   readonly watchedServices: number;
   /**
-   * Listens for mass-removal holds: `protected` fires once per service when its channels begin holding
-   * endpoints an update removed (not again while that hold lasts). Returns a function that unsubscribes.
+   * Listens to the watched services, each once however many channels use it: `update` (its endpoints
+   * changed in etcd), `stale` (etcd unreachable; the last known endpoints are kept), `fresh` (current
+   * again) and `protected` (a mass-removal hold began; once per hold). Returns a function that
+   * unsubscribes. A listener that throws is logged and changes nothing.
    */
-  on(event: "protected", listener: (event: ProtectedEvent) => void): () => void;
+  on<E extends keyof ResolverHandleEvents>(event: E, listener: ResolverHandleEvents[E]): () => void;
+  /**
+   * What the registration knows of `service` now: its endpoints (as etcd lists them, before a target's
+   * filters), whether they are `stale`, `listed` and at which revision; undefined while no channel
+   * resolves it. A readiness probe can say "not ready" while a service it needs is stale.
+   */
+  snapshot(service: string): ServiceSnapshot | undefined;
   close(): Promise<void>;
-}
-
-/** A hold began: `removed` of the `total` endpoints a channel had would have gone at once. */
-export interface ProtectedEvent {
-  service: string;
-  removed: number;
-  total: number;
-  /** How long the removed endpoints are kept. */
-  holdMs: number;
 }
 
 const DEFAULT_SCHEME = "etcd";
@@ -210,7 +211,16 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   const logger = redactingLogger(options.logger ?? toConsole, { component: "grpc-js" });
   const clock = options.clock ?? systemClock;
   const source = options.source ?? createEtcd3Source(options.client!, { clock });
-  const views = new ServiceViews(source, { clock, logger, coalesceMs });
+  const events = new HandleEvents(logger, invalidOptions);
+  const views = new ServiceViews(
+    source,
+    { clock, logger, coalesceMs },
+    {
+      update: (service, update) => events.emit("update", { service, ...update }),
+      stale: (service, error) => events.emit("stale", { service, error }),
+      fresh: (service) => events.emit("fresh", { service }),
+    },
+  );
   const resolvers = new Set<{ destroy(): void }>();
   const warned = new Set<string>();
   const weightedPolicy = registerWeightedPolicy(grpc);
@@ -220,7 +230,6 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
 
   // One warning and one event per service and hold, however many channels of it hold.
   const holds = new Map<string, number>();
-  const protectedListeners = new Set<(event: ProtectedEvent) => void>();
   const holding = (service: string, started: HoldStarted) => {
     const now = clock.now();
     if ((holds.get(service) ?? Number.NEGATIVE_INFINITY) > now) return;
@@ -232,14 +241,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
       `protecting ${service}: an update would remove ${started.removed} of its ${started.total} endpoints ` +
         `(${share} %) at once; channels keep them for ${started.holdMs} ms before applying it`,
     );
-    const event: ProtectedEvent = { service, ...started };
-    for (const listener of [...protectedListeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        logger.warn?.({ service, err: error }, `a "protected" listener threw`);
-      }
-    }
+    events.emit("protected", { service, ...started });
   };
   const released = (service: string, why: "expired" | "recovered") => {
     if (!holds.delete(service)) return;
@@ -324,11 +326,8 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     get watchedServices() {
       return views.size;
     },
-    on(event, listener) {
-      if (event !== "protected") throw invalidOptions(`unknown event ${JSON.stringify(event)}`);
-      protectedListeners.add(listener);
-      return () => protectedListeners.delete(listener);
-    },
+    on: (event, listener) => events.on(event, listener),
+    snapshot: (service) => views.snapshot(service),
     close,
     [Symbol.asyncDispose]: close,
   };

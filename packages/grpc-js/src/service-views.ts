@@ -1,6 +1,9 @@
 import {
+  type EndpointsUpdate,
   type NamingSource,
+  type ServiceSnapshot,
   type ServiceWatcher,
+  type WatcherError,
   type WatchServiceOptions,
   watchService,
 } from "@etcd-naming/watcher";
@@ -12,6 +15,13 @@ export interface ViewShare {
   /** Why etcd is unreachable while the view is stale, also when it went stale before this share was taken. */
   readonly cause: Error | undefined;
   release(): void;
+}
+
+/** What the registration hears from every service view, named by service. */
+export interface ViewObserver {
+  update(service: string, update: EndpointsUpdate): void;
+  stale(service: string, error: WatcherError): void;
+  fresh(service: string): void;
 }
 
 interface Entry {
@@ -35,9 +45,17 @@ export class ServiceViews {
   readonly #closing = new Set<Promise<void>>();
   #closed = false;
 
-  constructor(source: NamingSource, options: WatchServiceOptions) {
+  readonly #observer: ViewObserver | undefined;
+
+  constructor(source: NamingSource, options: WatchServiceOptions, observer?: ViewObserver) {
     this.#source = source;
     this.#options = options;
+    this.#observer = observer;
+  }
+
+  /** The view's snapshot of `service`, if it is watched. */
+  snapshot(service: string): ServiceSnapshot | undefined {
+    return this.#entries.get(service)?.view.snapshot();
   }
 
   /** How many services are being watched right now. */
@@ -88,10 +106,14 @@ export class ServiceViews {
     // Subscribed before any resolver, so the cause is set when a resolver hears of the outage.
     entry.view.on("stale", (error) => {
       entry.cause = error;
+      this.#observer?.stale(service, error);
     });
     entry.view.on("fresh", () => {
       entry.cause = undefined;
+      this.#observer?.fresh(service);
     });
+    const observer = this.#observer;
+    if (observer !== undefined) entry.view.on("update", (update) => observer.update(service, update));
     return entry;
   }
 
