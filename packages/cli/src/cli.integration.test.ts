@@ -92,6 +92,24 @@ describe("add and del details", () => {
     expect(await client.get(key(0xfe)).string()).not.toBeNull();
   });
 
+  it("shows hostile keys, addresses and reasons escaped: no terminal control and no hidden bytes", async () => {
+    const svc = service();
+    const client = etcd.client();
+    const evil = Buffer.concat([Buffer.from(`${svc}/k-\u001b[2J-`), Buffer.from([0xff])]);
+    await client.put(evil).value('{"Op":0,"Addr":"1.2.3.4:1\\u001b]0;pwned\\u0007","Metadata":null}');
+    await client.put(`${svc}/junk-\u001b[31m`).value("{");
+    const list = await runInProcess(["list", svc], { env: { ...env(), NO_COLOR: "1" } });
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\ufffd]/);
+    expect(list.stdout).toContain(`${svc}/k-\\x1b[2J-\\xff`);
+    expect(list.stdout).toContain("1.2.3.4:1\\x1b]0;pwned\\x07");
+    expect(list.stdout).toContain(`${svc}/junk-\\x1b[31m`);
+    const del = await runInProcess(["del", svc, "--all", "--yes"], { env: { ...env(), NO_COLOR: "1" } });
+    expect(del.code).toBe(0);
+    expect(del.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\ufffd]/);
+    expect(del.stdout).toContain(`deleted ${svc}/k-\\x1b[2J-\\xff`);
+  });
+
   it("refuses an address that matches several endpoints", async () => {
     const svc = service();
     await runInProcess(["add", svc, "1.2.3.4:1", "--key", "a"], { env: env() });

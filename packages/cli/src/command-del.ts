@@ -1,4 +1,4 @@
-import { keyFromBytes, keyToBytes, servicePrefix } from "@etcd-naming/codec";
+import { keyFromBytes, keyToBytes, printableKey, servicePrefix } from "@etcd-naming/codec";
 import { prefixRangeEnd } from "@etcd-naming/etcd";
 import { CliError, usageError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
@@ -42,7 +42,7 @@ export async function delCommand(
     const matches = endpoints.filter((e) => e.addr === target);
     if (matches.length > 1) {
       throw usageError(
-        `address "${target}" matches ${matches.length} endpoints in ${service} (${matches.map((m) => m.key).join(", ")}): pass the key`,
+        `address "${target}" matches ${matches.length} endpoints in ${service} (${matches.map((m) => printableKey(m.key)).join(", ")}): pass the key`,
       );
     }
     const match = matches[0];
@@ -83,5 +83,5 @@ function report(ctx: CommandContext, keys: string[]): void {
     ctx.out.jsonLine({ deleted: keys });
     return;
   }
-  for (const key of keys) ctx.out.line(`${ctx.out.paint("red", "deleted")} ${key}`);
+  for (const key of keys) ctx.out.line(`${ctx.out.paint("red", "deleted")} ${printableKey(key)}`);
 }

@@ -6,6 +6,7 @@ import {
   keyFromBytes,
   metadataAttributes,
   pauseMarkerPrefix,
+  printableKey,
 } from "@etcd-naming/codec";
 import { PrefixLister, type PrefixListing } from "@etcd-naming/etcd";
 import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
@@ -148,11 +149,12 @@ export async function listCommand(
   if (listed.length === 0) {
     out.line(`no endpoints in ${service}`);
   } else {
+    // Keys and addresses are anyone's bytes: shown escaped, so none can hide bytes or drive the terminal.
     const rows = listed.map((e) => [
-      e.key,
-      e.addr,
+      printableKey(e.key),
+      printableKey(e.addr),
       e.metadata === null || e.metadata === undefined ? "-" : JSON.stringify(e.metadata),
-      ...(withAttributes ? [attributeCell(e.attributes)] : []),
+      ...(withAttributes ? [printableKey(attributeCell(e.attributes))] : []),
       e.lease ?? "-",
       e.lease === undefined ? "-" : e.ttl === undefined ? "?" : e.ttl < 0 ? "expired" : `${e.ttl}s`,
     ]);
@@ -164,9 +166,9 @@ export async function listCommand(
     const what = paused.length === 1 ? "endpoint" : "endpoints";
     out.line(out.paint("yellow", `paused ${paused.length} ${what} (not served; "resume" serves again):`));
     const rows = paused.map((p) => [
-      p.key,
-      p.addr ?? "?",
-      ...(withAttributes ? [attributeCell(p.attributes)] : []),
+      printableKey(p.key),
+      p.addr === undefined ? "?" : printableKey(p.addr),
+      ...(withAttributes ? [printableKey(attributeCell(p.attributes))] : []),
       p.lease ?? "-",
     ]);
     const head = ["KEY", "ADDRESS", ...(withAttributes ? ["ATTRIBUTES"] : []), "LEASE"];
@@ -182,7 +184,7 @@ export async function listCommand(
     );
     for (const line of formatTable(
       ["KEY", "REASON"],
-      skipped.map((s) => [s.key, s.reason]),
+      skipped.map((s) => [printableKey(s.key), printableKey(s.reason)]),
       (t) => out.paint("bold", t),
     )) {
       out.line(`  ${line}`);

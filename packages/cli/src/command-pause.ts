@@ -5,6 +5,7 @@ import {
   type PauseMarker,
   pauseMarkerKey,
   pauseMarkerPrefix,
+  printableKey,
   servicePrefix,
 } from "@etcd-naming/codec";
 import { ResumableWatch } from "@etcd-naming/etcd";
@@ -48,7 +49,7 @@ async function findEndpoint(client: Etcd3, service: string, target: string): Pro
   if (matches.length > 1) {
     throw new CliError(
       "NOT_FOUND",
-      `address "${target}" matches ${matches.length} endpoints in ${service} (${matches.map((m) => m.key).join(", ")}): pass the key`,
+      `address "${target}" matches ${matches.length} endpoints in ${service} (${matches.map((m) => printableKey(m.key)).join(", ")}): pass the key`,
     );
   }
   return matches[0] === undefined ? state : stateOf(client, matches[0].key);
@@ -212,5 +213,5 @@ function report(
     : event === "paused"
       ? `is out of rotation; its lease ${hex} and process stay`
       : `is served again under lease ${hex}`;
-  ctx.out.line(`${ctx.out.paint(colour, event)} ${key} ${detail}`);
+  ctx.out.line(`${ctx.out.paint(colour, event)} ${printableKey(key)} ${detail}`);
 }

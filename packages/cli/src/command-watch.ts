@@ -1,3 +1,4 @@
+import { printableKey } from "@etcd-naming/codec";
 import { createEtcd3Source, type ServiceEndpoint, watchService } from "@etcd-naming/watcher";
 import { CliError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
@@ -25,7 +26,7 @@ export async function watchCommand(ctx: CommandContext, service: string): Promis
       );
       return;
     }
-    const fields = op === "delete" ? [endpoint.key] : [endpoint.key, endpoint.addr];
+    const fields = (op === "delete" ? [endpoint.key] : [endpoint.key, endpoint.addr]).map(printableKey);
     if (op !== "delete" && endpoint.metadata !== null) fields.push(JSON.stringify(endpoint.metadata));
     out.line(`${out.paint(COLOR[op], SYMBOL[op])} ${fields.join(" ")}`);
   };
