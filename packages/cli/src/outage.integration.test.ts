@@ -61,7 +61,7 @@ describe("through an etcd outage", () => {
       .toContain("outage/registered/10.9.9.9:1");
 
     reg.child.kill("SIGTERM");
-    expect(await reg.exited).toEqual({ code: 0, signal: null });
+    expect(await reg.exited, reg.stderr).toEqual({ code: 0, signal: null });
     expect(await etcdctl(etcd.endpoints, ["get", "--prefix", "outage/", "--keys-only"])).toBe("");
   });
 });
