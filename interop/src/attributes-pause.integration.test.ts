@@ -10,8 +10,8 @@ import { type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { GoFlavour } from "./flavours.js";
-import { type GoLine, type GoProcess, runGoOk, startGo } from "./go-helper.js";
-import { describeGoFlavours, runGoManager } from "./suite.js";
+import { type GoLine, type GoProcess, startGo } from "./go-helper.js";
+import { describeGoFlavours, goChannelArgs, runGoManager, runGoResolve } from "./suite.js";
 
 const answeredBy = (lines: readonly GoLine[]): string[] =>
   lines.flatMap((line) => (typeof line["server"] === "string" ? [line["server"]] : []));
@@ -57,13 +57,7 @@ describeGoFlavours(
       const metadataOf = (i: number) => `weight=${i + 1};zone=${i === 2 ? "b" : "a"}`;
 
       // Go's resolver reads the string metadata: 3.4 hands it on, 3.5.27+ leaves it out; no panic either way.
-      const state = await runGoOk(go.binary, [
-        "resolve",
-        "-endpoints",
-        etcd.endpoints.join(","),
-        "-service",
-        service,
-      ]);
+      const state = await runGoResolve({ etcd, go }, service);
       expect(state).toEqual(
         handedToGrpc(
           flavour,
@@ -71,18 +65,7 @@ describeGoFlavours(
         ),
       );
 
-      const goClient = startGo(go.binary, [
-        "client",
-        "-endpoints",
-        etcd.endpoints.join(","),
-        "-target",
-        `etcd:///${service}`,
-        // grpc-go 1.33 sends a nested service name as :authority, which Node servers refuse (see test 3).
-        "-authority",
-        service.replaceAll("/", "."),
-        "-interval",
-        "10ms",
-      ]);
+      const goClient = startGo(go.binary, ["client", ...goChannelArgs(etcd, service, "10ms")]);
       goClients.push(goClient);
       await goClient.waitForLine((line) => line["event"] === "dialed");
       await expect

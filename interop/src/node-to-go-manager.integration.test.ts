@@ -6,8 +6,7 @@ import type { Endpoint } from "@etcd-naming/codec";
 import { createEndpointManager, type Registration, register } from "@etcd-naming/registrar";
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { runGoOk } from "./go-helper.js";
-import { describeGoFlavours, runGoManager } from "./suite.js";
+import { describeGoFlavours, runGoManager, runGoResolve } from "./suite.js";
 
 type Listed = Record<string, { addr: string; metadata: unknown }>;
 
@@ -159,13 +158,10 @@ describeGoFlavours("our writers → Go's endpoints.Manager", { timeout: 30_000 }
 
     expect(await goList(service)).toEqual(goView);
     // Go's resolver hands grpc-go the same set (in State.Addresses on 3.4, State.Endpoints on 3.5).
-    const state = (await runGoOk(go.binary, [
-      "resolve",
-      "-endpoints",
-      etcd.endpoints.join(","),
-      "-service",
-      service,
-    ])) as { addresses: { addr: string }[]; endpoints: { addr: string }[][] };
+    const state = (await runGoResolve({ etcd, go }, service)) as {
+      addresses: { addr: string }[];
+      endpoints: { addr: string }[][];
+    };
     expect([...state.addresses, ...state.endpoints.flat()].map((a) => a.addr).sort()).toEqual(
       Object.values(goView)
         .map((e) => e.addr)

@@ -12,8 +12,8 @@ import { type RegisterOptions, type Registration, register } from "@etcd-naming/
 import type { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { GoFlavour } from "./flavours.js";
-import { type GoExit, runGo, runGoOk } from "./go-helper.js";
-import { describeGoFlavours } from "./suite.js";
+import { type GoExit, runGo } from "./go-helper.js";
+import { describeGoFlavours, goChannelArgs, runGoResolve } from "./suite.js";
 
 const PANIC = "panic: runtime error: hash of unhashable type map[string]interface {}";
 
@@ -62,25 +62,12 @@ describeGoFlavours("object metadata and etcd's Go resolver", { timeout: 60_000 }
   const goResolve = (service: string, seconds: number) =>
     runGo(
       go.binary,
-      [
-        "resolve-object-metadata",
-        "-endpoints",
-        etcd.endpoints.join(","),
-        "-target",
-        `etcd:///${service}`,
-        "-authority",
-        service.replaceAll("/", "."),
-        "-interval",
-        "20ms",
-        "-for",
-        `${seconds}s`,
-      ],
+      ["resolve-object-metadata", ...goChannelArgs(etcd, service, "20ms"), "-for", `${seconds}s`],
       (seconds + 20) * 1000,
     );
 
   /** The first state etcd's Go resolver hands to grpc-go for the service (recorded, no channel). */
-  const goResolverState = (service: string) =>
-    runGoOk(go.binary, ["resolve", "-endpoints", etcd.endpoints.join(","), "-service", service]);
+  const goResolverState = (service: string) => runGoResolve({ etcd, go }, service);
 
   /** The Go client calling through Go's resolver and a round_robin channel ended as it must on this flavour. */
   function expectGoOutcome({ exit, output }: { exit: GoExit; output: unknown }): void {

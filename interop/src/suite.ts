@@ -128,6 +128,25 @@ export function describeGoFlavours(
   }
 }
 
+/** Runs a helper command that takes the flavour's etcd and a service; resolves with its JSON output. */
+function runGoOnService(
+  suite: Pick<GoSuite, "etcd" | "go">,
+  command: string,
+  service: string,
+  ...args: string[]
+): Promise<unknown> {
+  const endpoints = suite.etcd.endpoints.join(",");
+  return runGoOk(suite.go.binary, [command, "-endpoints", endpoints, "-service", service, ...args]);
+}
+
+/**
+ * What etcd's Go resolver hands to grpc-go for `service` on the flavour's etcd: the helper's `resolve`
+ * command (the resolver's first state, recorded, no channel).
+ */
+export function runGoResolve(suite: Pick<GoSuite, "etcd" | "go">, service: string): Promise<unknown> {
+  return runGoOnService(suite, "resolve", service);
+}
+
 /**
  * Runs the helper's `manager` command (etcd's Go endpoints.Manager) on `service` against the flavour's
  * etcd: `op` is `list`, `add` or `delete`, `request` its JSON argument. Resolves with its JSON output.
@@ -138,13 +157,29 @@ export function runGoManager(
   op: string,
   request?: unknown,
 ): Promise<unknown> {
-  return runGoOk(suite.go.binary, [
+  return runGoOnService(
+    suite,
     "manager",
-    "-endpoints",
-    suite.etcd.endpoints.join(","),
-    "-service",
     service,
     op,
     ...(request === undefined ? [] : [JSON.stringify(request)]),
-  ]);
+  );
+}
+
+/**
+ * The helper's flags for a Go channel that calls `etcd:///<service>` on the flavour's etcd every `interval`,
+ * with the service (slashes as dots) as :authority: grpc-go 1.33 sends a nested service name as :authority,
+ * which Node servers refuse (see test 3).
+ */
+export function goChannelArgs(etcd: FlavourEtcd, service: string, interval: string): string[] {
+  return [
+    "-endpoints",
+    etcd.endpoints.join(","),
+    "-target",
+    `etcd:///${service}`,
+    "-authority",
+    service.replaceAll("/", "."),
+    "-interval",
+    interval,
+  ];
 }

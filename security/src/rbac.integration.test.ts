@@ -47,6 +47,19 @@ function counted(): { calls: Map<string, number>; options: Partial<IOptions> } {
   };
 }
 
+/** Registers `addr` in `service` as `user`, with a root client beside it to check the key. */
+async function registerAs(
+  user: { user: string; password: string },
+  service: string,
+  addr: string,
+  ttl: number,
+) {
+  const client = etcd.client(user);
+  const admin = etcd.client({ user: "root", password: etcd.rootPassword });
+  const registration = await register({ client, service, addr, ttl, logger });
+  return { client, admin, registration };
+}
+
 beforeAll(async () => {
   etcd = await startSecureEtcd({ auth: true, tokenTtl: TOKEN_TTL_S });
   await etcd.addUser(writer.user, writer.password, [{ permission: "readwrite", prefix: "svc/" }]);
@@ -68,15 +81,7 @@ describe("least privilege: readwrite on svc/ registers, read on svc/ resolves", 
   it("registers, keeps alive across token expiries, re-registers and deregisters", {
     timeout: 30_000,
   }, async () => {
-    const client = etcd.client(writer);
-    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
-    const registration = await register({
-      client,
-      service: "svc/greeter",
-      addr: "10.0.0.1:50051",
-      ttl: 2,
-      logger,
-    });
+    const { admin, registration } = await registerAs(writer, "svc/greeter", "10.0.0.1:50051", 2);
     const key = "svc/greeter/10.0.0.1:50051";
     expect(await admin.get(key).string()).toContain("10.0.0.1:50051");
 
@@ -200,24 +205,23 @@ describe("denied is clear, and never a hot loop", () => {
   });
 
   it("the CLI exits 1 with the reason for list, watch, add and register", { timeout: 20_000 }, async () => {
-    const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile];
     const asOutsider = { env: { ETCD_PASSWORD: outsider.password } };
-    const list = await runCli([...conn, "--user", outsider.user, "list", "svc/hello"], asOutsider);
+    const list = await runCli([...etcd.cliArgs(outsider.user), "list", "svc/hello"], asOutsider);
     expect(list.code).toBe(1);
     expect(list.stderr).toMatch(/permission denied.*read permission on the prefix svc\/hello\//);
 
-    const watch = await runCli([...conn, "--user", outsider.user, "watch", "svc/hello"], asOutsider);
+    const watch = await runCli([...etcd.cliArgs(outsider.user), "watch", "svc/hello"], asOutsider);
     expect(watch.code).toBe(1);
     expect(watch.stderr).toContain("permission denied");
     expect(watch.stderr).toContain("svc/hello/");
 
     const asReader = { env: { ETCD_PASSWORD: reader.password } };
-    const add = await runCli([...conn, "--user", reader.user, "add", "svc/hello", "10.0.0.3:1"], asReader);
+    const add = await runCli([...etcd.cliArgs(reader.user), "add", "svc/hello", "10.0.0.3:1"], asReader);
     expect(add.code).toBe(1);
     expect(add.stderr).toMatch(/permission denied.*svc\/hello\/10\.0\.0\.3:1.*readwrite/);
 
     const registered = await runCli(
-      [...conn, "--user", reader.user, "register", "svc/hello", "10.0.0.4:1", "--ttl", "2"],
+      [...etcd.cliArgs(reader.user), "register", "svc/hello", "10.0.0.4:1", "--ttl", "2"],
       asReader,
     );
     expect(registered.code).toBe(1);
@@ -231,7 +235,7 @@ describe("denied is clear, and never a hot loop", () => {
   it("without a user, the CLI says the etcd needs one instead of calling it unreachable", {
     timeout: 15_000,
   }, async () => {
-    const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile];
+    const conn = etcd.cliArgs();
     for (const argv of [
       ["list", "svc/hello"],
       ["add", "svc/hello", "10.0.0.6:1"],
@@ -248,15 +252,7 @@ describe("pausing needs readwrite on the marker prefix too", () => {
   it("without it, pause() is refused naming both prefixes, the endpoint stays served and markers go unwatched", {
     timeout: 20_000,
   }, async () => {
-    const client = etcd.client(writer);
-    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
-    const registration = await register({
-      client,
-      service: "svc/nopause",
-      addr: "10.0.0.7:1",
-      ttl: 5,
-      logger,
-    });
+    const { client, admin, registration } = await registerAs(writer, "svc/nopause", "10.0.0.7:1", 5);
     try {
       // The marker watch was refused and given up, silently: only the delete watch is left.
       await expect.poll(() => liveResumableWatches(client), poll).toBe(1);
@@ -273,7 +269,7 @@ describe("pausing needs readwrite on the marker prefix too", () => {
       expect(await admin.get(registration.key).string()).toContain("10.0.0.7:1");
 
       // The CLI says the same for its own user.
-      const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile, "--user", writer.user];
+      const conn = etcd.cliArgs(writer.user);
       const run = await runCli([...conn, "pause", "svc/nopause", "10.0.0.7:1"], {
         env: { ETCD_PASSWORD: writer.password },
       });
@@ -288,22 +284,14 @@ describe("pausing needs readwrite on the marker prefix too", () => {
   });
 
   it("with it, a registrar and the CLI pause and resume", { timeout: 20_000 }, async () => {
-    const client = etcd.client(pauser);
-    const admin = etcd.client({ user: "root", password: etcd.rootPassword });
-    const registration = await register({
-      client,
-      service: "svc/pausing",
-      addr: "10.0.0.8:1",
-      ttl: 5,
-      logger,
-    });
+    const { admin, registration } = await registerAs(pauser, "svc/pausing", "10.0.0.8:1", 5);
     try {
       await registration.pause();
       expect(await admin.get(registration.key).string()).toBeNull();
       await registration.resume();
       expect(await admin.get(registration.key).string()).toContain("10.0.0.8:1");
 
-      const conn = ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile, "--user", pauser.user];
+      const conn = etcd.cliArgs(pauser.user);
       const options = { env: { ETCD_PASSWORD: pauser.password } };
       const paused = await runCli([...conn, "pause", "svc/pausing", "10.0.0.8:1"], options);
       expect(paused).toMatchObject({ code: 0, stderr: "" });
@@ -324,16 +312,7 @@ describe("pausing needs readwrite on the marker prefix too", () => {
 describe("secrets", () => {
   it("a wrong password fails clearly, without echoing either password", { timeout: 15_000 }, async () => {
     const wrong = secretPassword("wrong");
-    const run = await runCli([
-      "--endpoints",
-      etcd.url,
-      "--cacert",
-      etcd.certs.caFile,
-      "--user",
-      `${writer.user}:${wrong}`,
-      "list",
-      "svc/x",
-    ]);
+    const run = await runCli([...etcd.cliArgs(`${writer.user}:${wrong}`), "list", "svc/x"]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`user "${writer.user}"`);
     expect(run.stderr + run.stdout).not.toContain(wrong);
@@ -368,10 +347,7 @@ describe("secrets", () => {
     );
     expect(plain.stderr).toMatch(/warning: sending the password of user "registrar-svc" in plaintext/);
     expect(plain.stderr).not.toContain(writer.password);
-    const tls = await runCli(
-      ["--endpoints", etcd.url, "--cacert", etcd.certs.caFile, "--user", writer.user, "list", "svc/x"],
-      { env },
-    );
+    const tls = await runCli([...etcd.cliArgs(writer.user), "list", "svc/x"], { env });
     expect(tls.code).toBe(0);
     expect(tls.stderr).not.toContain("plaintext");
   });

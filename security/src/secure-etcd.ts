@@ -27,6 +27,8 @@ export interface SecureEtcd extends AsyncDisposable {
   /** `https://127.0.0.1:PORT`, what the CLI and etcdctl take. */
   readonly url: string;
   readonly rootPassword: string;
+  /** The CLI's flags for this server: `--endpoints` and `--cacert`, then `--user` when given. */
+  cliArgs(user?: string): string[];
   /** etcd3 `credentials` trusting the test CA, with the named client certificate. */
   credentials(cert?: CertChoice): NonNullable<IOptions["credentials"]>;
   /** An etcd3 client, closed by `close()`. */
@@ -115,6 +117,13 @@ export async function startSecureEtcd(options: SecureEtcdOptions = {}): Promise<
     endpoints: server.endpoints,
     url,
     rootPassword,
+    cliArgs: (user) => [
+      "--endpoints",
+      url,
+      "--cacert",
+      certs.caFile,
+      ...(user === undefined ? [] : ["--user", user]),
+    ],
     credentials,
     client({ user, password, cert, ...rest } = {}) {
       const client = new Etcd3({

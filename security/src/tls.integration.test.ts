@@ -103,16 +103,7 @@ describe("refused connections fail clearly", () => {
     }).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect((error as { code?: string }).code).toBe("ETCD_UNAVAILABLE");
-    const run = await runCli([
-      "--endpoints",
-      mutual.url,
-      "--cacert",
-      mutual.certs.caFile,
-      "--dial-timeout",
-      "1s",
-      "list",
-      "tls/x",
-    ]);
+    const run = await runCli([...mutual.cliArgs(), "--dial-timeout", "1s", "list", "tls/x"]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("cannot reach etcd");
   });

@@ -246,36 +246,45 @@ export function createCli(options: CliOptions = {}): Cli {
       },
     );
 
-    const list = program
-      .command("list")
-      .description(
-        "list the endpoints of a service (key, address, metadata, attributes, lease, TTL left), and the paused ones",
-      )
-      .argument("<service>", "service name")
-      .option("--json", "print a JSON array sorted by key");
-    addConnectionOptions(list, true).action(async (service: string, _o: Opts, cmd: Command) => {
-      state.exitCode = await listCommand(context(cmd, true), service, {});
-    });
+    /** A command of one argument (`<service>` or `<root>`) with `--json` and every connection option. */
+    const singleArgumentCommand = (
+      name: string,
+      description: string,
+      argument: readonly [name: string, description: string],
+      json: string,
+      run: (ctx: CommandContext, value: string) => Promise<number>,
+    ): Command => {
+      const cmd = program
+        .command(name)
+        .description(description)
+        .argument(...argument)
+        .option("--json", json);
+      return addConnectionOptions(cmd, true).action(async (value: string, _o: Opts, command: Command) => {
+        state.exitCode = await run(context(command, true), value);
+      });
+    };
 
-    const services = program
-      .command("services")
-      .description(
-        "list the services under a root (the root itself and nested ones) with their endpoint counts",
-      )
-      .argument("<root>", "service name or path prefix, e.g. team")
-      .option("--json", "print a JSON array sorted by service");
-    addConnectionOptions(services, true).action(async (root: string, _o: Opts, cmd: Command) => {
-      state.exitCode = await servicesCommand(context(cmd, true), root);
-    });
-
-    const watch = program
-      .command("watch")
-      .description("print the current endpoints, then one line per change until interrupted")
-      .argument("<service>", "service name")
-      .option("--json", "print NDJSON events");
-    addConnectionOptions(watch, true).action(async (service: string, _o: Opts, cmd: Command) => {
-      state.exitCode = await watchCommand(context(cmd, true), service);
-    });
+    const list = singleArgumentCommand(
+      "list",
+      "list the endpoints of a service (key, address, metadata, attributes, lease, TTL left), and the paused ones",
+      ["<service>", "service name"],
+      "print a JSON array sorted by key",
+      (ctx, service) => listCommand(ctx, service, {}),
+    );
+    const services = singleArgumentCommand(
+      "services",
+      "list the services under a root (the root itself and nested ones) with their endpoint counts",
+      ["<root>", "service name or path prefix, e.g. team"],
+      "print a JSON array sorted by service",
+      servicesCommand,
+    );
+    const watch = singleArgumentCommand(
+      "watch",
+      "print the current endpoints, then one line per change until interrupted",
+      ["<service>", "service name"],
+      "print NDJSON events",
+      watchCommand,
+    );
 
     const pauseCommands = (["pause", "resume"] as const).map((name) => {
       const cmd = program

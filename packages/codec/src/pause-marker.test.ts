@@ -1,14 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { findBadCharacter, isServiceKey, validateService } from "./keys.js";
-import {
-  decodePauseMarker,
-  encodePauseMarker,
-  endpointKeyOfMarker,
-  PAUSE_MARKER_ROOT,
-  pauseMarkerKey,
-  pauseMarkerPrefix,
-} from "./pause-marker.js";
+import * as pause from "./pause-marker.js";
 import { thrown } from "./test-support.js";
 
 const validService = fc
@@ -30,18 +23,18 @@ const validService = fc
 
 describe("pause marker keys", () => {
   it("put the marker of an endpoint key under the root", () => {
-    expect(pauseMarkerKey("svc/10.0.0.1:1")).toBe("/etcd-naming/paused/svc/10.0.0.1:1");
-    expect(pauseMarkerPrefix("team/svc")).toBe("/etcd-naming/paused/team/svc/");
-    expect(endpointKeyOfMarker("/etcd-naming/paused/svc/10.0.0.1:1")).toBe("svc/10.0.0.1:1");
-    expect(endpointKeyOfMarker("svc/10.0.0.1:1")).toBeUndefined();
-    expect(endpointKeyOfMarker(PAUSE_MARKER_ROOT)).toBeUndefined();
-    expect(thrown(() => pauseMarkerPrefix("/svc")).code).toBe("INVALID_SERVICE");
+    expect(pause.pauseMarkerKey("svc/10.0.0.1:1")).toBe("/etcd-naming/paused/svc/10.0.0.1:1");
+    expect(pause.pauseMarkerPrefix("team/svc")).toBe("/etcd-naming/paused/team/svc/");
+    expect(pause.endpointKeyOfMarker("/etcd-naming/paused/svc/10.0.0.1:1")).toBe("svc/10.0.0.1:1");
+    expect(pause.endpointKeyOfMarker("svc/10.0.0.1:1")).toBeUndefined();
+    expect(pause.endpointKeyOfMarker(pause.PAUSE_MARKER_ROOT)).toBeUndefined();
+    expect(thrown(() => pause.pauseMarkerPrefix("/svc")).code).toBe("INVALID_SERVICE");
   });
 
   it("are never under a valid service's prefix, nor under Go 3.4's bare prefix of one", () => {
     fc.assert(
       fc.property(validService, validService, fc.string({ minLength: 1 }), (service, other, id) => {
-        const marker = pauseMarkerKey(`${other}/${id}`);
+        const marker = pause.pauseMarkerKey(`${other}/${id}`);
         expect(isServiceKey(service, marker)).toBe(false);
         // etcd 3.4's Go manager lists the bare prefix `<service>`, without the slash.
         expect(marker.startsWith(service)).toBe(false);
@@ -54,10 +47,12 @@ describe("pause marker values", () => {
   it("round-trip", () => {
     const value = '{"Op":0,"Addr":"10.0.0.1:1","Metadata":"zone=a"}';
     for (const marker of [{ state: "paused", value }, { state: "paused" }, { state: "resumed" }] as const) {
-      expect(decodePauseMarker(encodePauseMarker(marker))).toEqual(marker);
-      expect(decodePauseMarker(new TextEncoder().encode(encodePauseMarker(marker)))).toEqual(marker);
+      expect(pause.decodePauseMarker(pause.encodePauseMarker(marker))).toEqual(marker);
+      expect(pause.decodePauseMarker(new TextEncoder().encode(pause.encodePauseMarker(marker)))).toEqual(
+        marker,
+      );
     }
-    expect(encodePauseMarker({ state: "paused", value })).toBe(
+    expect(pause.encodePauseMarker({ state: "paused", value })).toBe(
       '{"state":"paused","value":"{\\"Op\\":0,\\"Addr\\":\\"10.0.0.1:1\\",\\"Metadata\\":\\"zone=a\\"}"}',
     );
   });
@@ -75,10 +70,10 @@ describe("pause marker values", () => {
       '{"__proto__":{"state":"paused"}}',
       '{"state":"paused"',
     ]) {
-      expect(decodePauseMarker(text)).toBeUndefined();
+      expect(pause.decodePauseMarker(text)).toBeUndefined();
     }
-    expect(decodePauseMarker(`{"state":"paused","value":"${"x".repeat(140_000)}"}`)).toBeUndefined();
-    expect(decodePauseMarker(3 as unknown as string)).toBeUndefined();
+    expect(pause.decodePauseMarker(`{"state":"paused","value":"${"x".repeat(140_000)}"}`)).toBeUndefined();
+    expect(pause.decodePauseMarker(3 as unknown as string)).toBeUndefined();
     expect(({} as Record<string, unknown>)["state"]).toBeUndefined();
   });
 });

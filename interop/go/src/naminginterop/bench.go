@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"runtime"
@@ -45,8 +44,7 @@ type writerSample struct {
 // Go's endpoints.Manager writes) under one key, one every `interval` from its start, and prints when each put
 // was sent and acknowledged once they are all done.
 func runBenchWriter(args []string) error {
-	fs := flag.NewFlagSet("bench-writer", flag.ExitOnError)
-	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
+	fs, endpointList := commandFlags("bench-writer")
 	key := fs.String("key", "", "the key to put (<service>/<id>)")
 	host := fs.String("host", "127.0.0.1", "the host of every address put")
 	portBase := fs.Int("port-base", 20000, "the port of the first address; each put adds one")
@@ -161,9 +159,7 @@ func (s *sightings) snapshot(by int) []sighting {
 // once both are set up, "probed" once both have seen the address -probe, and everything it recorded
 // ("done") once both have seen the address -until, or when stdin closes.
 func runBenchListen(args []string) error {
-	fs := flag.NewFlagSet("bench-listen", flag.ExitOnError)
-	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
-	service := fs.String("service", "", "the service to resolve and watch")
+	fs, endpointList, service := serviceFlags("bench-listen", "the service to resolve and watch")
 	probe := fs.String("probe", "", "print \"probed\" once both paths have seen this address")
 	until := fs.String("until", "", "print everything and stop once both paths have seen this address")
 	maxRun := fs.Duration("for", 10*time.Minute, "stop after this long whatever was seen")

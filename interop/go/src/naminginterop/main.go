@@ -111,6 +111,35 @@ func connect(endpointList string) (*etcd.Client, error) {
 	return etcd.New(etcd.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
 }
 
+// withManager connects to etcd, opens etcd's Go endpoints.Manager on service and runs f with them and a
+// request context (opCtx); the context is cancelled and the client closed when f returns.
+func withManager(endpointList, service string, f func(ctx context.Context, cli *etcd.Client, em etcd.Manager) error) error {
+	cli, err := connect(endpointList)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	em, err := etcd.NewManager(cli, service)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	return f(ctx, cli, em)
+}
+
+// commandFlags starts the flags of a subcommand with the -endpoints flag every subcommand takes.
+func commandFlags(name string) (fs *flag.FlagSet, endpointList *string) {
+	fs = flag.NewFlagSet(name, flag.ExitOnError)
+	return fs, fs.String("endpoints", "", "etcd endpoints, comma-separated")
+}
+
+// serviceFlags is commandFlags with the -service flag of a subcommand that works on one service.
+func serviceFlags(name, serviceUsage string) (fs *flag.FlagSet, endpointList, service *string) {
+	fs, endpointList = commandFlags(name)
+	return fs, endpointList, fs.String("service", "", serviceUsage)
+}
+
 func opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
@@ -248,67 +277,56 @@ func decodeInputs() []decodeCase {
 }
 
 func runVectors(args []string) error {
-	fs := flag.NewFlagSet("vectors", flag.ExitOnError)
-	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
-	service := fs.String("service", "", "a scratch service prefix (deleted afterwards)")
+	fs, endpointList, service := serviceFlags("vectors", "a scratch service prefix (deleted afterwards)")
 	_ = fs.Parse(args)
 	if *service == "" {
 		return errors.New("-service is required")
 	}
-	cli, err := connect(*endpointList)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	em, err := etcd.NewManager(cli, *service)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	defer func() { _, _ = cli.Delete(context.Background(), *service+"/", etcd.WithPrefix()) }()
+	return withManager(*endpointList, *service, func(ctx context.Context, cli *etcd.Client, em etcd.Manager) error {
+		defer func() { _, _ = cli.Delete(context.Background(), *service+"/", etcd.WithPrefix()) }()
 
-	doc := vectorsDoc{About: vectorsAbout()}
-	// Encode: what the real Manager.AddEndpoint stores, read back byte for byte.
-	for i, c := range encodeInputs() {
-		key := fmt.Sprintf("%s/encode-%d", *service, i)
-		if err := em.AddEndpoint(ctx, key, etcd.Endpoint{Addr: c.Addr, Metadata: c.Metadata}); err != nil {
-			return fmt.Errorf("AddEndpoint %q: %w", c.Name, err)
+		doc := vectorsDoc{About: vectorsAbout()}
+		// Encode: what the real Manager.AddEndpoint stores, read back byte for byte.
+		for i, c := range encodeInputs() {
+			key := fmt.Sprintf("%s/encode-%d", *service, i)
+			if err := em.AddEndpoint(ctx, key, etcd.Endpoint{Addr: c.Addr, Metadata: c.Metadata}); err != nil {
+				return fmt.Errorf("AddEndpoint %q: %w", c.Name, err)
+			}
+			resp, err := cli.Get(ctx, key)
+			if err != nil {
+				return err
+			}
+			if len(resp.Kvs) != 1 {
+				return fmt.Errorf("encode %q: key %s not found after AddEndpoint", c.Name, key)
+			}
+			c.Value = string(resp.Kvs[0].Value)
+			doc.Encode = append(doc.Encode, c)
 		}
-		resp, err := cli.Get(ctx, key)
-		if err != nil {
+
+		// Decode: the manager's json.Unmarshal into its update struct, with the error text when it refuses.
+		for _, c := range decodeInputs() {
+			var iup internalUpdate
+			switch err := json.Unmarshal([]byte(c.Value), &iup); {
+			case err != nil:
+				c.Why = "Go's decoder rejects it: " + err.Error()
+			case iup.Addr == "":
+				c.Why = "Go's decoder accepts it but the address is empty: no usable endpoint"
+			default:
+				c.Accept = true
+				addr, md := iup.Addr, iup.Metadata
+				c.Addr, c.Metadata = &addr, &md
+			}
+			doc.Decode = append(doc.Decode, c)
+		}
+		if err := checkDecodeWithManager(ctx, cli, em, *service, doc.Decode); err != nil {
 			return err
 		}
-		if len(resp.Kvs) != 1 {
-			return fmt.Errorf("encode %q: key %s not found after AddEndpoint", c.Name, key)
-		}
-		c.Value = string(resp.Kvs[0].Value)
-		doc.Encode = append(doc.Encode, c)
-	}
 
-	// Decode: the manager's json.Unmarshal into its update struct, with the error text when it refuses.
-	for _, c := range decodeInputs() {
-		var iup internalUpdate
-		switch err := json.Unmarshal([]byte(c.Value), &iup); {
-		case err != nil:
-			c.Why = "Go's decoder rejects it: " + err.Error()
-		case iup.Addr == "":
-			c.Why = "Go's decoder accepts it but the address is empty: no usable endpoint"
-		default:
-			c.Accept = true
-			addr, md := iup.Addr, iup.Metadata
-			c.Addr, c.Metadata = &addr, &md
-		}
-		doc.Decode = append(doc.Decode, c)
-	}
-	if err := checkDecodeWithManager(ctx, cli, em, *service, doc.Decode); err != nil {
-		return err
-	}
-
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	})
 }
 
 // checkDecodeWithManager stores every decode input and reads it back through the real Manager.List, which
@@ -366,94 +384,83 @@ func (r opRequest) opts() ([]etcd.OpOption, error) {
 }
 
 func runManager(args []string) error {
-	fs := flag.NewFlagSet("manager", flag.ExitOnError)
-	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
-	service := fs.String("service", "", "the manager's target (service name)")
+	fs, endpointList, service := serviceFlags("manager", "the manager's target (service name)")
 	_ = fs.Parse(args)
 	rest := fs.Args()
 	if len(rest) == 0 {
 		return errors.New("manager: add|update|delete|list [request JSON]")
 	}
-	cli, err := connect(*endpointList)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	em, err := etcd.NewManager(cli, *service)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	request := ""
-	if len(rest) > 1 {
-		request = rest[1]
-	}
+	return withManager(*endpointList, *service, func(ctx context.Context, cli *etcd.Client, em etcd.Manager) error {
+		request := ""
+		if len(rest) > 1 {
+			request = rest[1]
+		}
 
-	switch rest[0] {
-	case "add", "delete":
-		var r opRequest
-		if err := json.Unmarshal([]byte(request), &r); err != nil {
-			return fmt.Errorf("bad request: %w", err)
-		}
-		opts, err := r.opts()
-		if err != nil {
-			return err
-		}
-		if rest[0] == "add" {
-			err = em.AddEndpoint(ctx, r.Key, etcd.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...)
-		} else {
-			err = em.DeleteEndpoint(ctx, r.Key, opts...)
-		}
-		if err != nil {
-			return err
-		}
-	case "update":
-		var rs []opRequest
-		if err := json.Unmarshal([]byte(request), &rs); err != nil {
-			return fmt.Errorf("bad request: %w", err)
-		}
-		updates := make([]*etcd.UpdateWithOpts, 0, len(rs))
-		for _, r := range rs {
+		switch rest[0] {
+		case "add", "delete":
+			var r opRequest
+			if err := json.Unmarshal([]byte(request), &r); err != nil {
+				return fmt.Errorf("bad request: %w", err)
+			}
 			opts, err := r.opts()
 			if err != nil {
 				return err
 			}
-			switch {
-			case r.Op == nil:
-				return fmt.Errorf("update for %q has no op", r.Key)
-			case etcd.Operation(*r.Op) == etcd.Add:
-				updates = append(updates, etcd.NewAddUpdateOpts(r.Key, etcd.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...))
-			case etcd.Operation(*r.Op) == etcd.Delete:
-				updates = append(updates, etcd.NewDeleteUpdateOpts(r.Key, opts...))
-			default:
-				// Passed through so Go's own "bad update op" error is what the caller sees.
-				updates = append(updates, &etcd.UpdateWithOpts{Update: etcd.Update{Op: etcd.Operation(*r.Op), Key: r.Key}})
+			if rest[0] == "add" {
+				err = em.AddEndpoint(ctx, r.Key, etcd.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...)
+			} else {
+				err = em.DeleteEndpoint(ctx, r.Key, opts...)
 			}
+			if err != nil {
+				return err
+			}
+		case "update":
+			var rs []opRequest
+			if err := json.Unmarshal([]byte(request), &rs); err != nil {
+				return fmt.Errorf("bad request: %w", err)
+			}
+			updates := make([]*etcd.UpdateWithOpts, 0, len(rs))
+			for _, r := range rs {
+				opts, err := r.opts()
+				if err != nil {
+					return err
+				}
+				switch {
+				case r.Op == nil:
+					return fmt.Errorf("update for %q has no op", r.Key)
+				case etcd.Operation(*r.Op) == etcd.Add:
+					updates = append(updates, etcd.NewAddUpdateOpts(r.Key, etcd.Endpoint{Addr: r.Addr, Metadata: r.Metadata}, opts...))
+				case etcd.Operation(*r.Op) == etcd.Delete:
+					updates = append(updates, etcd.NewDeleteUpdateOpts(r.Key, opts...))
+				default:
+					// Passed through so Go's own "bad update op" error is what the caller sees.
+					updates = append(updates, &etcd.UpdateWithOpts{Update: etcd.Update{Op: etcd.Operation(*r.Op), Key: r.Key}})
+				}
+			}
+			if err := em.Update(ctx, updates); err != nil {
+				return err
+			}
+		case "list":
+			listed, err := em.List(ctx)
+			if err != nil {
+				return err
+			}
+			result := make(map[string]endpointJSON, len(listed))
+			for k, ep := range listed {
+				result[k] = endpointJSON{Addr: ep.Addr, Metadata: ep.Metadata}
+			}
+			out(map[string]interface{}{"endpoints": result})
+			return nil
+		default:
+			return fmt.Errorf("manager: unknown operation %q", rest[0])
 		}
-		if err := em.Update(ctx, updates); err != nil {
-			return err
-		}
-	case "list":
-		listed, err := em.List(ctx)
+		resp, err := cli.Get(ctx, *service+"/", etcd.WithPrefix(), etcd.WithCountOnly())
 		if err != nil {
 			return err
 		}
-		result := make(map[string]endpointJSON, len(listed))
-		for k, ep := range listed {
-			result[k] = endpointJSON{Addr: ep.Addr, Metadata: ep.Metadata}
-		}
-		out(map[string]interface{}{"endpoints": result})
+		out(map[string]interface{}{"ok": true, "revision": resp.Header.Revision})
 		return nil
-	default:
-		return fmt.Errorf("manager: unknown operation %q", rest[0])
-	}
-	resp, err := cli.Get(ctx, *service+"/", etcd.WithPrefix(), etcd.WithCountOnly())
-	if err != nil {
-		return err
-	}
-	out(map[string]interface{}{"ok": true, "revision": resp.Header.Revision})
-	return nil
+	})
 }
 
 // ---- resolve ----
@@ -462,9 +469,7 @@ func runManager(args []string) error {
 // the first state it hands to grpc-go that holds an address ({"addresses":[…],"endpoints":[[…]]}, each
 // address with its Metadata, sorted by address): what grpc-go would receive, without a channel in the way.
 func runResolve(args []string) error {
-	fs := flag.NewFlagSet("resolve", flag.ExitOnError)
-	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
-	service := fs.String("service", "", "the service to resolve")
+	fs, endpointList, service := serviceFlags("resolve", "the service to resolve")
 	maxWait := fs.Duration("for", 10*time.Second, "how long to wait for a state with an address")
 	_ = fs.Parse(args)
 	if *service == "" {
@@ -520,9 +525,7 @@ func firstAddr(as []etcd.ResolvedAddress) string {
 // ---- server ----
 
 func runServer(args []string) error {
-	fs := flag.NewFlagSet("server", flag.ExitOnError)
-	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
-	service := fs.String("service", "", "the service to register under")
+	fs, endpointList, service := serviceFlags("server", "the service to register under")
 	id := fs.String("id", "", "the id this server answers with")
 	ttl := fs.Int64("ttl", 10, "lease TTL in seconds")
 	metadataJSON := fs.String("metadata", "", "endpoint metadata as JSON (default: none)")
@@ -560,49 +563,40 @@ func runServer(args []string) error {
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 
-	cli, err := connect(*endpointList)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	em, err := etcd.NewManager(cli, *service)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	lease, err := cli.Grant(ctx, *ttl)
-	if err != nil {
-		return err
-	}
-	addr := lis.Addr().String()
-	key := *service + "/" + addr
-	if err := em.AddEndpoint(ctx, key, etcd.Endpoint{Addr: addr, Metadata: metadata}, etcd.WithLease(lease.ID)); err != nil {
-		return err
-	}
-	keepCtx, stopKeep := context.WithCancel(context.Background())
-	defer stopKeep()
-	kch, err := cli.KeepAlive(keepCtx, lease.ID)
-	if err != nil {
-		return err
-	}
-	go func() {
-		for range kch {
+	return withManager(*endpointList, *service, func(ctx context.Context, cli *etcd.Client, em etcd.Manager) error {
+		lease, err := cli.Grant(ctx, *ttl)
+		if err != nil {
+			return err
 		}
-		// The channel closes when the lease is gone (revoked, expired) or on shutdown; the server keeps
-		// serving either way, so whoever stops calling it does so because the registry says so.
-		if keepCtx.Err() == nil {
-			out(map[string]string{"event": "lease-lost"})
+		addr := lis.Addr().String()
+		key := *service + "/" + addr
+		if err := em.AddEndpoint(ctx, key, etcd.Endpoint{Addr: addr, Metadata: metadata}, etcd.WithLease(lease.ID)); err != nil {
+			return err
 		}
-	}()
-	out(map[string]string{"event": "serving", "addr": addr, "key": key, "leaseId": strconv.FormatInt(int64(lease.ID), 10)})
+		keepCtx, stopKeep := context.WithCancel(context.Background())
+		defer stopKeep()
+		kch, err := cli.KeepAlive(keepCtx, lease.ID)
+		if err != nil {
+			return err
+		}
+		go func() {
+			for range kch {
+			}
+			// The channel closes when the lease is gone (revoked, expired) or on shutdown; the server keeps
+			// serving either way, so whoever stops calling it does so because the registry says so.
+			if keepCtx.Err() == nil {
+				out(map[string]string{"event": "lease-lost"})
+			}
+		}()
+		out(map[string]string{"event": "serving", "addr": addr, "key": key, "leaseId": strconv.FormatInt(int64(lease.ID), 10)})
 
-	waitForStop()
-	stopKeep()
-	cleanup, cancelCleanup := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancelCleanup()
-	_, _ = cli.Revoke(cleanup, lease.ID)
-	return nil
+		waitForStop()
+		stopKeep()
+		cleanup, cancelCleanup := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancelCleanup()
+		_, _ = cli.Revoke(cleanup, lease.ID)
+		return nil
+	})
 }
 
 // ---- client / resolve-object-metadata ----
@@ -612,8 +606,7 @@ func runClient(args []string, survivalCheck bool) error {
 	if survivalCheck {
 		name = "resolve-object-metadata"
 	}
-	fs := flag.NewFlagSet(name, flag.ExitOnError)
-	endpointList := fs.String("endpoints", "", "etcd endpoints, comma-separated")
+	fs, endpointList := commandFlags(name)
 	target := fs.String("target", "", "e.g. etcd:///my-service")
 	interval := fs.Duration("interval", 50*time.Millisecond, "pause between calls")
 	deadline := fs.Duration("deadline", 2*time.Second, "per-call deadline")

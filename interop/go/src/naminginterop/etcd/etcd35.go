@@ -10,7 +10,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/naming/endpoints"
 	etcdresolver "go.etcd.io/etcd/client/v3/naming/resolver"
-	"google.golang.org/grpc"
 	gresolver "google.golang.org/grpc/resolver"
 )
 
@@ -19,9 +18,6 @@ var Version = version.Version
 
 // Packages names the naming packages built in.
 const Packages = "go.etcd.io/etcd/client/v3/naming/{endpoints,resolver}"
-
-// GRPCVersion is the grpc-go release built in.
-const GRPCVersion = grpc.Version
 
 type (
 	Client         = clientv3.Client
@@ -53,13 +49,7 @@ var (
 	NewResolverBuilder  = etcdresolver.NewBuilder
 )
 
-// recorder is the resolver.ClientConn handed to etcd's resolver; the embedded interface (nil) is never
-// called by it.
-type recorder struct {
-	gresolver.ClientConn
-	report func(ResolverState)
-}
-
+// UpdateState records the state etcd's resolver hands to grpc-go.
 func (r recorder) UpdateState(s gresolver.State) error {
 	at := time.Now().UnixNano()
 	endpoints := make([][]ResolvedAddress, 0, len(s.Endpoints))
@@ -70,27 +60,7 @@ func (r recorder) UpdateState(s gresolver.State) error {
 	return nil
 }
 
-func (recorder) ReportError(error) {}
-
-func addresses(in []gresolver.Address) []ResolvedAddress {
-	out := make([]ResolvedAddress, 0, len(in))
-	for _, a := range in {
-		out = append(out, ResolvedAddress{Addr: a.Addr, Metadata: a.Metadata})
-	}
-	return out
-}
-
-// WatchResolver builds etcd's resolver for etcd:///service on a recording ClientConn and calls report with
-// every state it sends to grpc-go; the returned function closes it.
-func WatchResolver(cli *Client, service string, report func(ResolverState)) (func(), error) {
-	builder, err := etcdresolver.NewBuilder(cli)
-	if err != nil {
-		return nil, err
-	}
-	target := gresolver.Target{URL: url.URL{Scheme: "etcd", Path: "/" + service}}
-	r, err := builder.Build(target, recorder{report: report}, gresolver.BuildOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return r.Close, nil
+// resolverTarget is etcd:///service as this grpc-go release spells a resolver.Target.
+func resolverTarget(service string) gresolver.Target {
+	return gresolver.Target{URL: url.URL{Scheme: "etcd", Path: "/" + service}}
 }
