@@ -38,7 +38,20 @@ describe("ResumableWatch on its own streams", () => {
 
       await server.restart();
       // Written while the watch is re-opening: it must still be seen, once.
-      await writer.delete().key("svc/a");
+      // The writer's own connection to the restarted etcd may still be coming back: retry until it takes.
+      await expect
+        .poll(
+          () =>
+            writer
+              .delete()
+              .key("svc/a")
+              .then(
+                () => true,
+                () => false,
+              ),
+          poll,
+        )
+        .toBe(true);
       await writer.put("svc/c").value("3");
       await expect.poll(() => seen.length, poll).toBe(4);
       const revision = seen[0]!.revision;

@@ -43,7 +43,8 @@ describe("re-listing after a failed delete-watch", () => {
       await server.start();
       const other = new Etcd3({ hosts: server.endpoints });
       try {
-        await other.put("other").value("x");
+        // A fresh client's first call may come before etcd accepts connections again: retry until it takes.
+        await vi.waitFor(() => other.put("other").value("x"), { timeout: 20_000, interval: 100 });
         const { header } = await other.delete().key("other").exec();
         await etcdctl(server.endpoints, ["compact", header.revision]);
       } finally {
