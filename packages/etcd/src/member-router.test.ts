@@ -51,6 +51,11 @@ describe("MemberRouter ranking", () => {
     const router = new MemberRouter(one.client);
     router.silent(one.members[0], "no answer");
     expect(one.failed).toEqual([]);
+    // A failure reported directly follows the same rule: only with another member to go to.
+    router.reportFailure(one.members[0]!, new Error("stream broke"));
+    expect(one.failed).toEqual([]);
+    new MemberRouter(many.client).reportFailure(many.members[1]!, new Error("stream broke"));
+    expect(many.failed).toEqual(["a", "b"]);
   });
 
   it("has no members, and calls through the client, when the client has no pool it can drive", async () => {

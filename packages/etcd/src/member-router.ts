@@ -73,9 +73,14 @@ export class MemberRouter {
     this.lastAnswered.set(member, this.events);
   }
 
-  /** Counts `error` against `member` in etcd3 (a transient one closes the member's channels for every user). */
+  /**
+   * Counts `error` against `member` in etcd3 (a transient one closes the member's channels, so every user
+   * of the client moves on), unless it is the only member: gRPC reconnects to a lone member by itself,
+   * and its open circuit breaker would only refuse the client's next calls (a deregistration on shutdown).
+   */
   reportFailure(member: Member, error: Error): void {
-    this.pool?.markFailed(member, error);
+    if (this.pool === undefined || this.pool.members.length < 2) return;
+    this.pool.markFailed(member, error);
   }
 
   /** Drops the client's cached auth token: etcd said "invalid auth token" on a stream, which etcd3 does not handle. */
@@ -90,7 +95,7 @@ export class MemberRouter {
   silent(member: Member | undefined, reason: string): void {
     if (member === undefined || this.pool === undefined) return;
     this.noteSilent(member);
-    if (this.pool.members.length > 1) this.reportFailure(member, new GRPCUnavailableError(reason));
+    this.reportFailure(member, new GRPCUnavailableError(reason));
   }
 
   /** The members, best ranked first (alike ones shuffled), repeated without end. */

@@ -165,10 +165,8 @@ export function openPrefixWatch(
         `etcd member ${member?.host ?? "?"} did not answer a ${what} within ${progressTimeoutMs} ms`,
       );
       // Closing the member's channels makes the client (and its other users) reconnect instead of
-      // waiting on a connection nobody answers; a lone member is left alone (see the stream's errors).
-      if (member && router.members.length > 1) {
-        router.reportFailure(member, new GRPCUnavailableError(error.message));
-      }
+      // waiting on a connection nobody answers (a lone member is left alone: see reportFailure).
+      if (member) router.reportFailure(member, new GRPCUnavailableError(error.message));
       fail(error);
     }, progressTimeoutMs);
   };
@@ -281,15 +279,7 @@ export function openPrefixWatch(
         // Listeners stay attached after cancel(): gRPC reports the cancellation as an error.
         opened.on("error", (error) => {
           if (finished) return;
-          // With other members to go to, the member's channels are closed so that every user of the client
-          // moves on. A lone member is left alone: gRPC reconnects to it by itself, and an open circuit
-          // breaker would only refuse the client's next calls (a deregistration on shutdown) for nothing.
-          if (
-            entry.member &&
-            router.members.length > 1 &&
-            error.code !== undefined &&
-            transientStatuses.has(error.code)
-          ) {
+          if (entry.member && error.code !== undefined && transientStatuses.has(error.code)) {
             router.reportFailure(entry.member, error);
           }
           if (error.message.includes(INVALID_TOKEN)) router.invalidateAuthToken();

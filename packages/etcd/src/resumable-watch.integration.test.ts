@@ -9,7 +9,7 @@ import {
 } from "./resumable-watch.js";
 
 const poll = { timeout: 20_000, interval: 20 };
-const fast = { initialMs: 50, maxMs: 200, multiplier: 2, jitter: 0 };
+const fast = (attempt: number) => Math.min(200, 50 * 2 ** attempt);
 const described = (events: readonly WatchEvent[]) =>
   events.map((e) => `${e.type} ${e.kv.key.toString()}@${e.revision}`);
 
@@ -23,7 +23,7 @@ describe("ResumableWatch on its own streams", () => {
       const seen: WatchEvent[] = [];
       const errors: unknown[] = [];
       const watch = new ResumableWatch(client, "svc/", start, {
-        backoff: fast,
+        retryDelayMs: fast,
         onEvents: (events) => seen.push(...events),
         onError: (error) => errors.push(error),
       });

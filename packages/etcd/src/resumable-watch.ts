@@ -35,8 +35,11 @@ export interface ResumableWatchOptions {
   onError(error: unknown): void;
   /** Timers and jitter (default the system clock). */
   clock?: TimerClock;
-  /** Waits between attempts to re-open a broken watch (default 100 ms doubling to 5 s, half jittered). */
-  backoff?: Backoff;
+  /**
+   * The wait in ms before re-opening attempt `attempt` (0-based) of a broken watch; default 100 ms
+   * doubling to 5 s, half jittered with the clock's `random`. The registrar passes its own backoff.
+   */
+  retryDelayMs?: (attempt: number) => number;
   /** Ask for a progress report after this long without a response, in ms (default 2,000). */
   progressIntervalMs?: number;
   /** A member that leaves a request unanswered this long is failed over, in ms (default 3,000). */
@@ -182,11 +185,10 @@ export class ResumableWatch {
             return;
           }
           const clock = this.context.clock;
-          const delay = backoffDelay(
-            this.options.backoff ?? DEFAULT_BACKOFF,
-            this.attempt++,
-            (clock.random ?? systemClock.random)(),
-          );
+          const attempt = this.attempt++;
+          const delay =
+            this.options.retryDelayMs?.(attempt) ??
+            backoffDelay(DEFAULT_BACKOFF, attempt, (clock.random ?? systemClock.random)());
           this.retryTimer = clock.setTimeout(() => {
             this.retryTimer = undefined;
             this.open();

@@ -57,7 +57,8 @@ export class ServiceWatches {
     const watch: ResumableWatch = new ResumableWatch(this.owner.client, prefix, fromRevision, {
       deletesOnly: this.kind.deletesOnly,
       clock: this.owner.clock,
-      backoff: { ...this.owner.backoff, jitter: 0.5 },
+      // The registration's backoff, with its own `random`, as every other retry of the keeper.
+      retryDelayMs: (attempt) => backoffDelay(attempt, this.owner.backoff),
       onEvents: (events) => this.kind.events(events),
       onError: (error) => {
         if (this.watches.get(service) !== watch) return;
