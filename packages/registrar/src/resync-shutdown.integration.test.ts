@@ -5,10 +5,11 @@ import { describe, expect, it, vi } from "vitest";
 import { register } from "./registration.js";
 import { etcdctl } from "./test/etcdctl.js";
 
-// The keeper's watches re-open a broken stream only after this long (its backoff): time enough, even on a
-// loaded machine, to restart etcd and compact the revision both watches resume from, so etcd cancels them
-// on resume and the keeper has to re-list. The TTL outlasts the keep-alive's wait under the same backoff.
-const slowRetry = { initialMs: 8_000, maxMs: 8_000 };
+// The keeper's watches re-open a broken stream only after this long (its backoff, jittered down to half of
+// it: 10 s): time enough, even on a loaded machine where a fresh client takes seconds to connect, to restart
+// etcd and compact the revision both watches resume from, so etcd cancels them on resume and the keeper has
+// to re-list. The TTL outlasts the keep-alive's wait under the same backoff.
+const slowRetry = { initialMs: 20_000, maxMs: 20_000 };
 
 const quiet = { warn: () => undefined };
 
@@ -50,7 +51,7 @@ describe("re-listing after a failed delete-watch", () => {
       } finally {
         other.close();
       }
-      await vi.waitFor(() => expect(rangeSpy).toHaveBeenCalledTimes(2), { timeout: 25_000, interval: 20 });
+      await vi.waitFor(() => expect(rangeSpy).toHaveBeenCalledTimes(2), { timeout: 45_000, interval: 20 });
       expect(liveResumableWatches(client)).toBe(0);
 
       await reg.deregister();
@@ -63,5 +64,5 @@ describe("re-listing after a failed delete-watch", () => {
     } finally {
       client.close();
     }
-  }, 60_000);
+  }, 90_000);
 });
