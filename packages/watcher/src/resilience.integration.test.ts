@@ -271,13 +271,15 @@ describe("on a 3-member cluster", () => {
       writer = new Etcd3({ hosts: cluster.endpoints.filter((e) => e !== host) });
       await writer.put(`${service}/a`).value(value("10.0.0.1:1"));
       await expect.poll(() => keys(watcher.snapshot().endpoints), poll).toEqual([`${service}/a`]);
+      // A first listing that timed out on a loaded machine was retried: count only what the kill causes.
+      const listsBefore = source.stats().lists;
 
       await killed.kill();
       await writer.put(`${service}/b`).value(value("10.0.0.2:1"));
       await writer.delete().key(`${service}/a`);
       await expect.poll(() => keys(watcher.snapshot().endpoints), poll).toEqual([`${service}/b`]);
       expect(source.stats().watchHosts).not.toContain(host);
-      expect(source.stats().lists).toBe(1);
+      expect(source.stats().lists).toBe(listsBefore);
       expect(states[0]).toBe("stale");
       await expect.poll(() => states.at(-1), poll).toBe("fresh");
     } finally {
