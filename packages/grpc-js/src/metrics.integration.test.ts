@@ -87,11 +87,16 @@ it("counts the fail-over when the member holding the watch stops, and the stalen
 
       await vi.waitFor(async () => {
         seen = await otel.collect();
-        expect(seen.value("etcd_naming.watch.failovers", { ...at, reason: "member_silent" })).toBe(1);
+        // One fail-over; on a starved machine it may take more than one attempt before a member answers.
+        expect(
+          seen.value("etcd_naming.watch.failovers", { ...at, reason: "member_silent" }),
+        ).toBeGreaterThanOrEqual(1);
         expect(seen.value("etcd_naming.watch.streams", at)).toBe(1);
         expect(seen.value("etcd_naming.service.staleness", at)).toBe(0);
       }, poll);
-      expect(seen.value("etcd_naming.watch.restarts", { ...at, reason: "member_silent" })).toBe(1);
+      const failovers = seen.value("etcd_naming.watch.failovers", at);
+      // Every restart here was a fail-over: a silent member, not etcd refusing the watch.
+      expect(seen.value("etcd_naming.watch.restarts", at)).toBe(failovers);
       expect(source.stats().watchHosts).not.toContain(host);
       expect(whileStale).toBeDefined();
       const stale = await whileStale!;
@@ -110,7 +115,7 @@ it("counts the fail-over when the member holding the watch stops, and the stalen
         expect(seen.value("etcd_naming.service.endpoints", at)).toBe(1);
       }, poll);
       expect(seen.value("etcd_naming.service.staleness", at)).toBe(0);
-      expect(seen.value("etcd_naming.watch.failovers", at)).toBe(1);
+      expect(seen.value("etcd_naming.watch.failovers", at)).toBe(failovers);
     } finally {
       await handle.close();
     }
