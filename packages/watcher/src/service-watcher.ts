@@ -81,6 +81,7 @@ export interface EndpointsUpdate {
   /**
    * When the oldest change in this batch reached the watcher (the clock's ms): the watch response or the
    * listing that brought it. `clock.now() - receivedAt` is how long it took from etcd's answer to here.
+   * Set on `update` events; the updates an async iterator yields leave it out.
    */
   readonly receivedAt?: number;
 }
