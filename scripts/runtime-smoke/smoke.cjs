@@ -1,6 +1,7 @@
 // The CommonJS half of the runtime smoke test (see smoke.mjs): require() every public package, check that
 // require and import give the same exports (one dual package, not two APIs), and make a real round trip
-// through etcd with the required copies: register with the registrar, see it with the watcher.
+// through etcd with the required copies: register with the registrar, see it with the watcher, recording
+// into a global MeterProvider while @opentelemetry/api is not installed.
 const { Etcd3 } = require("etcd3");
 
 const { env } = process;
@@ -8,6 +9,8 @@ const PACKAGES = ["codec", "etcd", "watcher", "grpc-js", "registrar", "cli"];
 const endpoints = (env["ETCD_ENDPOINTS"] || "").split(",").filter(Boolean);
 const service = `${env["SMOKE_SERVICE"] || "smoke"}-cjs`;
 const required = {};
+/** The instruments made on the stand-in global MeterProvider, as `<scope> <name>`. */
+const instruments = new Set();
 
 function assert(condition, message) {
   if (!condition) throw new Error(message);
@@ -42,6 +45,37 @@ function assert(condition, message) {
       },
     ],
     [
+      "cjs: without @opentelemetry/api installed, a MeterProvider registered as the API registers it",
+      () => {
+        let installed = true;
+        try {
+          require.resolve("@opentelemetry/api");
+        } catch {
+          installed = false;
+        }
+        assert(!installed, "@opentelemetry/api is installed: the smoke app must not have it");
+        // What metrics.setGlobalMeterProvider() of @opentelemetry/api 1.x stores; the next check's
+        // registration and watcher record into it.
+        globalThis[Symbol.for("opentelemetry.js.api.1")] = {
+          version: "1.9.0",
+          metrics: {
+            getMeter(scope) {
+              const instrument = (name) => {
+                instruments.add(`${scope} ${name}`);
+                return { add() {}, record() {}, addCallback() {}, removeCallback() {} };
+              };
+              return {
+                createCounter: instrument,
+                createHistogram: instrument,
+                createObservableGauge: instrument,
+                createObservableUpDownCounter: instrument,
+              };
+            },
+          },
+        };
+      },
+    ],
+    [
       "cjs: register with the registrar, see it with the watcher",
       async () => {
         const { register } = required.registrar;
@@ -70,6 +104,20 @@ function assert(condition, message) {
           await within(registration.deregister(), 5_000, "deregister");
           etcd.close();
         }
+      },
+    ],
+    [
+      "cjs: the registrar and the watcher made their instruments on the global MeterProvider",
+      () => {
+        delete globalThis[Symbol.for("opentelemetry.js.api.1")];
+        for (const wanted of [
+          "@etcd-naming/registrar etcd_naming.registrar.leases",
+          "@etcd-naming/watcher etcd_naming.service.endpoints",
+          "@etcd-naming/watcher etcd_naming.watch.failovers",
+        ]) {
+          assert(instruments.has(wanted), `no ${wanted} among ${[...instruments].join(", ")}`);
+        }
+        return instruments.size;
       },
     ],
   ]);

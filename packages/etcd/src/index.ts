@@ -28,6 +28,24 @@ export type { ManualClock, ManualClockOptions } from "./manual-clock.js";
 export { createManualClock } from "./manual-clock.js";
 export type { KeepAliveStream, MemberRouterOptions, OpenedKeepAlive } from "./member-router.js";
 export { bounded, MemberRouter } from "./member-router.js";
+export type {
+  CounterLike,
+  HistogramLike,
+  MeterLike,
+  MeterProviderLike,
+  MetricAttributes,
+  MetricOptionsLike,
+  ObservableLike,
+  ObservableResultLike,
+} from "./metrics.js";
+export {
+  globalMeterProvider,
+  instrumentsOf,
+  meterOf,
+  observeMax,
+  observeSum,
+  SECONDS_BUCKETS,
+} from "./metrics.js";
 export { prefixRangeEnd } from "./prefix-range.js";
 export type {
   CancelPrefixWatch,

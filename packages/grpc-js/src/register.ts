@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { printableKey } from "@etcd-naming/codec";
-import { consoleLogger, type Logger, redactingLogger } from "@etcd-naming/etcd";
+import { consoleLogger, type Logger, type MeterProviderLike, redactingLogger } from "@etcd-naming/etcd";
 import {
   type Clock,
   createEtcd3Source,
@@ -13,6 +13,7 @@ import * as grpcJs from "@grpc/grpc-js";
 import type { Namespace } from "etcd3";
 import { ResolverError } from "./errors.js";
 import { HandleEvents, type ResolverHandleEvents } from "./handle-events.js";
+import { resolverMetrics } from "./metrics.js";
 import { type HoldStarted, type ProtectionOptions, resolveProtection } from "./protection.js";
 import { createResolverClass, type ResolverContext } from "./resolver.js";
 import { type OutlierDetectionOptions, resolveOutlierDetection } from "./service-config.js";
@@ -82,6 +83,12 @@ export interface RegisterEtcdResolverOptions {
   logger?: Logger;
   /** Time provider for update spacing and the watcher's timers (default: the system clock). */
   clock?: Clock;
+  /**
+   * Where the metrics go (the resolver's `etcd_naming.resolver.*` and its watches'): an OpenTelemetry
+   * `MeterProvider`. Default: the global one registered through `@opentelemetry/api`, if any; without
+   * one nothing is recorded.
+   */
+  meterProvider?: MeterProviderLike;
 }
 
 /** A registered scheme. `close()` stops every watch and makes new channels with the scheme fail. */
@@ -214,7 +221,12 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
   const events = new HandleEvents(logger, invalidOptions);
   const views = new ServiceViews(
     source,
-    { clock, logger, coalesceMs },
+    {
+      clock,
+      logger,
+      coalesceMs,
+      ...(options.meterProvider === undefined ? {} : { meterProvider: options.meterProvider }),
+    },
     {
       update: (service, update) => events.emit("update", { service, ...update }),
       stale: (service, error) => events.emit("stale", { service, error }),
@@ -262,6 +274,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     defaultPolicy,
     weightedPolicy,
     clock,
+    metrics: resolverMetrics(options.meterProvider),
     minUpdateIntervalMs,
     maxUpdateIntervalMs,
     subsetSeed,

@@ -1,7 +1,8 @@
 import { redactSecrets } from "@etcd-naming/codec";
-import type { Clock } from "@etcd-naming/watcher";
+import type { Clock, EndpointsUpdate, ServiceSnapshot } from "@etcd-naming/watcher";
 import { ResolverError } from "./errors.js";
 import { adaptListener, type ResolutionSink } from "./listener.js";
+import type { DeliveredKind, ResolverMetrics } from "./metrics.js";
 import { PolicyChoice } from "./policy-choice.js";
 import { type HoldStarted, RemovalGuard, type ResolvedProtection } from "./protection.js";
 import { selectEndpoints } from "./select.js";
@@ -22,6 +23,8 @@ export interface ResolverContext {
   /** Whether the weighted policy is registered in the grpc-js of this registration. */
   readonly weightedPolicy: boolean;
   readonly clock: Clock;
+  /** Where the resolvers' metrics go; undefined records none. */
+  readonly metrics: ResolverMetrics | undefined;
   /** The shortest time between two listener calls of one channel. */
   readonly minUpdateIntervalMs: number;
   /** The longest the adaptive spacing may grow to on very large services. */
@@ -114,6 +117,12 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     #share: ViewShare | null = null;
     /** Subscribed to the view's `update`, `stale` and `fresh` while active. */
     #news: (() => void) | null = null;
+    /** Notes when the view's changes arrived, for the propagation histogram. */
+    #arrivals: ((update: EndpointsUpdate) => void) | null = null;
+    /** When the oldest change not yet flushed reached the watcher. */
+    #pendingSince: number | undefined;
+    /** While a flush runs: when the change it may deliver reached the watcher. */
+    #arrival: number | undefined;
     #timer: unknown = null;
     /** When the pending timer fires. */
     #timerAt = 0;
@@ -179,7 +188,10 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       if (this.#share !== null && news !== null) {
         for (const event of NEWS) this.#share.view.off(event, news);
       }
+      if (this.#share !== null && this.#arrivals !== null) this.#share.view.off("update", this.#arrivals);
       this.#news = null;
+      this.#arrivals = null;
+      this.#pendingSince = undefined;
       this.#share?.release();
       this.#share = null;
       // A later updateResolution() re-initialises, and the channel's new policy needs the full state
@@ -212,6 +224,15 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       const news = () => this.#schedule(this.#failure === null ? undefined : 0);
       this.#news = news;
       for (const event of NEWS) share.view.on(event, news);
+      if (context.metrics !== undefined) {
+        // Subscribed before a flush can run: the update's time is noted before the flush reads it.
+        const arrivals = (update: EndpointsUpdate) => {
+          if (update.initial || update.receivedAt === undefined) return;
+          this.#pendingSince = Math.min(this.#pendingSince ?? update.receivedAt, update.receivedAt);
+        };
+        this.#arrivals = arrivals;
+        share.view.on("update", arrivals);
+      }
     }
 
     /** Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). */
@@ -237,8 +258,18 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       const repeat = this.#repeat;
       this.#repeat = false;
       const snapshot = this.#share.view.snapshot();
-      const { service, filters } = this.#target;
+      this.#arrival = this.#pendingSince;
+      this.#pendingSince = undefined;
+      try {
+        this.#flushSnapshot(snapshot, repeat);
+      } finally {
+        this.#arrival = undefined;
+      }
+    }
 
+    #flushSnapshot(snapshot: ServiceSnapshot, repeat: boolean): void {
+      if (this.#share === null) return;
+      const { service, filters } = this.#target;
       if (!snapshot.listed) {
         // Nothing is known yet. Only a failed first listing is worth reporting: calls then fail fast
         // with the reason instead of waiting for their deadline.
@@ -252,7 +283,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
           // The status reaches every call: etcd3's errors quote its target, with any password in it.
           const details = redactSecrets(`cannot resolve ${service}: ${why} (${cause.message})`);
           const report = () => this.#sink.error(details, this.#policy.base);
-          this.#call(`error:${details}`, report, report, repeat);
+          this.#call(`error:${details}`, report, report, repeat, "error");
         } else if (repeat && this.#failure !== null) {
           this.#send(this.#failure);
         }
@@ -281,7 +312,13 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         // What the channel was told, by address (each endpoint has one) and with the weights, to send an
         // unchanged set only once.
         const { config, signature } = this.#policy.forEndpoints(selected, ids);
-        this.#call(`ok:${signature}${ids.join(",")}`, () => this.#sink.endpoints(endpoints, config));
+        this.#call(
+          `ok:${signature}${ids.join(",")}`,
+          () => this.#sink.endpoints(endpoints, config),
+          undefined,
+          false,
+          "endpoints",
+        );
         return;
       }
       // A service that never had endpoints stays silent so calls wait for one (up to their deadline); one
@@ -293,6 +330,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
           () => this.#sink.empty(note),
           () => this.#sink.stillEmpty(note),
           repeat,
+          "empty",
         );
       }
     }
@@ -302,7 +340,13 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
      * marks a failure: it says the same again, which happens when grpc-js asks (`repeat`) while it is
      * still the last thing said.
      */
-    #call(next: string, report: () => void, again?: () => void, repeat = false): void {
+    #call(
+      next: string,
+      report: () => void,
+      again: (() => void) | undefined,
+      repeat: boolean,
+      kind: DeliveredKind,
+    ): void {
       if (next === this.#reported) {
         if (repeat && this.#failure !== null) this.#send(this.#failure);
         return;
@@ -315,7 +359,12 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         if (this.#failure === null) this.#failedAt = context.clock.now();
         this.#failure = again;
       }
+      // Propagation ends when the channel is handed the change, before it acts on it.
+      const arrival = this.#arrival;
+      this.#arrival = undefined;
+      const seconds = arrival === undefined ? undefined : Math.max(0, context.clock.now() - arrival) / 1000;
       this.#send(report);
+      context.metrics?.delivered(this.#target.service, kind, seconds);
     }
 
     #send(report: () => void): void {

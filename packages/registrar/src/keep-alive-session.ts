@@ -18,6 +18,8 @@ export interface SessionOwner {
   lost(leaseId: string, cause: unknown, reason: string): void;
   /** A renewal answered, with the raft term of the member that answered. */
   renewed(leaseId: string, raftTerm: string | undefined): void;
+  /** A keep-alive on the current stream was answered this many seconds after it was written. */
+  readonly keptAlive: ((seconds: number) => void) | undefined;
 }
 
 /**
@@ -31,6 +33,8 @@ export class KeepAliveSession {
   private host: Member | undefined;
   /** A response arrived since the last write. */
   private answered = false;
+  /** When the last keep-alive on the current stream was written (clock ms). */
+  private sentAt: number | undefined;
   private opening = false;
   private tick: ClockTimer | undefined;
   private deadline: ClockTimer | undefined;
@@ -105,6 +109,7 @@ export class KeepAliveSession {
   private send(): void {
     if (this.stream !== undefined && this.answered) {
       this.answered = false;
+      this.sentAt = this.owner.clock.now();
       this.stream.write({ ID: this.leaseId });
       return;
     }
@@ -134,6 +139,7 @@ export class KeepAliveSession {
         this.stream = stream;
         this.host = host;
         this.answered = false;
+        this.sentAt = this.owner.clock.now();
         stream.write({ ID: this.leaseId });
       },
       () => {
@@ -160,7 +166,11 @@ export class KeepAliveSession {
       void this.confirmLoss(reason, new EtcdLeaseInvalidError(this.leaseId));
       return;
     }
-    if (this.stream === stream) this.answered = true;
+    if (this.stream === stream) {
+      this.answered = true;
+      if (this.sentAt !== undefined) this.owner.keptAlive?.((this.owner.clock.now() - this.sentAt) / 1000);
+      this.sentAt = undefined;
+    }
     this.owner.router.answered(host);
     this.armDeadline();
     this.owner.renewed(this.leaseId, res.header?.raft_term);

@@ -25,6 +25,8 @@ export interface LeaseContext {
   readonly logger: RegistrarLogger;
   readonly ttl: number;
   readonly requestTimeoutMs: number;
+  /** A keep-alive was answered this many seconds after it was sent (for the round-trip histogram). */
+  readonly keptAlive: ((seconds: number) => void) | undefined;
 }
 
 /**
@@ -95,6 +97,7 @@ export class KeeperLease {
       clock: this.context.clock,
       logger: this.context.logger,
       ttlMs: ttl * 1000,
+      keptAlive: this.context.keptAlive,
       lost: (leaseId, cause, reason) => this.lose(leaseId, cause, reason),
       renewed: (leaseId, raftTerm) => {
         if (this.noteTerm(raftTerm)) void this.leaderChanged(leaseId);

@@ -10,6 +10,7 @@ import { DeleteWatches } from "./delete-watches.js";
 import { etcdRefusal, permissionDenied, RegistrarError, toRegistrarError } from "./errors.js";
 import type { KeeperEntry } from "./keeper-entry.js";
 import { KeeperLease } from "./keeper-lease.js";
+import type { RegistrarMetrics } from "./metrics.js";
 import { PauseWatches } from "./pause-watches.js";
 import { chunk, commit, deleteOp, MAX_TXN_BYTES } from "./txn.js";
 import { WakeUp } from "./wake-up.js";
@@ -22,6 +23,8 @@ export interface KeeperOptions {
   logger: RegistrarLogger;
   backoff: ResolvedBackoff;
   maxTxnOps: number;
+  /** Where the lease's metrics go; undefined records none. */
+  metrics: RegistrarMetrics | undefined;
 }
 
 interface PendingDelete {
@@ -65,7 +68,7 @@ export class LeaseKeeper {
     const keeper = this;
     const context = { client, router: this.router, clock, logger, requestTimeoutMs: this.requestTimeoutMs };
     this.lease = new KeeperLease(
-      { ...context, ttl },
+      { ...context, ttl, keptAlive: options.metrics?.keptAlive },
       {
         get isClosing() {
           return keeper.closing;

@@ -6,13 +6,14 @@ import {
   metadataAttributes,
   printableKey,
 } from "@etcd-naming/codec";
-import type { LogFields } from "@etcd-naming/etcd";
+import type { LogFields, MeterProviderLike } from "@etcd-naming/etcd";
 import type { Etcd3 } from "etcd3";
 import { type BackoffOptions, resolveBackoff } from "./backoff.js";
 import { type Clock, type RegistrarLogger, redactingLogger, systemClock, withLongTimers } from "./clock.js";
 import { RegistrarError } from "./errors.js";
 import { formatLeaseId } from "./lease-id.js";
 import { type EntryOwner, KeeperEntry, LeaseKeeper } from "./lease-keeper.js";
+import { type RegistrarMetrics, registrarMetrics } from "./metrics.js";
 import {
   checkAddress,
   checkInput,
@@ -56,6 +57,12 @@ export interface RegisterOptions {
    * own lines go to the logger of its first registration; each registration's lines go to its own.
    */
   logger?: RegistrarLogger;
+  /**
+   * Where the metrics go (`etcd_naming.registrar.*`): an OpenTelemetry `MeterProvider`. Default: the
+   * global one registered through `@opentelemetry/api`, if any; without one nothing is recorded. The
+   * lease's own metrics (leases held, keep-alive round trips) go to its first registration's.
+   */
+  meterProvider?: MeterProviderLike;
 }
 
 /** Events of a {@link Registration}. */
@@ -89,6 +96,7 @@ function keeperFor(client: Etcd3, ttl: number, options: RegisterOptions): LeaseK
   if (existing !== undefined && !existing.isClosing) return existing;
   const map = byTtl;
   const clock = withLongTimers(options.clock ?? systemClock);
+  const metrics = registrarMetrics(options.meterProvider);
   const keeper: LeaseKeeper = new LeaseKeeper(
     client,
     ttl,
@@ -97,12 +105,19 @@ function keeperFor(client: Etcd3, ttl: number, options: RegisterOptions): LeaseK
       logger: redactingLogger(options.logger),
       backoff: resolveBackoff(options.backoff, ttl, clock.random),
       maxTxnOps: DEFAULT_MAX_TXN_OPS,
+      metrics,
     },
     () => {
       if (map.get(ttl) === keeper) map.delete(ttl);
     },
   );
   map.set(ttl, keeper);
+  const unobserve = metrics?.observe({
+    get holdsLease() {
+      return keeper.currentLeaseId !== undefined;
+    },
+  });
+  if (unobserve !== undefined) void keeper.closed.then(unobserve);
   return keeper;
 }
 
@@ -127,6 +142,7 @@ export class Registration implements AsyncDisposable {
     key: string,
     metadata: unknown,
     private readonly logger: RegistrarLogger,
+    metrics?: RegistrarMetrics,
   ) {
     this.key = key;
     this.service = service;
@@ -136,10 +152,12 @@ export class Registration implements AsyncDisposable {
       lost: (error) => {
         // The lease the key was written under, until the re-put under the next one.
         const lease = this.leaseIdHex;
+        metrics?.lost(service);
         this.emit("lost", error, () => this.log("warn", { lease }, error.message));
       },
       reregistered: (leaseId) => {
         const lease = formatLeaseId(leaseId);
+        metrics?.reregistered(service);
         this.emit("reregistered", leaseId, () =>
           this.log("info", { lease }, `re-registered under lease ${lease}`),
         );
@@ -352,7 +370,8 @@ export async function register(options: RegisterOptions): Promise<Registration> 
   const key = resolveKey(service, addr, options.key);
   const logger = redactingLogger(options.logger);
   const keeper = keeperFor(client, ttl, options);
-  const registration = new Registration(keeper, service, addr, key, metadata, logger);
+  const metrics = registrarMetrics(options.meterProvider);
+  const registration = new Registration(keeper, service, addr, key, metadata, logger, metrics);
   warnObjectMetadata(logger, service, key, metadata);
   await registration.start();
   return registration;

@@ -68,7 +68,9 @@ export function watchStream(
       if (error.failure === "denied") return handlers.onError(denied(prefix, error));
       // A silent member is the watcher's own verdict; an etcd cancel is passed on as etcd said it.
       return handlers.onError(
-        error.failure === "silent" ? new WatcherError("WATCH_FAILED", error.message) : error,
+        error.failure === "silent"
+          ? new WatcherError("WATCH_FAILED", error.message, { cause: error })
+          : error,
       );
     },
   });

@@ -5,6 +5,7 @@ import type { ResolvedBackoff } from "./backoff.js";
 import { backoffDelay } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { WatcherError } from "./errors.js";
+import { restartReason, type WatcherMetrics } from "./metrics.js";
 import type { View } from "./service-view.js";
 import type { ServiceEndpoint, SkippedKey, WatcherLogger } from "./service-watcher.js";
 import type { CancelWatch, NamingSource, SourceEvent, SourceKeyValue, SourceListing } from "./source.js";
@@ -71,6 +72,11 @@ export class ServiceCore {
   private retryTimer: TimerHandle | undefined;
   private attempt = 0;
   private closed = false;
+  /** When the core went stale (clock ms); undefined while fresh. */
+  private staleSince: number | undefined;
+  /** Whether etcd created the current watch and it has not ended. */
+  streamOpen = false;
+  private unobserve: (() => void) | undefined;
 
   constructor(
     private readonly source: NamingSource,
@@ -87,7 +93,19 @@ export class ServiceCore {
   }
 
   start(): void {
+    this.unobserve = this.settings.metrics?.observe(this);
     this.relist();
+  }
+
+  /** How many endpoints the core holds (for the endpoints gauge). */
+  get endpointCount(): number {
+    return this.endpoints.size;
+  }
+
+  /** Seconds since the core went stale; 0 while fresh (for the staleness gauge). */
+  staleSeconds(): number {
+    if (this.staleSince === undefined) return 0;
+    return Math.max(0, this.settings.clock.now() - this.staleSince) / 1000;
   }
 
   /**
@@ -120,6 +138,8 @@ export class ServiceCore {
     this.views.delete(view);
     if (this.views.size > 0 || this.closed) return;
     this.closed = true;
+    this.streamOpen = false;
+    this.unobserve?.();
     this.onClosed();
     this.generation++;
     if (this.retryTimer !== undefined) this.settings.clock.clearTimeout(this.retryTimer);
@@ -265,6 +285,7 @@ export class ServiceCore {
       onConnected: () => {
         if (!live()) return;
         this.attempt = 0;
+        this.streamOpen = true;
         this.markFresh();
       },
       onEvents: (events) => {
@@ -274,6 +295,8 @@ export class ServiceCore {
         ended = true;
         if (!live()) return;
         this.cancelWatch = undefined;
+        this.streamOpen = false;
+        this.settings.metrics?.relisted(this.service);
         const error = new WatcherError(
           "COMPACTED",
           `revision ${from} of ${this.prefix} was compacted (at ${compactRevision}); re-listing`,
@@ -286,6 +309,8 @@ export class ServiceCore {
         ended = true;
         if (!live()) return;
         this.cancelWatch = undefined;
+        this.streamOpen = false;
+        this.settings.metrics?.restarted(this.service, restartReason(cause));
         this.markStale(toWatcherError("WATCH_FAILED", `watch of ${this.prefix} failed`, cause));
         this.retry(() => this.watch());
       },
@@ -329,12 +354,14 @@ export class ServiceCore {
     for (const view of this.views) view.emit("error", error);
     if (this.stale) return;
     this.stale = true;
+    this.staleSince = this.settings.clock.now();
     for (const view of this.views) view.emit("stale", error);
   }
 
   private markFresh(): void {
     if (!this.stale) return;
     this.stale = false;
+    this.staleSince = undefined;
     this.log("info", {}, "fresh again");
     for (const view of this.views) view.emit("fresh");
   }
@@ -347,4 +374,6 @@ export interface CoreSettings {
   backoff: ResolvedBackoff;
   cancelTimeoutMs: number;
   decode: DecodeOptions | undefined;
+  /** Where the core's metrics go; undefined records none. */
+  metrics: WatcherMetrics | undefined;
 }

@@ -68,6 +68,8 @@ export class View implements ServiceWatcher {
   private flushTimer: TimerHandle | undefined;
   /** When the last flush ran: a change after a quiet window is delivered at once. */
   private flushedAt = Number.NEGATIVE_INFINITY;
+  /** When the oldest change not yet flushed reached this view (an update's `receivedAt`). */
+  private changedSince: number | undefined;
   private initialScheduled = false;
   private readonly waiters = new Set<() => void>();
   private readyWaiters: { resolve: (s: ServiceSnapshot) => void; reject: (e: Error) => void }[] = [];
@@ -112,6 +114,7 @@ export class View implements ServiceWatcher {
    */
   changed(keys?: readonly string[]): void {
     if (this.closed || !this.core.listed) return;
+    this.changedSince ??= this.clock.now();
     this.note(keys);
     if (this.emitted === undefined) {
       this.scheduleInitial();
@@ -208,6 +211,8 @@ export class View implements ServiceWatcher {
   private flush(): void {
     if (this.closed || !this.core.listed) return;
     this.flushedAt = this.clock.now();
+    const receivedAt = this.changedSince ?? this.flushedAt;
+    this.changedSince = undefined;
     const before = this.emitted;
     const pending = this.pending;
     this.pending = new Set();
@@ -226,7 +231,7 @@ export class View implements ServiceWatcher {
       for (const waiter of this.readyWaiters) waiter.resolve(snapshot);
       this.readyWaiters = [];
     }
-    this.emit("update", { ...change, endpoints: snapshot.endpoints, initial, revision });
+    this.emit("update", { ...change, endpoints: snapshot.endpoints, initial, revision, receivedAt });
   }
 
   snapshot(): ServiceSnapshot {

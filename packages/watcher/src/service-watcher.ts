@@ -1,12 +1,13 @@
 import type { Attributes, DecodeOptions } from "@etcd-naming/codec";
 import { decodeEndpoint, validateService } from "@etcd-naming/codec";
-import type { Logger } from "@etcd-naming/etcd";
+import type { Logger, MeterProviderLike } from "@etcd-naming/etcd";
 import { consoleLogger, redactingLogger } from "@etcd-naming/etcd";
 import type { BackoffOptions } from "./backoff.js";
 import { resolveBackoff } from "./backoff.js";
 import type { Clock } from "./clock.js";
 import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { WatcherError } from "./errors.js";
+import { watcherMetrics } from "./metrics.js";
 import type { CoreSettings } from "./service-core.js";
 import { View } from "./service-view.js";
 import { coreFor } from "./shared-cores.js";
@@ -77,6 +78,12 @@ export interface EndpointsUpdate {
   /** True for the first batch a watcher (or an iterator) delivers: `added` is then the whole set. */
   readonly initial: boolean;
   readonly revision: string;
+  /**
+   * When the oldest change in this batch reached the watcher (the clock's ms): the watch response or the
+   * listing that brought it. `clock.now() - receivedAt` is how long it took from etcd's answer to here.
+   * Set on `update` events; the updates an async iterator yields leave it out.
+   */
+  readonly receivedAt?: number;
 }
 
 /** The events of a {@link ServiceWatcher} and their listeners. */
@@ -130,6 +137,12 @@ export interface WatchServiceOptions {
    * process (default true).
    */
   shared?: boolean;
+  /**
+   * Where the service's metrics go (`etcd_naming.service.*`, `etcd_naming.watch.*`): an OpenTelemetry
+   * `MeterProvider`. Default: the global one registered through `@opentelemetry/api`, if any; without
+   * one nothing is recorded. Watchers share a watch only with those recording to the same provider.
+   */
+  meterProvider?: MeterProviderLike;
 }
 
 /**
@@ -210,6 +223,7 @@ export function watchService(
     backoff: resolveBackoff(options.backoff),
     cancelTimeoutMs,
     decode: options.decode,
+    metrics: watcherMetrics(options.meterProvider),
   };
   const { core, fresh } = coreFor(source, service, settings, options.shared ?? true);
   const logger = redactingLogger(options.logger ?? toConsole);

@@ -1,4 +1,3 @@
-import type { Clock } from "./clock.js";
 import { type CoreSettings, ServiceCore } from "./service-core.js";
 import type { NamingSource } from "./source.js";
 
@@ -8,14 +7,16 @@ import type { NamingSource } from "./source.js";
  * view closes.
  */
 const cores = new WeakMap<NamingSource, Map<string, ServiceCore>>();
-const clockIds = new WeakMap<Clock, number>();
-let nextClockId = 0;
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 0;
 
-function clockId(clock: Clock): number {
-  let id = clockIds.get(clock);
+/** A number that stands for `object` (a clock, a metrics sink) in a share key; 0 for none. */
+function objectId(object: object | undefined): number {
+  if (object === undefined) return 0;
+  let id = objectIds.get(object);
   if (id === undefined) {
-    id = ++nextClockId;
-    clockIds.set(clock, id);
+    id = ++nextObjectId;
+    objectIds.set(object, id);
   }
   return id;
 }
@@ -36,7 +37,8 @@ export function coreFor(
     settings.backoff,
     settings.cancelTimeoutMs,
     settings.decode ?? null,
-    clockId(settings.clock),
+    objectId(settings.clock),
+    objectId(settings.metrics),
   ]);
   let byService = cores.get(source);
   if (!byService) {
