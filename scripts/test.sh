@@ -4,7 +4,7 @@
 # 22.12 (and says so), installs pnpm and the dependencies, installs etcd when it is missing (apt-get when root;
 # otherwise stops with the exact command), fetches the rest of the test matrix into the cache folder (etcd
 # 3.5.16 and 3.5.30 from Debian's packages; Node 22, 24 and 26, Bun and Deno from npm), builds, lints, checks
-# the published shape of every package and runs the tests:
+# the published shape of every package, rehearses a release (`pnpm release --dry-run`) and runs the tests:
 #   - every test on etcd 3.5.30 with Node 24;
 #   - the public packages (codec, etcd, watcher, grpc-js, registrar, cli) and the examples on etcd 3.4.23
 #     with Node 22 and on etcd 3.5.16 with Node 26; the cli's TLS tests (TLS and mutual TLS with a user to
@@ -66,6 +66,10 @@ phase_done "biome"
 step "package shape (publint, attw)"
 pnpm check:packages --output-logs=errors-only
 phase_done "package shape"
+
+step "release dry run (what pnpm release would publish; nothing is sent)"
+pnpm --silent release --dry-run
+phase_done "release dry run"
 
 # The etcd binary of a release: the cache folder's, else the system's when it is that release (3.4.23).
 etcd_for() {

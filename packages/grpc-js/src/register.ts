@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { printableKey } from "@etcd-naming/codec";
 import { consoleLogger, type Logger, type MeterProviderLike, redactingLogger } from "@etcd-naming/etcd";
 import {
@@ -14,6 +13,7 @@ import type { Namespace } from "etcd3";
 import { ResolverError } from "./errors.js";
 import { HandleEvents, type ResolverHandleEvents } from "./handle-events.js";
 import { resolverMetrics } from "./metrics.js";
+import { processRegistry, type SharedRegistration, schemesOf } from "./process-registry.js";
 import { type HoldStarted, type ProtectionOptions, resolveProtection } from "./protection.js";
 import { createResolverClass, type ResolverContext } from "./resolver.js";
 import { type OutlierDetectionOptions, resolveOutlierDetection } from "./service-config.js";
@@ -117,18 +117,8 @@ const DEFAULT_SCHEME = "etcd";
 const SCHEME = /^[a-z][a-z0-9+.-]*$/;
 // Schemes grpc-js resolves itself: taking them over would reroute every channel in the process.
 const BUILT_IN_SCHEMES = new Set(["dns", "unix", "unix-abstract", "ipv4", "ipv6", "xds", "vsock"]);
-// One seed per process: restarts reshuffle subsets, but a running client keeps its own.
-const processSeed = randomBytes(16).toString("hex");
 
 const toConsole = consoleLogger();
-
-interface Registration {
-  readonly handle: EtcdResolverHandle;
-  readonly owner: Namespace | NamingSource;
-  readonly settings: string;
-}
-
-const registries = new WeakMap<GrpcModule, Map<string, Registration>>();
 
 function invalidOptions(message: string): ResolverError {
   return new ResolverError("INVALID_OPTIONS", message);
@@ -185,7 +175,8 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     throw invalidOptions("maxUpdateIntervalMs must not be below minUpdateIntervalMs");
   }
   const coalesceMs = positive("coalesceMs", options.coalesceMs, 5);
-  const subsetSeed = options.subsetSeed ?? processSeed;
+  // One seed per process: restarts reshuffle subsets, but a running client keeps its own.
+  const subsetSeed = options.subsetSeed ?? processRegistry().subsetSeed;
   const protection = resolveProtection(options.protection, MAX_TIMER_MS, invalidOptions);
   const outlierDetection = resolveOutlierDetection(options.outlierDetection, invalidOptions);
   const settings = JSON.stringify([
@@ -198,14 +189,12 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     outlierDetection,
   ]);
 
-  let registry = registries.get(grpc);
-  if (registry === undefined) {
-    registry = new Map();
-    registries.set(grpc, registry);
-  }
+  // Shared by every copy of this package in the process (its ESM and CJS builds): see process-registry.ts.
+  const registry = schemesOf(grpc.experimental);
   const existing = registry.get(scheme);
   if (existing !== undefined) {
-    if (existing.owner === owner && existing.settings === settings) return existing.handle;
+    if (existing.owner === owner && existing.settings === settings)
+      return existing.handle as EtcdResolverHandle;
     throw new ResolverError(
       "ALREADY_REGISTERED",
       existing.owner === owner
@@ -344,7 +333,7 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     close,
     [Symbol.asyncDispose]: close,
   };
-  const registration: Registration = { handle, owner, settings };
+  const registration: SharedRegistration = { handle, owner, settings };
   registry.set(scheme, registration);
   return handle;
 }

@@ -16,6 +16,7 @@
 // control (1.10 to 1.12), or by (channelOptions, note) (1.13+, where 1.13 ignores the note). updateState
 // takes a third argument (an error message) from 1.13 on; earlier releases ignore it.
 import { addressKey, type SubchannelAddress } from "./address.js";
+import { processRegistry } from "./process-registry.js";
 import { EdfScheduler } from "./scheduler.js";
 import { parseWeightedConfig, WEIGHTED_POLICY, type Weighting, weightingIn } from "./weighting.js";
 
@@ -290,19 +291,19 @@ function sameSequence(a: readonly unknown[], b: readonly unknown[]): boolean {
   return true;
 }
 
-const registered = new WeakSet<object>();
-
 /**
- * Registers the weighted policy into `grpc` (once per grpc-js module). False when that module lacks the
+ * Registers the weighted policy into `grpc` (once per grpc-js module, whichever copy of this package asks
+ * first: its ESM and CJS builds share the record, see process-registry.ts). False when that module lacks the
  * experimental load-balancer API the policy is built on; the resolver then keeps to round_robin.
  */
 export function registerWeightedPolicy(grpc: unknown): boolean {
   const api = loadBalancerApi(grpc);
   if (api === null) return false;
-  if (!registered.has(api)) {
+  const { policies } = processRegistry();
+  if (!policies.has(api.experimental)) {
     const { WeightedLoadBalancer, WeightedConfig } = buildPolicy(api);
     api.experimental.registerLoadBalancerType(WEIGHTED_POLICY, WeightedLoadBalancer, WeightedConfig);
-    registered.add(api);
+    policies.add(api.experimental);
   }
   return true;
 }
