@@ -165,9 +165,10 @@ async function verdict(rig: ChaosRig, round: Round) {
 }
 
 describe.skipIf(missing !== undefined)("a member cut off from its peers", () => {
-  const rig = useChaosCluster("chaos-partition", root, (name) =>
-    startPartitionableCluster({ size: 3, name }),
-  );
+  const rig = useChaosCluster("chaos-partition", root, async (name) => {
+    cluster = await startPartitionableCluster({ size: 3, name });
+    return cluster;
+  });
   const figures: Record<string, unknown> = {};
   afterAll(async () => {
     for (const member of [...cutOff]) await heal(member).catch(() => {});
