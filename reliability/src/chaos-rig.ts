@@ -32,9 +32,13 @@ export interface ChaosRig {
 /**
  * Starts the cluster (members `<name>-0`…) before the file's tests and tears it all down after them. A
  * file's own `afterAll`, registered after this call, runs before this teardown (e.g. to resume a paused
- * member).
+ * member). `start` makes the cluster (default a 3-member `startEtcdCluster`).
  */
-export function useChaosCluster(name: string, root: string): ChaosRig {
+export function useChaosCluster(
+  name: string,
+  root: string,
+  start: (name: string) => Promise<EtcdCluster> = (n) => startEtcdCluster({ size: 3, name: n }),
+): ChaosRig {
   let cluster: EtcdCluster | undefined;
   let history: History | undefined;
   let writer: Writer | undefined;
@@ -76,7 +80,7 @@ export function useChaosCluster(name: string, root: string): ChaosRig {
   };
 
   beforeAll(async () => {
-    cluster = await startEtcdCluster({ size: 3, name });
+    cluster = await start(name);
     history = await History.start(cluster, root);
     writer = new Writer(cluster);
   });

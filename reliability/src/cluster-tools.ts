@@ -4,7 +4,14 @@ import type { EtcdCluster, EtcdServer } from "@etcd-naming/etcd-fixture";
 import { Etcd3 } from "etcd3";
 import { sleep } from "./chaos-env.js";
 
-export const isHealthy = (member: EtcdServer): boolean => member.running && !member.paused;
+/**
+ * Members a test cut off from their peers: they answer, but can neither write nor read through a leader,
+ * so the test's own writes and reads go elsewhere.
+ */
+export const cutOff = new Set<EtcdServer>();
+
+export const isHealthy = (member: EtcdServer): boolean =>
+  member.running && !member.paused && !cutOff.has(member);
 
 /** The member serving `hostPort` (as reported by a source's `watchHosts`). */
 export function memberAt(cluster: EtcdCluster, hostPort: string): EtcdServer {

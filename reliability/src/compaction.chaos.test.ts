@@ -43,7 +43,7 @@ afterAll(async () => {
 
 it("delivers the deletes made while a watcher was disconnected, after a compaction", async () => {
   for (let n = 0; n < 8; n++) await writer.put(`${service}/k${n}`, value(n));
-  proxies.push(...(await Promise.all(cluster.endpoints.map(startTcpProxy))));
+  proxies.push(...(await Promise.all(cluster.endpoints.map((endpoint) => startTcpProxy(endpoint)))));
   const cutClient = new Etcd3({ hosts: proxies.map((p) => p.endpoint), dialTimeout: 1_000 });
   const directClient = new Etcd3({ hosts: cluster.endpoints });
   clients.push(cutClient, directClient);

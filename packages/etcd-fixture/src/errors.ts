@@ -12,7 +12,9 @@ export type EtcdFixtureErrorCode =
   | "METRICS_FAILED"
   | "NO_LEADER"
   | "NO_SHARED_ETCD"
-  | "CERTIFICATES_FAILED";
+  | "CERTIFICATES_FAILED"
+  | "NETWORK_FAILED"
+  | "NETWORK_UNSUPPORTED";
 
 /**
  * The one error type thrown by `@etcd-naming/etcd-fixture`. Start failures carry the tail of

@@ -42,9 +42,9 @@ export interface EtcdCluster extends AsyncDisposable {
 
 // Shorter than etcd's 100/1000 ms defaults so a killed leader is replaced within about a
 // second, yet far above loopback latency so a loaded two-core CI box does not flap.
-const CLUSTER_TIMING = ["--heartbeat-interval=50", "--election-timeout=750"];
+export const CLUSTER_TIMING = ["--heartbeat-interval=50", "--election-timeout=750"];
 
-class LocalEtcdCluster implements EtcdCluster {
+export class LocalEtcdCluster implements EtcdCluster {
   readonly members: EtcdServer[];
   readonly version: string;
   readonly endpoints: string[];

@@ -29,6 +29,12 @@ export interface MemberSpec {
   ports: PortReservation;
   /** TLS flags for the client port, and what the health and status checks present. */
   tls?: { args: string[]; http: HttpTls } | undefined;
+  /** The address the client URL listens on (default 127.0.0.1). */
+  clientHost?: string;
+  /** The address the peer URL listens on (default 127.0.0.1). */
+  peerHost?: string;
+  /** Runs etcd through this command: `[command, ...args, etcd, ...etcdArgs]` (e.g. `ip netns exec NS`). */
+  launcher?: readonly string[];
 }
 
 const STOP_TIMEOUT_MS = 10_000;
@@ -67,9 +73,10 @@ export class EtcdProcess implements EtcdServer {
     this.name = spec.name;
     this.version = spec.version;
     this.dataDir = spec.dataDir;
-    this.endpoints = [`127.0.0.1:${spec.clientPort}`];
-    this.clientUrls = [`${spec.tls ? "https" : "http"}://127.0.0.1:${spec.clientPort}`];
-    this.peerUrls = [`http://127.0.0.1:${spec.peerPort}`];
+    const clientHost = spec.clientHost ?? "127.0.0.1";
+    this.endpoints = [`${clientHost}:${spec.clientPort}`];
+    this.clientUrls = [`${spec.tls ? "https" : "http"}://${clientHost}:${spec.clientPort}`];
+    this.peerUrls = [`http://${spec.peerHost ?? "127.0.0.1"}:${spec.peerPort}`];
     this.#logs = new LogBuffer(spec.logBufferBytes);
   }
 
@@ -117,7 +124,9 @@ export class EtcdProcess implements EtcdServer {
   spawnProcess(): void {
     if (this.#closing) throw new EtcdFixtureError("CLOSED", `etcd ${this.name} is closed`);
     if (this.#child) return;
-    const child = spawn(this.#spec.bin, this.#args(), {
+    const [command, ...prefix] = [...(this.#spec.launcher ?? []), this.#spec.bin];
+    // A launcher that execs (`ip netns exec`) leaves the pid to etcd, so tracking it still works.
+    const child = spawn(command!, [...prefix, ...this.#args()], {
       env: this.#spec.env,
       stdio: ["ignore", "pipe", "pipe"],
     });

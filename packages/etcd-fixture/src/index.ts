@@ -22,7 +22,9 @@ export {
 } from "./find-etcd.js";
 export type { EtcdMetrics, MetricSample } from "./metrics.js";
 export { parseMetrics, readEtcdMetrics } from "./metrics.js";
-export type { TcpProxy } from "./tcp-proxy.js";
+export type { PartitionableCluster, StartPartitionableClusterOptions } from "./partition-cluster.js";
+export { partitionSupportMissing, startPartitionableCluster } from "./partition-cluster.js";
+export type { TcpProxy, TcpProxyOptions } from "./tcp-proxy.js";
 export { startTcpProxy } from "./tcp-proxy.js";
 export type { EtcdTlsOptions } from "./tls.js";
 export { tlsFromCertificates } from "./tls.js";

@@ -20,6 +20,8 @@ export interface UnaryCallOptions {
    * once more on top, as etcd3's own calls do when a simple token expired.
    */
   attempts?: number;
+  /** Extra metadata for this call (e.g. `hasleader`), set on a copy of the client's. */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** What a {@link unaryCall} got back: etcd's response, or an error that `isAnswer` took as its answer. */
@@ -51,7 +53,12 @@ export async function unaryCall<T>(
             const callOptions = pool.callOptions({ service, method, params: request, isStream: false });
             const deadline =
               options.timeoutMs === undefined ? {} : { deadline: deadlineIn(options.timeoutMs) };
-            call.call(client, request, metadata, { ...callOptions, ...deadline }, (error, response) => {
+            let callMetadata = metadata;
+            if (options.metadata !== undefined) {
+              callMetadata = metadata.clone();
+              for (const [key, value] of Object.entries(options.metadata)) callMetadata.set(key, value);
+            }
+            call.call(client, request, callMetadata, { ...callOptions, ...deadline }, (error, response) => {
               if (error === null) {
                 resolve({ response: response as T });
                 return;

@@ -26,7 +26,7 @@ export type { ConsoleLogger, LogFields, Logger } from "./logger.js";
 export { consoleLogger, redactingLogger } from "./logger.js";
 export type { ManualClock, ManualClockOptions } from "./manual-clock.js";
 export { createManualClock } from "./manual-clock.js";
-export type { KeepAliveStream, MemberRouterOptions, OpenedKeepAlive } from "./member-router.js";
+export type { KeepAliveStream, LeaseStatus, MemberRouterOptions, OpenedKeepAlive } from "./member-router.js";
 export { bounded, MemberRouter } from "./member-router.js";
 export type {
   CounterLike,

@@ -26,6 +26,18 @@ export interface MemberRouterOptions {
   random?: () => number;
 }
 
+/** What {@link MemberRouter.leaseStatus} learnt of a lease. */
+export type LeaseStatus =
+  /** The highest TTL in seconds a member reported (0 or less: the lease is gone). */
+  | { readonly kind: "ttl"; readonly ttl: number }
+  /** No member answered, but one said it has no leader. */
+  | { readonly kind: "no-leader" }
+  /** No answer in time, or no other member to ask. */
+  | { readonly kind: "unknown" };
+
+/** etcd's `ErrGRPCNoLeader`, what a member without a leader answers a `hasleader` call. */
+const NO_LEADER = /etcdserver: no leader/;
+
 /** Beyond its deadline a gRPC call should fail on its own; give it this long before abandoning it. */
 const ABANDON_SLACK_MS = 500;
 
@@ -198,10 +210,22 @@ export class MemberRouter {
     except: Member | undefined,
     timeoutMs: number,
   ): Promise<number | undefined> {
+    const status = await this.leaseStatus(leaseId, except, timeoutMs);
+    return status.kind === "ttl" ? status.ttl : undefined;
+  }
+
+  /**
+   * What the members but `except` say of the lease, asked at once with `hasleader` (a member without a
+   * leader refuses at once rather than waiting for one): the highest TTL any of them reports; else
+   * `no-leader` when one said it has no leader (no leader is expiring leases then, and the next one
+   * renews every lease for a whole TTL when it takes over); else `unknown` (no answer within
+   * `timeoutMs`, or nobody else to ask).
+   */
+  async leaseStatus(leaseId: string, except: Member | undefined, timeoutMs: number): Promise<LeaseStatus> {
     const pool = this.pool;
-    if (pool === undefined || except === undefined) return undefined;
+    if (pool === undefined || except === undefined) return { kind: "unknown" };
     const others = pool.members.filter((member) => member !== except);
-    if (others.length === 0) return undefined;
+    if (others.length === 0) return { kind: "unknown" };
     const answers = await Promise.all(
       others.map((member) =>
         within(
@@ -210,21 +234,21 @@ export class MemberRouter {
             "Lease",
             "leaseTimeToLive",
             { ID: leaseId },
-            {
-              order: only(member),
-              timeoutMs,
-            },
+            { order: only(member), timeoutMs, metadata: { hasleader: "true" } },
+          ).then(
+            (outcome) => ("response" in outcome ? Number(outcome.response.TTL) : Number.NaN),
+            (error: unknown) => (NO_LEADER.test(String(error)) ? "no-leader" : Number.NaN),
           ),
           timeoutMs + 100,
         ),
       ),
     );
-    const ttls = answers
-      .map((outcome) =>
-        outcome !== undefined && "response" in outcome ? Number(outcome.response.TTL) : Number.NaN,
-      )
-      .filter((ttl) => !Number.isNaN(ttl));
-    return ttls.length === 0 ? undefined : Math.max(...ttls);
+    const ttls = answers.filter(
+      (answer): answer is number => typeof answer === "number" && !Number.isNaN(answer),
+    );
+    if (ttls.length > 0) return { kind: "ttl", ttl: Math.max(...ttls) };
+    if (answers.includes("no-leader")) return { kind: "no-leader" };
+    return { kind: "unknown" };
   }
 
   /**

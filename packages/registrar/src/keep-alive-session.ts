@@ -1,4 +1,4 @@
-import type { KeepAliveStream, Member, MemberRouter } from "@etcd-naming/etcd";
+import type { KeepAliveStream, LeaseStatus, Member, MemberRouter } from "@etcd-naming/etcd";
 import type { ILeaseKeepAliveResponse } from "etcd3";
 import { EtcdLeaseInvalidError } from "etcd3";
 import type { Clock, ClockTimer, RegistrarLogger } from "./clock.js";
@@ -73,23 +73,35 @@ export class KeepAliveSession {
   /**
    * Declares the lease lost unless a member other than the keep-alive stream's says it has time left:
    * then the deadline is re-armed for that time, and the next tick moves a silent stream elsewhere.
-   * With no other member to ask, or none answering in time, the loss stands.
+   * While the others say they have no leader (an election, a partition with no majority), nobody can
+   * expire the lease and the next leader renews it for a whole TTL: the verdict waits, re-asked every
+   * tick, for a member with a leader (whose keep-alive answer re-arms the deadline, or reports the lease
+   * gone). With no other member to ask, or none answering in time, the loss stands.
    */
   private async confirmLoss(reason: string, cause?: unknown): Promise<void> {
     if (this.confirming) return;
     this.confirming = true;
-    let ttl: number | undefined;
+    let status: LeaseStatus;
     try {
-      ttl = await this.owner.router.timeToLive(this.leaseId, this.host, CONFIRM_BOUND_MS);
+      status = await this.owner.router.leaseStatus(this.leaseId, this.host, CONFIRM_BOUND_MS);
     } finally {
       this.confirming = false;
     }
     if (this.stopped) return;
-    if (ttl === undefined || ttl <= 0) {
+    const lease = formatLeaseId(this.leaseId);
+    if (status.kind === "no-leader") {
+      this.owner.logger.warn?.(
+        { lease, member: this.host?.host },
+        `lease ${lease} looked lost (${reason}) but the etcd members have no leader to expire it; waiting for one`,
+      );
+      if (this.deadline === undefined) this.armDeadline(this.owner.ttlMs / 3);
+      return;
+    }
+    if (status.kind === "unknown" || status.ttl <= 0) {
       this.owner.lost(this.leaseId, cause, reason);
       return;
     }
-    const lease = formatLeaseId(this.leaseId);
+    const ttl = status.ttl;
     this.owner.logger.warn?.(
       { lease, member: this.host?.host },
       `lease ${lease} looked lost (${reason}) but another etcd member reports ${ttl}s left; keeping it`,
