@@ -42,7 +42,7 @@ export interface EtcdCluster extends AsyncDisposable {
 
 // Shorter than etcd's 100/1000 ms defaults so a killed leader is replaced within about a
 // second, yet far above loopback latency so a loaded two-core CI box does not flap.
-export const CLUSTER_TIMING = ["--heartbeat-interval=50", "--election-timeout=750"];
+export const CLUSTER_TIMING: string[] = ["--heartbeat-interval=50", "--election-timeout=750"];
 
 export class LocalEtcdCluster implements EtcdCluster {
   readonly members: EtcdServer[];
