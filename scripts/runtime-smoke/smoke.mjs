@@ -148,8 +148,20 @@ await runChecks([
     },
   ],
   [
-    "undici: a request to http://<service>.etcd/ reaches the HTTP server registered there",
+    runtime === "bun"
+      ? "undici: createEtcdDispatcher refuses Bun, whose built-in undici ignores dispatchers"
+      : "undici: a request to http://<service>.etcd/ reaches the HTTP server registered there",
     async () => {
+      if (runtime === "bun") {
+        let message = "no error";
+        try {
+          undiciAdapter.createEtcdDispatcher({ client: etcd });
+        } catch (error) {
+          message = error.message;
+        }
+        assert(message.includes("needs Node.js or Deno"), `createEtcdDispatcher on Bun: ${message}`);
+        return message;
+      }
       const http = createServer((_, response) => response.end(`hello from ${runtime}`));
       await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
       const httpService = `${service}-http`;

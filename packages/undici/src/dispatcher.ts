@@ -75,6 +75,13 @@ class EtcdNamingDispatcher extends Dispatcher implements EtcdDispatcher {
 
   constructor(private readonly options: EtcdDispatcherOptions) {
     super();
+    if ((globalThis as { Bun?: unknown }).Bun !== undefined) {
+      // Bun answers `import "undici"` with a module of its own whose request() and fetch() ignore a
+      // dispatcher: requests would go to the DNS name of the service and fail far from here.
+      throw new InvalidOptionsError(
+        "Bun's built-in undici module ignores dispatchers; @etcd-naming/undici needs Node.js or Deno",
+      );
+    }
     const { client, source } = options;
     if ((client === undefined) === (source === undefined)) {
       throw new InvalidOptionsError("give exactly one of client (an etcd3 client) or source");
