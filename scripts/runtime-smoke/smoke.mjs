@@ -3,14 +3,17 @@
 // the server with the registrar, see it with the watcher, call it through `etcd:///<service>` with the
 // resolver, and run the CLI's `list` on the same runtime. It prints its plan, then one JSON line per check.
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
 import * as cli from "@etcd-naming/cli";
 import * as codec from "@etcd-naming/codec";
 import * as etcdLayer from "@etcd-naming/etcd";
 import * as grpcJs from "@etcd-naming/grpc-js";
 import * as registrar from "@etcd-naming/registrar";
+import * as undiciAdapter from "@etcd-naming/undici";
 import * as watcher from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
+import { request } from "undici";
 import { runChecks, within } from "./checks.mjs";
 
 const { env } = process;
@@ -48,7 +51,15 @@ await runChecks([
   [
     "esm: import every package from dist/index.js",
     () => {
-      const modules = { cli, codec, etcd: etcdLayer, "grpc-js": grpcJs, registrar, watcher };
+      const modules = {
+        cli,
+        codec,
+        etcd: etcdLayer,
+        "grpc-js": grpcJs,
+        registrar,
+        watcher,
+        undici: undiciAdapter,
+      };
       for (const [name, module] of Object.entries(modules)) {
         const url = import.meta.resolve(`@etcd-naming/${name}`);
         assert(/\/dist\/index\.js$/.test(url), `@etcd-naming/${name} resolved to ${url}`);
@@ -134,6 +145,43 @@ await runChecks([
         `reply ${JSON.stringify(reply)}`,
       );
       return reply;
+    },
+  ],
+  [
+    runtime === "bun"
+      ? "undici: createEtcdDispatcher refuses Bun, whose built-in undici ignores dispatchers"
+      : "undici: a request to http://<service>.etcd/ reaches the HTTP server registered there",
+    async () => {
+      if (runtime === "bun") {
+        let message = "no error";
+        try {
+          undiciAdapter.createEtcdDispatcher({ client: etcd });
+        } catch (error) {
+          message = error.message;
+        }
+        assert(message.includes("needs Node.js or Deno"), `createEtcdDispatcher on Bun: ${message}`);
+        return message;
+      }
+      const http = createServer((_, response) => response.end(`hello from ${runtime}`));
+      await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
+      const httpService = `${service}-http`;
+      const key = `${httpService}/web`;
+      const dispatcher = undiciAdapter.createEtcdDispatcher({ client: etcd });
+      try {
+        await etcd.put(key).value(codec.encodeEndpoint({ addr: `127.0.0.1:${http.address().port}` }));
+        const response = await within(
+          request(`http://${httpService}.etcd/`, { dispatcher }),
+          10_000,
+          "the request",
+        );
+        const body = await response.body.text();
+        assert(body === `hello from ${runtime}`, `answered ${response.statusCode} ${body}`);
+        return body;
+      } finally {
+        await etcd.delete().key(key);
+        await within(dispatcher.close(), 5_000, "dispatcher.close");
+        await new Promise((resolve) => http.close(resolve));
+      }
     },
   ],
   [

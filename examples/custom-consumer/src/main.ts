@@ -1,18 +1,18 @@
-// Sends requests round robin to the HTTP servers registered in etcd under a service, following them as
-// they come and go. Register one with any tool, e.g.:
+// Sends requests to the HTTP servers registered in etcd under a service, following them as they come and
+// go, through @etcd-naming/undici's dispatcher. Register one with any tool, e.g.:
 //   etcd-naming register http-api 127.0.0.1:8080      (or Go's endpoints.Manager, or etcdctl put)
-import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
+import { createEtcdDispatcher } from "@etcd-naming/undici";
 import { Etcd3 } from "etcd3";
-import { balancedFetch } from "./balanced-fetch.js";
+import { fetch } from "undici";
 
 const client = new Etcd3({ hosts: (process.env["ETCD_ENDPOINTS"] ?? "127.0.0.1:2379").split(",") });
-const watcher = watchService(createEtcd3Source(client), process.env["SERVICE"] ?? "http-api");
-const api = balancedFetch(watcher);
+// SERVICE may hold a slash (`team/http-api`), which no host name can: every request goes to it.
+const dispatcher = createEtcdDispatcher({ client, service: process.env["SERVICE"] ?? "http-api" });
 
 const requests = Number(process.env["REQUESTS"] ?? 10);
 for (let i = 1; i <= requests; i++) {
   try {
-    const response = await api.fetch("/", { signal: AbortSignal.timeout(5_000) });
+    const response = await fetch("http://http-api/", { dispatcher, signal: AbortSignal.timeout(5_000) });
     const body = (await response.text()).trim().split("\n")[0];
     console.log(`GET / → ${response.status} ${body}`);
   } catch (error) {
@@ -22,5 +22,5 @@ for (let i = 1; i <= requests; i++) {
   await new Promise((resolve) => setTimeout(resolve, Number(process.env["INTERVAL_MS"] ?? 500)));
 }
 
-await watcher.close();
+await dispatcher.close();
 client.close();

@@ -3,9 +3,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
-import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
+import { createEtcdDispatcher, NoEndpointsError } from "@etcd-naming/undici";
+import { fetch } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
-import { balancedFetch, NoEndpointsError } from "./balanced-fetch.js";
 
 const etcd = useTestEtcd();
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
@@ -66,9 +66,12 @@ describe("custom-consumer", () => {
     const service = `${etcd.namespace}/follow`;
     const client = etcd.client();
     const a = await startHttp(service, "a");
-    const watcher = watchService(createEtcd3Source(client), service);
+    const dispatcher = createEtcdDispatcher({ client, service, waitForEndpointsMs: 200 });
+    const api = {
+      fetch: (path: string) => fetch(`http://http-api${path}`, { dispatcher }),
+      endpoints: () => dispatcher.origins(service).map((origin) => origin.slice("http://".length)),
+    };
     try {
-      const api = balancedFetch(watcher);
       expect(await (await api.fetch("/")).text()).toBe("hello from a\n");
 
       const b = await startHttp(service, "b");
@@ -83,9 +86,10 @@ describe("custom-consumer", () => {
 
       await client.delete().key(`${service}/b`);
       await expect.poll(() => api.endpoints(), { timeout: 5_000 }).toEqual([]);
-      await expect(api.fetch("/")).rejects.toBeInstanceOf(NoEndpointsError);
+      const error = await api.fetch("/").catch((e: unknown) => e);
+      expect((error as Error).cause).toBeInstanceOf(NoEndpointsError);
     } finally {
-      await watcher.close();
+      await dispatcher.close();
     }
   }, 30_000);
 });
