@@ -6,7 +6,7 @@
 # 3.5.16 and 3.5.30 from Debian's packages; Node 22, 24 and 26, Bun and Deno from npm), builds, lints, checks
 # the published shape of every package and runs the tests:
 #   - every test on etcd 3.5.30 with Node 24;
-#   - the public packages (codec, etcd, watcher, grpc-js, registrar, cli) and the examples on etcd 3.4.23
+#   - the public packages (codec, etcd, watcher, grpc-js, registrar, cli, connect) and the examples on etcd 3.4.23
 #     with Node 22 and on etcd 3.5.16 with Node 26; the cli's TLS tests (TLS and mutual TLS with a user to
 #     https://127.0.0.1, which Node 26 refuses as a TLS server name unless the CLI leaves it out) run there
 #     too, while the security suite, whose library clients address etcd by IP, runs on Node 24 only;
@@ -204,7 +204,7 @@ collect() {
   done <"$file"
 }
 
-public=(--project=codec --project=etcd --project=watcher --project=grpc-js --project=registrar --project=cli)
+public=(--project=codec --project=etcd --project=watcher --project=grpc-js --project=registrar --project=cli --project=connect)
 for dir in examples/*/; do public+=("--project=$(basename "$dir")"); done
 
 # The fuzz suite's short run takes one fixed seed here, so a test run gives the same verdict twice; fresh
