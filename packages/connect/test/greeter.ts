@@ -29,6 +29,8 @@ export interface ConnectGreeter {
   readonly id: string;
   readonly addr: string;
   readonly calls: number;
+  /** HTTP/2 sessions clients hold open to it. */
+  readonly openSessions: number;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,9 @@ export async function startConnectGreeter(id: string, delayMs = 0): Promise<Conn
     addr,
     get calls() {
       return calls;
+    },
+    get openSessions() {
+      return sessions.size;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -93,7 +93,7 @@ describe("createEtcdTransport", () => {
     20_000,
   );
 
-  it("a server that drains (key deleted, then closed) fails no call", async () => {
+  it("a server that drains fails no call, and its session is closed once its calls have ended", async () => {
     const client = etcd.client();
     const service = `${etcd.namespace}/drain`;
     const a = await serve(client, service, "a", 20);
@@ -104,6 +104,8 @@ describe("createEtcdTransport", () => {
 
     await a.registration.deregister();
     await until(() => !transport.endpoints().includes(a.server.addr), "the drained endpoint to go");
+    // The grace period: the transport closes its session to a once a's last call has ended.
+    await until(() => a.server.openSessions === 0, "the transport to close its session to a");
     await a.server.close();
     const before = traffic.count("b");
     await until(() => traffic.count("b") > before + 20, "more traffic on b");
