@@ -6,11 +6,11 @@
 # 3.5.16 and 3.5.30 from Debian's packages; Node 22, 24 and 26, Bun and Deno from npm), builds, lints, checks
 # the published shape of every package, rehearses a release (`pnpm release --dry-run`) and runs the tests:
 #   - every test on etcd 3.5.30 with Node 24;
-#   - the public packages (codec, etcd, watcher, grpc-js, registrar, cli, undici) and the examples on etcd 3.4.23
+#   - the public packages (codec, etcd, watcher, grpc-js, registrar, cli, undici, connect) and the examples on etcd 3.4.23
 #     with Node 22 and on etcd 3.5.16 with Node 26; the cli's TLS tests (TLS and mutual TLS with a user to
 #     https://127.0.0.1, which Node 26 refuses as a TLS server name unless the CLI leaves it out) run there
 #     too, while the security suite, whose library clients address etcd by IP, runs on Node 24 only;
-#   - a smoke test of the packed packages on Bun and Deno (scripts/runtime-smoke).
+#   - a smoke test of the packed packages on Bun and Deno (scripts/runtime-smoke), the Connect transport included.
 # Each run prints `tests (etcd X, node vY): …`; the last line is the sum, `tests: N passed, N failed, N skipped`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -208,7 +208,7 @@ collect() {
   done <"$file"
 }
 
-public=(--project=codec --project=etcd --project=watcher --project=grpc-js --project=registrar --project=cli --project=undici)
+public=(--project=codec --project=etcd --project=watcher --project=grpc-js --project=registrar --project=cli --project=undici --project=connect)
 for dir in examples/*/; do public+=("--project=$(basename "$dir")"); done
 
 # The fuzz suite's short run takes one fixed seed here, so a test run gives the same verdict twice; fresh

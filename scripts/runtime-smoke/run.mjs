@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 const { env } = process;
 const here = fileURLToPath(new URL(".", import.meta.url));
 const root = join(here, "..", "..");
-const PACKED = ["codec", "etcd", "watcher", "grpc-js", "registrar", "cli", "undici"];
+const PACKED = ["codec", "etcd", "watcher", "grpc-js", "registrar", "cli", "undici", "connect"];
 const run = promisify(execFile);
 
 const summaryIndex = process.argv.indexOf("--summary");
@@ -63,7 +63,14 @@ async function installPacked(dir) {
   const app = join(dir, "app");
   mkdirSync(tarballs);
   mkdirSync(app);
-  const dependencies = { "@grpc/grpc-js": "^1.14.7", etcd3: "^1.1.2", undici: "^7.30.2" };
+  const dependencies = {
+    "@bufbuild/protobuf": "^2.17.0",
+    "@connectrpc/connect": "^2.3.0",
+    "@connectrpc/connect-node": "^2.3.0",
+    "@grpc/grpc-js": "^1.14.7",
+    etcd3: "^1.1.2",
+    undici: "^7.30.2",
+  };
   for (const name of PACKED) {
     await runOrExplain("pnpm", ["pack", "--pack-destination", tarballs], {
       cwd: join(root, "packages", name),

@@ -1,11 +1,16 @@
 // The ESM half of the runtime smoke test, run by Bun and by Deno in a project that installed the packed
 // packages from their tarballs (run.mjs drives it): import every public package, serve grpc-js, register
 // the server with the registrar, see it with the watcher, call it through `etcd:///<service>` with the
-// resolver, and run the CLI's `list` on the same runtime. It prints its plan, then one JSON line per check.
+// resolver and through the Connect transport (gRPC protocol, same server), and run the CLI's `list` on the
+// same runtime. It prints its plan, then one JSON line per check.
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
+import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
 import * as cli from "@etcd-naming/cli";
 import * as codec from "@etcd-naming/codec";
+import * as connect from "@etcd-naming/connect";
 import * as etcdLayer from "@etcd-naming/etcd";
 import * as grpcJs from "@etcd-naming/grpc-js";
 import * as registrar from "@etcd-naming/registrar";
@@ -35,6 +40,37 @@ const sayHello = {
   responseDeserialize: json.deserialize,
 };
 
+// The same greeter over protobuf for the Connect transport: a hand-written descriptor, served by grpc-js.
+const registry = createFileRegistry(
+  create(FileDescriptorProtoSchema, {
+    name: "smoke/echo.proto",
+    package: "smoke",
+    syntax: "proto3",
+    messageType: [
+      { name: "Text", field: [{ name: "text", number: 1, type: 9, label: 1, jsonName: "text" }] },
+    ],
+    service: [
+      { name: "Echo", method: [{ name: "Echo", inputType: ".smoke.Text", outputType: ".smoke.Text" }] },
+    ],
+  }),
+  () => undefined,
+);
+const Echo = registry.getService("smoke.Echo");
+const Text = registry.getMessage("smoke.Text");
+const proto = {
+  serialize: (value) => Buffer.from(toBinary(Text, create(Text, value))),
+  deserialize: (bytes) => fromBinary(Text, bytes),
+};
+const echo = {
+  path: "/smoke.Echo/Echo",
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: proto.serialize,
+  requestDeserialize: proto.deserialize,
+  responseSerialize: proto.serialize,
+  responseDeserialize: proto.deserialize,
+};
+
 const etcd = new Etcd3({ hosts: endpoints });
 let server;
 let addr;
@@ -42,6 +78,7 @@ let registration;
 let resolver;
 let client;
 let serviceWatcher;
+let transport;
 
 function assert(condition, message) {
   if (!condition) throw new Error(message);
@@ -54,6 +91,7 @@ await runChecks([
       const modules = {
         cli,
         codec,
+        connect,
         etcd: etcdLayer,
         "grpc-js": grpcJs,
         registrar,
@@ -80,6 +118,10 @@ await runChecks([
           sayHello: (call, callback) =>
             callback(null, { message: `hello ${call.request.name}`, from: runtime }),
         },
+      );
+      server.addService(
+        { echo },
+        { echo: (call, callback) => callback(null, { text: `echo ${call.request.text}` }) },
       );
       const port = await within(
         new Promise((resolve, reject) =>
@@ -185,6 +227,22 @@ await runChecks([
     },
   ],
   [
+    "connect: call through createEtcdTransport (gRPC protocol)",
+    async () => {
+      transport = connect.createEtcdTransport({
+        watcher: watcher.watchService(watcher.createEtcd3Source(etcd), service),
+        protocol: "grpc",
+      });
+      const reply = await within(
+        createClient(Echo, transport).echo({ text: runtime }, { timeoutMs: 10_000 }),
+        15_000,
+        "the Connect call",
+      );
+      assert(reply.text === `echo ${runtime}`, `reply ${JSON.stringify(reply)}`);
+      return reply.text;
+    },
+  ],
+  [
     "cli: etcd-naming list --json, on this runtime",
     async () => {
       const bin = new URL("bin/etcd-naming.mjs", import.meta.resolve("@etcd-naming/cli/package.json"));
@@ -209,6 +267,7 @@ await runChecks([
     "clean up: close, deregister, shut down",
     async () => {
       client?.close();
+      await within(transport?.close() ?? Promise.resolve(), 5_000, "transport.close");
       await within(resolver?.close() ?? Promise.resolve(), 5_000, "resolver.close");
       await within(serviceWatcher?.close() ?? Promise.resolve(), 5_000, "watcher.close");
       await within(registration?.deregister() ?? Promise.resolve(), 5_000, "deregister");
