@@ -22,6 +22,11 @@ export interface ResolverContext {
   /** Whether the weighted policy is registered in the grpc-js of this registration. */
   readonly weightedPolicy: boolean;
   readonly clock: Clock;
+  /**
+   * Runs a callback once the current one has returned (a microtask), for watcher news that needs no
+   * waiting; null when an injected clock drives every wait (then a zero-delay timer of that clock is used).
+   */
+  readonly defer: ((callback: () => void) => void) | null;
   /** The shortest time between two listener calls of one channel. */
   readonly minUpdateIntervalMs: number;
   /** The longest the adaptive spacing may grow to on very large services. */
@@ -115,6 +120,8 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     /** Subscribed to the view's `update`, `stale` and `fresh` while active. */
     #news: (() => void) | null = null;
     #timer: unknown = null;
+    /** Set instead of `#timer` while a deferred flush (`context.defer`) is pending. */
+    #deferred: object | null = null;
     /** When the pending timer fires. */
     #timerAt = 0;
     #active = false;
@@ -173,8 +180,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       if (!this.#active) return;
       this.#active = false;
       context.detach(this);
-      if (this.#timer !== null) context.clock.clearTimeout(this.#timer);
-      this.#timer = null;
+      this.#cancel();
       const news = this.#news;
       if (this.#share !== null && news !== null) {
         for (const event of NEWS) this.#share.view.off(event, news);
@@ -209,27 +215,49 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       // News for a failing channel (a recovery) is not spaced: the spacing keeps grpc-js from rebuilding
       // large endpoint lists too often, and the failure it replaces held none. The news itself is read
       // from the view when the timer fires: by then it may have moved on.
-      const news = () => this.#schedule(this.#failure === null ? undefined : 0);
+      const news = () => this.#schedule(this.#failure === null ? undefined : 0, true);
       this.#news = news;
       for (const event of NEWS) share.view.on(event, news);
     }
 
-    /** Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). */
-    #schedule(wait?: number): void {
+    /**
+     * Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). News
+     * from the watcher that needs no wait (an isolated change) is flushed as soon as the watcher's callback
+     * has returned, in a microtask, as grpc-js's own resolvers answer with `process.nextTick`: a timer's
+     * turn of the event loop measurably delays it. grpc-js's own requests (updateResolution) keep the timer,
+     * so that a channel asking in a loop still lets I/O run between answers.
+     */
+    #schedule(wait?: number, fromNews = false): void {
       if (!this.#active) return;
       const now = context.clock.now();
       const at = now + (wait ?? Math.max(0, this.#lastCallAt + this.#spacingMs - now));
-      if (this.#timer !== null) {
+      if (this.#timer !== null || this.#deferred !== null) {
         if (this.#timerAt <= at) return;
-        context.clock.clearTimeout(this.#timer);
+        this.#cancel();
       }
       this.#timerAt = at;
-      // Even a zero wait goes through a timer: the listener is never called from the constructor,
-      // updateResolution() or a watcher callback that may run inside them.
+      if (fromNews && at <= now && context.defer !== null) {
+        const token = {};
+        this.#deferred = token;
+        context.defer(() => {
+          if (this.#deferred !== token) return;
+          this.#deferred = null;
+          this.#flush();
+        });
+        return;
+      }
+      // Even a zero wait goes through a timer (or the microtask above): the listener is never called from
+      // the constructor, updateResolution() or a watcher callback that may run inside them.
       this.#timer = context.clock.setTimeout(() => {
         this.#timer = null;
         this.#flush();
       }, at - now);
+    }
+
+    #cancel(): void {
+      if (this.#timer !== null) context.clock.clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#deferred = null;
     }
 
     #flush(): void {
