@@ -181,8 +181,9 @@ async function runOnce(
     ]);
     const ready = await listener.waitForLine((line) => line["event"] === "ready", 20_000);
 
-    // As in scenario 2: the raw watch on the client our resolvers watch through.
-    rawWatch = await context.resolverClient.watch().prefix(`${SERVICE}/`).create();
+    // The raw watch on a client of its own: on the resolver's client etcd answers the watch opened first
+    // first, and our resolver's figure would include etcd3's processing of the same put.
+    rawWatch = await context.newClient().watch().prefix(`${SERVICE}/`).create();
     rawWatch.on("put", (kv) => {
       const at = now();
       raw.note((JSON.parse(kv.value.toString()) as { Addr: string }).Addr, at);
