@@ -6,6 +6,7 @@ import type { BenchContext, Scenario, ScenarioOutcome } from "../context.js";
 import { findGoHelper, type GoHelper } from "../go-helper.js";
 import { type Distribution, round, rounded, summarize } from "../stats.js";
 import { now, within } from "../support.js";
+import { wallClockOffset } from "../wall-clock.js";
 
 const SERVICE = "bench/go-propagation";
 const KEY = `${SERVICE}/go-writer`;
@@ -35,41 +36,6 @@ class Sightings {
     this.#waiting.set(addr, [...(this.#waiting.get(addr) ?? []), resolve]);
     return promise;
   }
-}
-
-/**
- * The offset from this process's `process.hrtime.bigint()` to the wall clock (Unix nanoseconds), so its
- * times compare with Go's `time.Now().UnixNano()` in the other processes. `performance.timeOrigin` is no
- * good for this: it is read at a different moment of start-up than the monotonic origin, and was found
- * off by 0.05 to 3.3 ms on a loaded machine. Instead, the wall clock is caught crossing a millisecond:
- * spinning on `Date.now()` (the wall clock, whole milliseconds) between two monotonic readings, the tick
- * from k to k + 1 happened between them; a tick seen within 5 µs gives the offset to a few µs. The median
- * of 9 ticks (about 9 ms of spinning) discards one that a preemption made wide.
- */
-function wallClockOffset(): bigint {
-  const offsets: bigint[] = [];
-  const deadline = Date.now() + 1_000;
-  while (offsets.length < 9) {
-    if (Date.now() > deadline) throw new Error("could not relate the monotonic clock to the wall clock");
-    let previousBefore = process.hrtime.bigint();
-    let previousMs = Date.now();
-    for (;;) {
-      const before = process.hrtime.bigint();
-      const ms = Date.now();
-      const after = process.hrtime.bigint();
-      if (ms !== previousMs) {
-        // The previous read began at previousBefore, this one ended at `after`: the tick is in between.
-        if (ms === previousMs + 1 && after - previousBefore < 5_000n) {
-          offsets.push(BigInt(ms) * 1_000_000n - (previousBefore + after) / 2n);
-        }
-        break;
-      }
-      previousMs = ms;
-      previousBefore = before;
-    }
-  }
-  offsets.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return offsets[4]!;
 }
 
 /** The first `at` (Unix ns) at which each address appears in a Go path's log. */
@@ -215,8 +181,9 @@ async function runOnce(
     ]);
     const ready = await listener.waitForLine((line) => line["event"] === "ready", 20_000);
 
-    // As in scenario 2: the raw watch on the client our resolvers watch through.
-    rawWatch = await context.resolverClient.watch().prefix(`${SERVICE}/`).create();
+    // The raw watch on a client of its own: on the resolver's client etcd answers the watch opened first
+    // first, and our resolver's figure would include etcd3's processing of the same put.
+    rawWatch = await context.newClient().watch().prefix(`${SERVICE}/`).create();
     rawWatch.on("put", (kv) => {
       const at = now();
       raw.note((JSON.parse(kv.value.toString()) as { Addr: string }).Addr, at);

@@ -7,6 +7,14 @@ const REPLACEMENT = "\uFFFD";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** Bytes up to which a value is first checked for ASCII (a spread of its bytes as arguments stays small). */
+const ASCII_SCAN_LIMIT = 256;
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
 /** Decodes UTF-8 the way Go's `utf8.DecodeRune` loop does: each invalid byte becomes one U+FFFD. */
 export function decodeUtf8(bytes: Uint8Array): string {
   return decodeUtf8With(bytes, () => 0xfffd);
@@ -17,6 +25,11 @@ export function decodeUtf8(bytes: Uint8Array): string {
  * a valid sequence) and writes each such byte as the UTF-16 unit `invalid(byte)` returns.
  */
 export function decodeUtf8With(bytes: Uint8Array, invalid: (byte: number) => number): string {
+  // Keys and values are nearly always short ASCII, whose code units are its bytes: a loop here is cheaper
+  // than the decoder's call on an isolated change (cold caches), and gives the same string.
+  if (bytes.length <= ASCII_SCAN_LIMIT && isAscii(bytes)) {
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   try {
     return strictDecoder.decode(bytes);
   } catch {

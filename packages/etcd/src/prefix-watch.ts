@@ -170,17 +170,27 @@ export function openPrefixWatch(
       fail(error);
     }, progressTimeoutMs);
   };
+  // The idle timer is armed once and re-armed only when it fires: a response just notes the time
+  // (a clearTimeout and a setTimeout per response is measurable on an isolated change).
+  let lastHeard = 0;
+  const onIdle = () => {
+    idleTimer = undefined;
+    if (finished) return;
+    const quiet = clock.now() - lastHeard;
+    // A clock that went back (a wall-clock step) says nothing about silence: ask, as after a quiet spell.
+    if (quiet >= 0 && quiet < progressIntervalMs) {
+      idleTimer = clock.setTimeout(onIdle, progressIntervalMs - quiet);
+      return;
+    }
+    stream?.write({ progress_request: {} });
+    expectAnswer("progress request");
+    if (ahead) probe();
+  };
   const heardFrom = () => {
     if (deadlineTimer !== undefined) clock.clearTimeout(deadlineTimer);
     deadlineTimer = undefined;
-    if (idleTimer !== undefined) clock.clearTimeout(idleTimer);
-    idleTimer = clock.setTimeout(() => {
-      idleTimer = undefined;
-      if (finished) return;
-      stream?.write({ progress_request: {} });
-      expectAnswer("progress request");
-      if (ahead) probe();
-    }, progressIntervalMs);
+    lastHeard = clock.now();
+    idleTimer ??= clock.setTimeout(onIdle, progressIntervalMs);
   };
   // etcd 3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch whose start revision is
   // ahead of the store (etcd-io/etcd#20229), and "the listed revision + 1" is ahead as long as nothing is

@@ -264,6 +264,8 @@ export function registerEtcdResolver(options: RegisterEtcdResolverOptions): Etcd
     weightedPolicy,
     clock,
     metrics: resolverMetrics(options.meterProvider),
+    // With the system clock, news goes out in a microtask; an injected clock keeps every wait its own.
+    defer: options.clock === undefined ? (callback) => queueMicrotask(callback) : null,
     minUpdateIntervalMs,
     maxUpdateIntervalMs,
     subsetSeed,

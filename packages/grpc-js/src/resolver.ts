@@ -1,10 +1,11 @@
 import { redactSecrets } from "@etcd-naming/codec";
-import type { Clock, EndpointsUpdate, ServiceSnapshot } from "@etcd-naming/watcher";
+import type { EndpointsUpdate, ServiceSnapshot } from "@etcd-naming/watcher";
 import { ResolverError } from "./errors.js";
 import { adaptListener, type ResolutionSink } from "./listener.js";
-import type { DeliveredKind, ResolverMetrics } from "./metrics.js";
+import type { DeliveredKind } from "./metrics.js";
 import { PolicyChoice } from "./policy-choice.js";
-import { type HoldStarted, RemovalGuard, type ResolvedProtection } from "./protection.js";
+import { RemovalGuard } from "./protection.js";
+import type { ResolverContext } from "./resolver-context.js";
 import { selectEndpoints } from "./select.js";
 import {
   channelConfigWins,
@@ -13,46 +14,9 @@ import {
 } from "./service-config.js";
 import type { ViewShare } from "./service-views.js";
 import { RendezvousSubset } from "./subset.js";
-import { type EtcdTarget, type LoadBalancingPolicy, parseEtcdTarget, type TargetUri } from "./target.js";
+import { type EtcdTarget, parseEtcdTarget, type TargetUri } from "./target.js";
 
-/** What every resolver of one registration shares. */
-export interface ResolverContext {
-  readonly scheme: string;
-  /** The registration's `defaultLoadBalancing`; null when not given (automatic: weighted or round_robin). */
-  readonly defaultPolicy: LoadBalancingPolicy | null;
-  /** Whether the weighted policy is registered in the grpc-js of this registration. */
-  readonly weightedPolicy: boolean;
-  readonly clock: Clock;
-  /** Where the resolvers' metrics go; undefined records none. */
-  readonly metrics: ResolverMetrics | undefined;
-  /** The shortest time between two listener calls of one channel. */
-  readonly minUpdateIntervalMs: number;
-  /** The longest the adaptive spacing may grow to on very large services. */
-  readonly maxUpdateIntervalMs: number;
-  readonly subsetSeed: string;
-  /** Outlier detection for channels without `?outlier=`, null when off. */
-  readonly outlierDetection: ResolvedOutlierDetection | null;
-  /** Mass-removal protection, null when turned off. */
-  readonly protection: ResolvedProtection | null;
-  /** Whether `close()` was called on the registration. */
-  readonly closed: boolean;
-  /** A share of the service's watcher view (one per service for all channels of the registration). */
-  acquire(service: string): ViewShare;
-  newMetadata(): unknown;
-  warnInvalidAddress(service: string, key: string, addr: string): void;
-  /** An endpoint's weight attribute is not a valid weight (it counts as 1). */
-  warnInvalidWeight(service: string, key: string, value: string): void;
-  /** The weighted policy was wanted and this grpc-js cannot run it. */
-  weightedUnavailable(): void;
-  warn(service: string, message: string, cause?: unknown): void;
-  /** A channel of `service` began holding endpoints an update removed. */
-  holding(service: string, started: HoldStarted): void;
-  /** A channel of `service` stopped holding them. */
-  released(service: string, why: "expired" | "recovered"): void;
-  /** Tracks live resolvers so `close()` can silence them. */
-  attach(resolver: { destroy(): void }): void;
-  detach(resolver: { destroy(): void }): void;
-}
+export type { ResolverContext } from "./resolver-context.js";
 
 /** A resolver class as grpc-js's `registerResolver` takes it. */
 export interface ResolverClass {
@@ -124,6 +88,8 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     /** While a flush runs: when the change it may deliver reached the watcher. */
     #arrival: number | undefined;
     #timer: unknown = null;
+    /** Set instead of `#timer` while a deferred flush (`context.defer`) is pending. */
+    #deferred: object | null = null;
     /** When the pending timer fires. */
     #timerAt = 0;
     #active = false;
@@ -182,8 +148,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       if (!this.#active) return;
       this.#active = false;
       context.detach(this);
-      if (this.#timer !== null) context.clock.clearTimeout(this.#timer);
-      this.#timer = null;
+      this.#cancel();
       const news = this.#news;
       if (this.#share !== null && news !== null) {
         for (const event of NEWS) this.#share.view.off(event, news);
@@ -221,7 +186,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       // News for a failing channel (a recovery) is not spaced: the spacing keeps grpc-js from rebuilding
       // large endpoint lists too often, and the failure it replaces held none. The news itself is read
       // from the view when the timer fires: by then it may have moved on.
-      const news = () => this.#schedule(this.#failure === null ? undefined : 0);
+      const news = () => this.#schedule(this.#failure === null ? undefined : 0, true);
       this.#news = news;
       for (const event of NEWS) share.view.on(event, news);
       if (context.metrics !== undefined) {
@@ -235,22 +200,44 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       }
     }
 
-    /** Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). */
-    #schedule(wait?: number): void {
+    /**
+     * Flushes after `wait` ms, or once the spacing since the last listener call allows (undefined). News
+     * from the watcher that needs no wait (an isolated change) is flushed as soon as the watcher's callback
+     * has returned, in a microtask, as grpc-js's own resolvers answer with `process.nextTick`: a timer's
+     * turn of the event loop measurably delays it. grpc-js's own requests (updateResolution) keep the timer,
+     * so that a channel asking in a loop still lets I/O run between answers.
+     */
+    #schedule(wait?: number, fromNews = false): void {
       if (!this.#active) return;
       const now = context.clock.now();
       const at = now + (wait ?? Math.max(0, this.#lastCallAt + this.#spacingMs - now));
-      if (this.#timer !== null) {
+      if (this.#timer !== null || this.#deferred !== null) {
         if (this.#timerAt <= at) return;
-        context.clock.clearTimeout(this.#timer);
+        this.#cancel();
       }
       this.#timerAt = at;
-      // Even a zero wait goes through a timer: the listener is never called from the constructor,
-      // updateResolution() or a watcher callback that may run inside them.
+      if (fromNews && at <= now && context.defer !== null) {
+        const token = {};
+        this.#deferred = token;
+        context.defer(() => {
+          if (this.#deferred !== token) return;
+          this.#deferred = null;
+          this.#flush();
+        });
+        return;
+      }
+      // Even a zero wait goes through a timer (or the microtask above): the listener is never called from
+      // the constructor, updateResolution() or a watcher callback that may run inside them.
       this.#timer = context.clock.setTimeout(() => {
         this.#timer = null;
         this.#flush();
       }, at - now);
+    }
+
+    #cancel(): void {
+      if (this.#timer !== null) context.clock.clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#deferred = null;
     }
 
     #flush(): void {

@@ -195,6 +195,36 @@ describe("createEtcd3Source on the shared etcd", () => {
       .toBeLessThanOrEqual(timersBefore);
   });
 
+  it("arms no timer per event: a watch's idle timer is re-armed only when it fires", async () => {
+    const client = etcd.client();
+    const service = `${ns}/idle-timer`;
+    const counting = countingClock();
+    let armed = 0;
+    const clock = {
+      ...counting,
+      setTimeout(callback: () => void, ms: number) {
+        armed++;
+        return counting.setTimeout(callback, ms);
+      },
+    };
+    const source = createEtcd3Source(client, { clock, progressIntervalMs: 60_000 });
+    const watcher = watchService(source, service, { clock, coalesceMs: 0 });
+    const log = record(watcher);
+    await watcher.ready();
+    const seen = async (n: number) => expect.poll(() => log.updates.length, poll).toBe(n);
+    await client.put(`${service}/a`).value(value("10.0.0.1:1"));
+    await seen(2);
+    const before = armed;
+    for (let i = 2; i <= 21; i++) {
+      await client.put(`${service}/a`).value(value(`10.0.0.${i}:1`));
+      await seen(i + 1);
+    }
+    // Each of the 20 responses used to clear and set the idle timer again.
+    expect(armed - before).toBe(0);
+    await watcher.close();
+    expect(counting.pending()).toBe(0);
+  });
+
   it("keeps keys that differ only in bytes that are not UTF-8 apart, listed and watched", async () => {
     const client = etcd.client();
     const service = `${ns}/bytes`;

@@ -13,6 +13,24 @@ const value = (addr: string) => encodeEndpoint({ addr });
 const keys = (endpoints: readonly { key: string }[]) => endpoints.map((e) => e.key);
 const quiet = { warn: () => {}, error: () => {} };
 
+describe("the first update", () => {
+  it("lists a set written out of key order in key order, in added as in endpoints, for listeners and iterators", async () => {
+    const memory = createMemorySource();
+    for (const name of ["d", "b", "e", "a", "c"])
+      memory.put(`svc/${name}`, value(`10.0.0.1:${name.charCodeAt(0)}`));
+    const watcher = watchService(memory, "svc", { coalesceMs: 0, logger: quiet });
+    const { updates } = record(watcher);
+    const first = await watcher[Symbol.asyncIterator]().next();
+    await settle();
+    const sorted = ["svc/a", "svc/b", "svc/c", "svc/d", "svc/e"];
+    expect(keys(updates[0]!.added)).toEqual(sorted);
+    expect(keys(updates[0]!.endpoints)).toEqual(sorted);
+    expect(first.done).toBe(false);
+    expect(keys((first.value as EndpointsUpdate).added)).toEqual(sorted);
+    await watcher.close();
+  });
+});
+
 describe("leading-edge delivery", () => {
   it("delivers a change after a quiet window at once, and gathers what follows into one update at the window's end", async () => {
     const memory = createMemorySource();

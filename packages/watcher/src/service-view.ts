@@ -32,7 +32,12 @@ const byKey = (a: ServiceEndpoint, b: ServiceEndpoint): number =>
 /** Beyond this many changed keys (and a quarter of the set) a flush compares whole sets instead. */
 const MANY_KEYS = 256;
 
-function diff(before: Map<string, ServiceEndpoint> | undefined, after: Map<string, ServiceEndpoint>): Change {
+function diff(
+  before: Map<string, ServiceEndpoint> | undefined,
+  after: Map<string, ServiceEndpoint>,
+  /** `after` was built in key order (not changed in place). */
+  inKeyOrder = false,
+): Change {
   const added: ServiceEndpoint[] = [];
   const updated: ServiceEndpoint[] = [];
   const removed: ServiceEndpoint[] = [];
@@ -41,6 +46,9 @@ function diff(before: Map<string, ServiceEndpoint> | undefined, after: Map<strin
     if (old === undefined) added.push(endpoint);
     else if (old.modRevision !== endpoint.modRevision) updated.push(endpoint);
   }
+  // A first set built from the snapshot is in key order already: sorting it again (10,000 keys on a
+  // large service's first resolution) is pure cost.
+  if (before === undefined && inKeyOrder) return { added, updated, removed };
   if (before) for (const [key, endpoint] of before) if (!after.has(key)) removed.push(endpoint);
   // A set changed in place keeps new keys at the end of its map: put every list back in key order.
   return { added: added.sort(byKey), updated: updated.sort(byKey), removed: removed.sort(byKey) };
@@ -156,7 +164,7 @@ export class View implements ServiceWatcher {
   } {
     const endpoints = new Map<string, ServiceEndpoint>();
     for (const endpoint of this.snapshot().endpoints) endpoints.set(endpoint.key, endpoint);
-    return { endpoints, change: diff(before?.endpoints, endpoints) };
+    return { endpoints, change: diff(before?.endpoints, endpoints, true) };
   }
 
   /** Only the keys that changed, applied to what was emitted (in place unless an iterator holds it). */
