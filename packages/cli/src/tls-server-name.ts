@@ -22,6 +22,17 @@ function isNode(): boolean {
   return versions["bun"] === undefined && versions["deno"] === undefined;
 }
 
+let skipVerify = false;
+
+/**
+ * `--insecure-skip-tls-verify`: this process's TLS connections made through the patched `tls.connect`
+ * accept any certificate from now on (or verify again with `false`). The CLI runs one command a process.
+ */
+export function skipTlsVerify(skip: boolean): void {
+  skipVerify = skip;
+  if (skip) omitIpServerName();
+}
+
 /** The `tls.connect` options with an IP `servername` equal to `host` left out (`host` set to it). */
 export function withoutIpServerName(options: ConnectionOptions): ConnectionOptions {
   const { servername, ...rest } = options;
@@ -46,7 +57,11 @@ export function omitIpServerName(): void {
     // grpc-js calls tls.connect(options, callback); the other forms pass through unchanged.
     const [first, ...rest] = args;
     if (typeof first === "object" && first !== null) {
-      return connect.call(this, withoutIpServerName(first as ConnectionOptions), ...rest);
+      const options = withoutIpServerName(first as ConnectionOptions);
+      const unchecked = skipVerify
+        ? { ...options, rejectUnauthorized: false, checkServerIdentity: () => undefined }
+        : options;
+      return connect.call(this, unchecked, ...rest);
     }
     return connect.apply(this, args);
   };
