@@ -39,22 +39,18 @@ export interface ListedEndpoint {
 
 /** A stored endpoint as `list` and `get` print it. */
 export function toListed(e: StoredEndpoint, ttls: Map<string, number>): ListedEndpoint {
-  const item: ListedEndpoint = {
+  const lease = leaseHex(e.lease);
+  const ttl = ttls.get(e.lease);
+  return {
     key: e.key,
     addr: e.addr,
     metadata: e.metadata,
     attributes: { ...metadataAttributes(e.metadata).attributes },
+    ...(lease === undefined ? {} : { lease, ...(ttl === undefined ? {} : { ttl }) }),
     modRevision: Number(e.modRevision),
     createRevision: Number(e.createRevision),
     version: Number(e.version),
   };
-  const lease = leaseHex(e.lease);
-  if (lease !== undefined) {
-    item.lease = lease;
-    const ttl = ttls.get(e.lease);
-    if (ttl !== undefined) item.ttl = ttl;
-  }
-  return item;
 }
 
 /** A remaining TTL as a cell: "?" when unknown, "expired" below 0. */
