@@ -38,6 +38,11 @@ describe("-w/--write-out", () => {
     expect(run.stderr.split("\n")[0]).toBe(
       'error: invalid --write-out "xml": expected one of simple, json, table, fields',
     );
+    const fromEnv = await runInProcess(["list", "svc"], { env: { ETCDCTL_WRITE_OUT: "yaml" } });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr.split("\n")[0]).toBe(
+      'error: invalid ETCDCTL_WRITE_OUT "yaml": expected one of simple, json, table, fields',
+    );
     const both = await runInProcess(["--json", "list", "svc", "-w", "table"]);
     expect(both.code).toBe(2);
     expect(both.stderr.split("\n")[0]).toBe("error: --json contradicts --write-out table");

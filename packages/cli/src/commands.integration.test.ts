@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { binEnv, binStarter, etcdctl, runBin } from "./test/bin.js";
 
 // get, lease, list --wide, watch --rev and version through the real bin against a real etcd.
-vi.setConfig({ testTimeout: 30_000 });
+vi.setConfig({ testTimeout: 60_000 });
 const etcd = useTestEtcd();
 const env = (): NodeJS.ProcessEnv => binEnv({ ETCD_ENDPOINTS: etcd.endpoints.join(",") });
 let serial = 0;
@@ -93,7 +93,7 @@ describe("lease", () => {
 });
 
 describe("list --wide and -w", () => {
-  it("adds revision columns, and prints table, fields and json", async () => {
+  it("adds revision columns with --wide, and draws a bordered table with -w table", async () => {
     const svc = service();
     await runBin(["add", svc, "h:1"], env());
     await runBin(["add", svc, "h:1", "--metadata", '"x"'], env());
@@ -108,6 +108,11 @@ describe("list --wide and -w", () => {
     expect(lines[1]).toMatch(/^\| KEY +\| ADDR +\| METADATA +\| ATTRIBUTES +\| MOD REVISION +\|/);
     expect(lines[3]).toContain(`| ${svc}/h:1 `);
     expect(lines).toHaveLength(5);
+  });
+
+  it("prints fields, takes --json before the command, and names ETCDCTL_WRITE_OUT in its error", async () => {
+    const svc = service();
+    await runBin(["add", svc, "h:1", "--metadata", '"x"'], env());
     const fields = await runBin(["list", svc, "--write-out=fields"], env());
     expect(fields.stdout).toContain(`"Key" : "${svc}/h:1"\n"Addr" : "h:1"\n"Metadata" : "x"\n`);
     // --json before the command is the same as -w json after it.
@@ -116,11 +121,6 @@ describe("list --wide and -w", () => {
     expect(JSON.parse(json.stdout)).toHaveLength(1);
     const services = await runBin(["services", svc, "-w", "fields"], env());
     expect(services.stdout).toBe(`"Service" : "${svc}"\n"Endpoints" : 1\n"Skipped" : 0\n`);
-    const bad = await runBin(["list", svc, "-w", "yaml"], env());
-    expect(bad).toMatchObject({ code: 2, stdout: "" });
-    expect(bad.stderr.split("\n")[0]).toBe(
-      'error: invalid --write-out "yaml": expected one of simple, json, table, fields',
-    );
     const fromEnv = await runBin(["list", svc], { ...env(), ETCDCTL_WRITE_OUT: "xml" });
     expect(fromEnv.stderr.split("\n")[0]).toBe(
       'error: invalid ETCDCTL_WRITE_OUT "xml": expected one of simple, json, table, fields',
