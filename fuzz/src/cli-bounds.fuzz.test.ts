@@ -69,7 +69,7 @@ const durationCaseArb: fc.Arbitrary<DurationCase> = fc.record({
 // A timeout this long must let a local etcd answer; a shorter one may legitimately run out.
 const ENOUGH_MS = 2_000;
 // The CLI's dial timeout when none is given (packages/cli/README.md).
-const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
+const DEFAULT_DIAL_TIMEOUT_MS = 2_000;
 // The CLI's documented range for a duration (packages/cli/README.md): 1 ms to 24 h. Longer is a usage
 // error by design, well inside what a Node timer can wait.
 const CLI_MAX_DURATION_MS = 24 * 3_600_000;
@@ -89,7 +89,7 @@ function durationProblems(c: DurationCase, run: CliRun): string[] {
   } else if (run.code === 1 && !(ms < ENOUGH_MS)) {
     // The defect is a deadline that runs out before its time (a timer Node fired at once). On a starved
     // machine even a local etcd can miss a deadline of a few seconds: a failure that came only after the
-    // timeout in effect ran its full length (the given one, or the 5 s default dial timeout when the
+    // timeout in effect ran its full length (the given one, or the 2 s default dial timeout when the
     // command timeout is the one given) honoured it.
     const dial = c.slot === "--dial-timeout" || c.slot === "ETCDCTL_DIAL_TIMEOUT";
     const inEffect = dial ? ms : Math.min(ms, DEFAULT_DIAL_TIMEOUT_MS);

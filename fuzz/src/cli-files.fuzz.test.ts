@@ -91,7 +91,7 @@ interface Input {
   kind: Kind | typeof GARBAGE;
   slot: Slot;
   command: number;
-  /** TLS flags after the command (list, watch, del only: after add/register --key is the endpoint's key). */
+  /** TLS flags after the command (list, watch, del here; --key is the TLS key after every command). */
   after: boolean;
 }
 

@@ -56,12 +56,12 @@ describe("the bin", () => {
     const proto = await runBin(["help", "__proto__"], env());
     expect(proto).toMatchObject({ code: 2, stdout: "" });
     expect(proto.stderr.split("\n")[0]).toBe(
-      'error: unknown command "__proto__"; commands are add, register, del, list, services, watch, pause, resume',
+      'error: unknown command "__proto__"; commands are add, register, del, get, list, services, watch, lease, pause, resume, version, completion',
     );
     const none = await runBin([], env());
     expect(none).toMatchObject({ code: 2, stdout: "" });
     expect(none.stderr.split("\n")[0]).toBe(
-      "error: missing command; commands are add, register, del, list, services, watch, pause, resume",
+      "error: missing command; commands are add, register, del, get, list, services, watch, lease, pause, resume, version, completion",
     );
   });
 
@@ -118,7 +118,7 @@ describe("add", () => {
         "10.0.0.7:8080",
         "--metadata",
         '{"zone":"a","weight":3}',
-        "--key",
+        "--id",
         `${svc}/instance-1`,
         "--json",
       ],
@@ -200,6 +200,8 @@ describe("list", () => {
           metadata: "...",
           attributes: {},
           modRevision: expect.any(Number),
+          createRevision: expect.any(Number),
+          version: 1,
         },
         {
           key: `${svc}/leased`,
@@ -209,6 +211,8 @@ describe("list", () => {
           lease,
           ttl: expect.any(Number),
           modRevision: expect.any(Number),
+          createRevision: expect.any(Number),
+          version: 1,
         },
       ]);
       expect(JSON.parse(json.stderr)).toEqual({
@@ -284,6 +288,7 @@ describe("watch", () => {
     const watch = start(["watch", svc, "--json"]);
     await expect.poll(() => watch.lines().length, { timeout: 10_000 }).toBe(1);
     expect(JSON.parse(watch.lines()[0] ?? "")).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       op: "add",
       key: `${svc}/1.2.3.4:1`,
       addr: "1.2.3.4:1",
@@ -299,6 +304,9 @@ describe("watch", () => {
     await expect.poll(() => watch.lines().length, { timeout: 10_000 }).toBe(4);
 
     const events = watch.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+    const times = events.map((e) => Date.parse(String(e["time"])));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    for (const e of events) delete e["time"];
     expect(events.slice(1)).toEqual([
       { op: "add", key: `${svc}/5.6.7.8:9`, addr: "5.6.7.8:9", metadata: null, revision: expect.any(Number) },
       {
@@ -322,12 +330,15 @@ describe("watch", () => {
     const watch = start(["watch", svc]);
     await expect.poll(() => watch.stderr, { timeout: 10_000 }).toContain(`watching ${svc}: 0 endpoint(s)`);
     await runBin(["add", svc, "h:1", "--metadata", '"m"'], env());
-    await expect.poll(() => watch.lines(), { timeout: 10_000 }).toEqual([`+ ${svc}/h:1 h:1 "m"`]);
+    // Each line starts with the time the change arrived.
+    const untimed = (): string[] =>
+      watch.lines().map((l) => l.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, ""));
+    await expect.poll(untimed, { timeout: 10_000 }).toEqual([`+ ${svc}/h:1 h:1 "m"`]);
     await runBin(["add", svc, "h:1"], env());
     await expect.poll(() => watch.lines().length, { timeout: 10_000 }).toBe(2);
     await runBin(["del", svc, "h:1"], env());
     await expect.poll(() => watch.lines().length, { timeout: 10_000 }).toBe(3);
-    expect(watch.lines()).toEqual([`+ ${svc}/h:1 h:1 "m"`, `~ ${svc}/h:1 h:1`, `- ${svc}/h:1`]);
+    expect(untimed()).toEqual([`+ ${svc}/h:1 h:1 "m"`, `~ ${svc}/h:1 h:1`, `- ${svc}/h:1`]);
     // A delete is a delete, not a malformed value.
     expect(watch.stderr).not.toContain("warning");
     watch.child.kill("SIGTERM");

@@ -76,11 +76,11 @@ describe("on a terminal", () => {
 describe("add and del details", () => {
   it("says updated when the key existed, and del finds an endpoint by address under another id", async () => {
     const svc = service();
-    expect((await runInProcess(["add", svc, "1.2.3.4:1", "--key", "node-a"], { env: env() })).stdout).toMatch(
+    expect((await runInProcess(["add", svc, "1.2.3.4:1", "--id", "node-a"], { env: env() })).stdout).toMatch(
       new RegExp(`^added ${svc}/node-a 1\\.2\\.3\\.4:1 `),
     );
     expect(
-      (await runInProcess(["add", svc, "1.2.3.4:1", "--key", `${svc}/node-a`], { env: env() })).stdout,
+      (await runInProcess(["add", svc, "1.2.3.4:1", "--id", `${svc}/node-a`], { env: env() })).stdout,
     ).toMatch(new RegExp(`^updated ${svc}/node-a 1\\.2\\.3\\.4:1 `));
     const del = await runInProcess(["del", svc, "1.2.3.4:1"], { env: env() });
     expect(del).toEqual({ code: 0, stdout: `deleted ${svc}/node-a\n`, stderr: "" });
@@ -118,8 +118,8 @@ describe("add and del details", () => {
 
   it("refuses an address that matches several endpoints", async () => {
     const svc = service();
-    await runInProcess(["add", svc, "1.2.3.4:1", "--key", "a"], { env: env() });
-    await runInProcess(["add", svc, "1.2.3.4:1", "--key", "b"], { env: env() });
+    await runInProcess(["add", svc, "1.2.3.4:1", "--id", "a"], { env: env() });
+    await runInProcess(["add", svc, "1.2.3.4:1", "--id", "b"], { env: env() });
     const del = await runInProcess(["del", svc, "1.2.3.4:1"], { env: env() });
     expect(del.code).toBe(2);
     expect(del.stderr.split("\n")[0]).toBe(
@@ -154,6 +154,8 @@ describe("authentication", () => {
         metadata: null,
         attributes: {},
         modRevision: expect.any(Number),
+        createRevision: expect.any(Number),
+        version: 1,
       },
     ]);
 

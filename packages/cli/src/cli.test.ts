@@ -45,7 +45,7 @@ describe("help and version", () => {
 
   it("prints each command's help with its own options", async () => {
     const cases: Array<[string, string[]]> = [
-      ["add", ["--metadata <json>", "--key <key>"]],
+      ["add", ["--metadata <json>", "--id <id-or-key>", "--key <file>"]],
       ["register", ["--ttl <seconds>", "--metadata <json>"]],
       ["del", ["--all", "--yes"]],
       ["list", ["--json"]],
@@ -89,7 +89,7 @@ describe("help and version", () => {
       expectUsageError(
         run.stderr,
         new RegExp(
-          `^error: unknown command "${name}"; commands are add, register, del, list, services, watch, pause, resume$`,
+          `^error: unknown command "${name}"; commands are add, register, del, get, list, services, watch, lease, pause, resume, version, completion$`,
         ),
         "etcd-naming [options] [command]",
       );
@@ -103,7 +103,7 @@ describe("help and version", () => {
       expect(run.code).toBe(2);
       const lines = run.stderr.split("\n");
       expect(lines[0]).toBe(
-        "error: missing command; commands are add, register, del, list, services, watch, pause, resume",
+        "error: missing command; commands are add, register, del, get, list, services, watch, lease, pause, resume, version, completion",
       );
       expect(lines[1]).toBe("Usage: etcd-naming [options] [command]");
     }
@@ -124,7 +124,20 @@ describe("help and version", () => {
 
   it("exposes a commander program for introspection", () => {
     const names = createCli({ env: {} }).program.commands.map((c) => c.name());
-    expect(names).toEqual(["add", "register", "del", "list", "services", "watch", "pause", "resume"]);
+    expect(names).toEqual([
+      "add",
+      "register",
+      "del",
+      "get",
+      "list",
+      "services",
+      "watch",
+      "lease",
+      "pause",
+      "resume",
+      "version",
+      "completion",
+    ]);
   });
 });
 
@@ -183,8 +196,8 @@ describe("usage errors exit with 2, one line and the command's usage", () => {
     );
   });
 
-  it("a --key outside the service", async () => {
-    const run = await runInProcess(["add", "svc", "1.2.3.4:1", "--key", "other/x"]);
+  it("an --id outside the service", async () => {
+    const run = await runInProcess(["add", "svc", "1.2.3.4:1", "--id", "other/x"]);
     expect(run.code).toBe(2);
     expectUsageError(
       run.stderr,
@@ -199,24 +212,24 @@ describe("usage errors exit with 2, one line and the command's usage", () => {
     expectUsageError(
       outside.stderr,
       /outside service "svc"/,
-      "etcd-naming del [options] <service> [addr-or-key]",
+      "etcd-naming del [options] <service> [addr-or-id]",
     );
     const none = await runInProcess(["del", "svc"]);
     expect(none.code).toBe(2);
-    expectUsageError(none.stderr, /missing endpoint/, "etcd-naming del [options] <service> [addr-or-key]");
+    expectUsageError(none.stderr, /missing endpoint/, "etcd-naming del [options] <service> [addr-or-id]");
     const both = await runInProcess(["del", "svc", "1.2.3.4:1", "--all"]);
     expect(both.code).toBe(2);
     expectUsageError(
       both.stderr,
       /either an endpoint or --all/,
-      "etcd-naming del [options] <service> [addr-or-key]",
+      "etcd-naming del [options] <service> [addr-or-id]",
     );
   });
 
   it("del --all without --yes when stdin is not a terminal", async () => {
     const run = await runInProcess(["del", "svc", "--all"]);
     expect(run.code).toBe(2);
-    expectUsageError(run.stderr, /pass --yes/, "etcd-naming del [options] <service> [addr-or-key]");
+    expectUsageError(run.stderr, /pass --yes/, "etcd-naming del [options] <service> [addr-or-id]");
   });
 
   it("bad --ttl, --dial-timeout and --endpoints", async () => {
@@ -272,11 +285,11 @@ describe("passwords", () => {
   });
 
   it("does not echo the value of a mistyped option, which may be a password", async () => {
-    const run = await runInProcess(["list", "svc", "--password=hunter2-typo"]);
+    const run = await runInProcess(["list", "svc", "--passwrd=hunter2-typo"]);
     expect(run.code).toBe(2);
     expectUsageError(
       run.stderr,
-      /^error: unknown option '--password=\*\*\*'/,
+      /^error: unknown option '--passwrd=\*\*\*'/,
       "etcd-naming list [options] <service>",
     );
     expect(run.stderr).not.toContain("hunter2-typo");

@@ -1,21 +1,34 @@
-import { isatty } from "node:tty";
-import { NamingError, PAUSE_MARKER_ROOT } from "@etcd-naming/codec";
+import { NamingError } from "@etcd-naming/codec";
 import { Command, CommanderError } from "commander";
 import { CliError, usageError } from "./cli-error.js";
+import {
+  ATTR_FLAGS,
+  ATTR_HELP,
+  addConnectionOptions,
+  collect,
+  escapeControl,
+  HELP_FOOTER,
+  ID_FLAGS,
+  ID_HELP,
+  NAME,
+  PAUSE_NOTE,
+  resolveTty,
+  usageHint,
+} from "./cli-options.js";
 import { addCommand, type EndpointOptions } from "./command-add.js";
+import { completionCommand } from "./command-completion.js";
 import { delCommand } from "./command-del.js";
+import { getCommand } from "./command-get.js";
+import { leaseCommand } from "./command-lease.js";
 import { listCommand } from "./command-list.js";
 import { pauseCommand } from "./command-pause.js";
 import { registerCommand } from "./command-register.js";
 import { servicesCommand } from "./command-services.js";
+import { versionCommand } from "./command-version.js";
 import { watchCommand } from "./command-watch.js";
-import {
-  DEFAULT_COMMAND_TIMEOUT,
-  DEFAULT_DIAL_TIMEOUT,
-  DEFAULT_ENDPOINT,
-  describeEtcdError,
-} from "./connection.js";
+import { describeEtcdError } from "./connection.js";
 import type { CommandContext } from "./context.js";
+import { causeChain } from "./debug.js";
 import { colorEnabled, Output, type TextSink, type TtyState } from "./output.js";
 import { type Prompter, type PromptInput, terminalPrompter } from "./prompt.js";
 import {
@@ -51,82 +64,6 @@ export interface Cli {
   run(argv: readonly string[]): Promise<number>;
 }
 
-const NAME = "etcd-naming";
-
-const HELP_FOOTER = `
-Environment:
-  ETCD_ENDPOINTS, ETCDCTL_ENDPOINTS    endpoints when --endpoints is not given
-  ETCD_PASSWORD, ETCDCTL_PASSWORD      password for --user name (never put it in the command line)
-  ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER,
-  ETCDCTL_DIAL_TIMEOUT, ETCDCTL_COMMAND_TIMEOUT
-  NO_COLOR                             no colours even on a terminal
-
-Exit codes:
-  0  success
-  1  runtime failure (etcd unreachable, nothing to delete, request failed)
-  2  usage error`;
-
-const ATTR_FLAGS = "--attr <key=value>";
-const ATTR_HELP =
-  'an attribute, repeatable (--attr zone=a --attr weight=3): written as the metadata string "weight=3;zone=a", ' +
-  "which Go resolvers of every version carry and etcd:///svc?zone=a filters match";
-
-/** Collects a repeatable option's values. */
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-const PAUSE_NOTE = `
-Pausing deletes the endpoint's key (Node and Go clients stop calling it) while the registrar keeps
-its process and lease; a marker under ${PAUSE_MARKER_ROOT} on the same lease tells the registrar.
-It works for endpoints kept by a running @etcd-naming/registrar (or "${NAME} register"), and waits
-up to --command-timeout for it to act.`;
-
-const KEY_NOTE = `
-Here --key names the endpoint's key. The TLS client key goes before the command
-(${NAME} --cert c.pem --key c.key <command> ...) or in ETCDCTL_KEY.`;
-
-function resolveTty(isTTY: CliOptions["isTTY"]): TtyState {
-  if (typeof isTTY === "boolean") return { stdin: isTTY, stdout: isTTY, stderr: isTTY };
-  return {
-    stdin: isTTY?.stdin ?? isatty(0),
-    stdout: isTTY?.stdout ?? isatty(1),
-    stderr: isTTY?.stderr ?? isatty(2),
-  };
-}
-
-function usageHint(cmd: Command): string {
-  const name = cmd.parent ? `${NAME} ${cmd.name()}` : NAME;
-  return `Usage: ${name} ${cmd.usage()}\nRun "${name} --help" for details.`;
-}
-
-function addConnectionOptions(cmd: Command, tlsKey: boolean): Command {
-  cmd.optionsGroup("Connection options:");
-  cmd.option(
-    "--endpoints <list>",
-    `comma-separated etcd endpoints (default ${DEFAULT_ENDPOINT}; env ETCD_ENDPOINTS, ETCDCTL_ENDPOINTS)`,
-  );
-  cmd.option("--cacert <file>", "verify etcd's TLS certificate with this CA bundle");
-  cmd.option("--cert <file>", "TLS client certificate");
-  if (tlsKey) cmd.option("--key <file>", "TLS client private key");
-  cmd.option(
-    "--user <name[:password]>",
-    "authenticate; without :password, reads ETCD_PASSWORD or asks on a terminal",
-  );
-  cmd.option(
-    "--dial-timeout <duration>",
-    `give up connecting after this long (default ${DEFAULT_DIAL_TIMEOUT})`,
-  );
-  cmd.option("--command-timeout <duration>", `timeout of each request (default ${DEFAULT_COMMAND_TIMEOUT})`);
-  cmd.optionsGroup("Options:");
-  cmd.option("-q, --quiet", "no warnings or progress on stderr");
-  return cmd;
-}
-
-/** A control character as JSON writes it (`\\n`, `\\u0007`); anything else unchanged. */
-function escapeControl(c: string): string {
-  const code = c.charCodeAt(0);
-  return code < 0x20 || code === 0x7f ? JSON.stringify(c).slice(1, -1) : c;
-}
-
 /**
  * Builds the `etcd-naming` command line around injected streams and environment, so it runs the same in a
  * process and in a test. Nothing is parsed or connected until `run`.
@@ -149,8 +86,6 @@ export function createCli(options: CliOptions = {}): Cli {
 
   const build = (state: RunState): Command => {
     const program = new Command(NAME);
-    const context = (cmd: Command, tlsKeyOnCommand: boolean): CommandContext =>
-      commandContext(around, state, program, cmd, tlsKeyOnCommand);
 
     program
       .description(
@@ -183,130 +118,140 @@ export function createCli(options: CliOptions = {}): Cli {
         getErrHasColors: () => colorEnabled(tty.stderr, false, env),
       })
       .addHelpText("after", HELP_FOOTER);
-    addConnectionOptions(program, true);
+    addConnectionOptions(program);
     program.addHelpText(
       "after",
-      `\nConnection options work before the command, and after it too (except --key on add/register).`,
+      "\nConnection and output options work before the command, and after it too.",
     );
+    const context = (cmd: Command): CommandContext => commandContext(around, state, program, cmd);
 
-    const add = program
-      .command("add")
-      .description("add a permanent endpoint (no lease), written in Go's format")
-      .argument("<service>", "service name, e.g. my-service or team/my-service")
-      .argument("<addr>", "address clients dial, e.g. 10.0.0.7:50051")
+    /** A command taking the given arguments, every connection and output option, and running `run`. */
+    const command = (
+      name: string,
+      description: string,
+      args: ReadonlyArray<readonly [name: string, description: string]>,
+      run: (ctx: CommandContext, values: string[], o: Opts) => Promise<number>,
+    ): Command => {
+      const cmd = program.command(name).description(description);
+      for (const [arg, help] of args) cmd.argument(arg, help);
+      return cmd.action(async (...params: unknown[]) => {
+        const command = params[params.length - 1] as Command;
+        const values = params.slice(0, args.length) as string[];
+        state.exitCode = await run(context(command), values, command.opts<Opts>());
+      });
+    };
+    const SERVICE = ["<service>", "service name, e.g. my-service or team/my-service"] as const;
+    const ADDR = ["<addr>", "address clients dial, e.g. 10.0.0.7:50051"] as const;
+    const TARGET = ["<addr-or-id>", "the endpoint's address, id, or full key under <service>/"] as const;
+
+    const add = command(
+      "add",
+      "add a permanent endpoint (no lease), written in Go's format",
+      [SERVICE, ADDR],
+      (ctx, [service, addr], o) => addCommand(ctx, service as string, addr as string, endpointOptions(o)),
+    )
       .option("--metadata <json>", `endpoint metadata as JSON, e.g. '"zone-a"' or '{"zone":"a"}'`)
       .option(ATTR_FLAGS, ATTR_HELP, collect, [])
-      .option("--key <key>", "the endpoint's id or full key (default <service>/<addr>)")
-      .option("--json", "print the result as JSON")
-      .addHelpText("after", KEY_NOTE);
-    addConnectionOptions(add, false).action(async (service: string, addr: string, _o: Opts, cmd: Command) => {
-      const ctx = context(cmd, false);
-      const o = cmd.opts<Opts>();
-      state.exitCode = await addCommand(ctx, service, addr, endpointOptions(o));
-    });
-
-    const register = program
-      .command("register")
-      .description("register with a lease, keep it alive until SIGINT/SIGTERM, then deregister")
-      .argument("<service>", "service name")
-      .argument("<addr>", "address clients dial")
+      .option(ID_FLAGS, ID_HELP);
+    const register = command(
+      "register",
+      "register with a lease, keep it alive until SIGINT/SIGTERM, then deregister",
+      [SERVICE, ADDR],
+      (ctx, [service, addr], o) =>
+        registerCommand(ctx, service as string, addr as string, {
+          ...endpointOptions(o),
+          ...(str(o["ttl"]) !== undefined ? { ttl: str(o["ttl"]) as string } : {}),
+        }),
+    )
       .option("--ttl <seconds>", "lease TTL in seconds (default 10)")
       .option("--metadata <json>", "endpoint metadata as JSON")
       .option(ATTR_FLAGS, ATTR_HELP, collect, [])
-      .option("--key <key>", "the endpoint's id or full key (default <service>/<addr>)")
-      .option("--json", "print events as JSON lines")
-      .addHelpText("after", KEY_NOTE);
-    addConnectionOptions(register, false).action(
-      async (service: string, addr: string, _o: Opts, cmd: Command) => {
-        const ctx = context(cmd, false);
-        const o = cmd.opts<Opts>();
-        state.exitCode = await registerCommand(ctx, service, addr, {
-          ...endpointOptions(o),
-          ...(str(o["ttl"]) !== undefined ? { ttl: str(o["ttl"]) as string } : {}),
-        });
-      },
-    );
-
-    const del = program
-      .command("del")
-      .description("remove one endpoint, or every endpoint of the service with --all")
-      .argument("<service>", "service name")
-      .argument("[addr-or-key]", "the endpoint's address, id, or full key under <service>/")
+      .option(ID_FLAGS, ID_HELP);
+    const del = command(
+      "del",
+      "remove one endpoint, or every endpoint of the service with --all",
+      [SERVICE, ["[addr-or-id]", "the endpoint's address, id, or full key under <service>/"]],
+      (ctx, [service, target], o) =>
+        delCommand(ctx, service as string, target, { all: o["all"] === true, yes: o["yes"] === true }),
+    )
       .option("--all", "remove every endpoint of the service (asks first)")
-      .option("-y, --yes", "do not ask for confirmation")
-      .option("--json", "print the deleted keys as JSON");
-    addConnectionOptions(del, true).action(
-      async (service: string, target: string | undefined, _o: Opts, cmd: Command) => {
-        const ctx = context(cmd, true);
-        const o = cmd.opts<Opts>();
-        state.exitCode = await delCommand(ctx, service, target, {
-          all: o["all"] === true,
-          yes: o["yes"] === true,
-        });
-      },
+      .option("-y, --yes", "do not ask for confirmation");
+    const get = command(
+      "get",
+      "show one endpoint: key, address, metadata, revisions, lease and TTL",
+      [SERVICE, TARGET],
+      (ctx, [service, target]) => getCommand(ctx, service as string, target as string),
     );
-
-    /** A command of one argument (`<service>` or `<root>`) with `--json` and every connection option. */
-    const singleArgumentCommand = (
-      name: string,
-      description: string,
-      argument: readonly [name: string, description: string],
-      json: string,
-      run: (ctx: CommandContext, value: string) => Promise<number>,
-    ): Command => {
-      const cmd = program
-        .command(name)
-        .description(description)
-        .argument(...argument)
-        .option("--json", json);
-      return addConnectionOptions(cmd, true).action(async (value: string, _o: Opts, command: Command) => {
-        state.exitCode = await run(context(command, true), value);
-      });
-    };
-
-    const list = singleArgumentCommand(
+    const list = command(
       "list",
       "list the endpoints of a service (key, address, metadata, attributes, lease, TTL left), and the paused ones",
-      ["<service>", "service name"],
-      "print a JSON array sorted by key",
-      (ctx, service) => listCommand(ctx, service, {}),
-    );
-    const services = singleArgumentCommand(
+      [SERVICE],
+      (ctx, [service], o) => listCommand(ctx, service as string, { wide: o["wide"] === true }),
+    ).option("--wide", "add the create and mod revisions and the version of each key");
+    const services = command(
       "services",
       "list the services under a root (the root itself and nested ones) with their endpoint counts",
-      ["<root>", "service name or path prefix, e.g. team"],
-      "print a JSON array sorted by service",
-      servicesCommand,
+      [["<root>", "service name or path prefix, e.g. team"]],
+      (ctx, [root]) => servicesCommand(ctx, root as string),
     );
-    const watch = singleArgumentCommand(
+    const watch = command(
       "watch",
-      "print the current endpoints, then one line per change until interrupted",
-      ["<service>", "service name"],
-      "print NDJSON events",
-      watchCommand,
+      "print the current endpoints, then one line per change (with its time) until interrupted",
+      [SERVICE],
+      (ctx, [service], o) => watchCommand(ctx, service as string, { rev: str(o["rev"]) }),
+    ).option(
+      "--rev <revision>",
+      "print every change since this revision first (etcd keeps it until compaction)",
     );
+    const lease = command(
+      "lease",
+      "show a lease: granted TTL, seconds remaining and the keys attached to it",
+      [["<lease-id>", "the lease id in hex as list and etcdctl print it, e.g. 694d8b2a1c3e5f07"]],
+      (ctx, [id]) => leaseCommand(ctx, id as string),
+    );
+    const pauseCommands = (["pause", "resume"] as const).map((name) =>
+      command(
+        name,
+        name === "pause"
+          ? "take a registered endpoint out of rotation: its key goes, its process and lease stay"
+          : "serve a paused endpoint again under the same lease",
+        [SERVICE, TARGET],
+        (ctx, [service, target]) => pauseCommand(ctx, service as string, target as string, name === "pause"),
+      ).addHelpText("after", PAUSE_NOTE),
+    );
+    const version = command(
+      "version",
+      "print this CLI's version, and etcd's version when etcd is reachable",
+      [],
+      (ctx) => versionCommand(ctx, packageVersion()),
+    );
+    for (const cmd of [add, register, del, get, list, services, watch, lease, ...pauseCommands, version]) {
+      addConnectionOptions(cmd);
+    }
+    const completion = program
+      .command("completion")
+      .description("print a shell completion script: bash, zsh or fish")
+      .argument("<shell>", "bash, zsh or fish")
+      .addHelpText("after", `\nExample: ${NAME} completion bash > /etc/bash_completion.d/${NAME}`)
+      .action((shell: string, _o: Opts, cmd: Command) => {
+        state.active = cmd;
+        state.exitCode = completionCommand(stdout, shell, program);
+      });
 
-    const pauseCommands = (["pause", "resume"] as const).map((name) => {
-      const cmd = program
-        .command(name)
-        .description(
-          name === "pause"
-            ? "take a registered endpoint out of rotation: its key goes, its process and lease stay"
-            : "serve a paused endpoint again under the same lease",
-        )
-        .argument("<service>", "service name")
-        .argument("<addr-or-key>", "the endpoint's address, id, or full key under <service>/")
-        .option("--json", "print the result as JSON")
-        .addHelpText("after", PAUSE_NOTE);
-      addConnectionOptions(cmd, true).action(
-        async (service: string, target: string, _o: Opts, command: Command) => {
-          state.exitCode = await pauseCommand(context(command, true), service, target, name === "pause");
-        },
-      );
-      return cmd;
-    });
-
-    for (const cmd of [program, add, register, del, list, services, watch, ...pauseCommands])
+    for (const cmd of [
+      program,
+      add,
+      register,
+      del,
+      get,
+      list,
+      services,
+      watch,
+      lease,
+      ...pauseCommands,
+      version,
+      completion,
+    ])
       cmd.showHelpAfterError(usageHint(cmd));
     // Commander shows the root help on stderr, with no reason, both without a command and for
     // `help <unknown>` (`help constructor` included): say why first, or fail like an unknown command.
@@ -332,6 +277,8 @@ export function createCli(options: CliOptions = {}): Cli {
     },
     async run(argv) {
       const state = freshState();
+      const end = argv.indexOf("--");
+      state.debug = (end === -1 ? argv : argv.slice(0, end)).includes("--debug");
       const program = build(state);
       try {
         await program.parseAsync([...argv], { from: "user" });
@@ -362,16 +309,17 @@ export function createCli(options: CliOptions = {}): Cli {
       cliError = new CliError("INTERNAL", `unexpected failure: ${message}`, { cause: error });
     }
     plainErr.error(cliError.message);
+    if (state.debug) for (const line of causeChain(cliError)) stderr.write(`${line}\n`);
     if (cliError.code === "USAGE") stderr.write(`${usageHint(state.active ?? program)}\n`);
     return cliError.exitCode;
   }
 }
 
-/** `--metadata`, `--attr` and `--key` of add/register, leaving out what was not given. */
+/** `--metadata`, `--attr` and `--id` of add/register, leaving out what was not given. */
 function endpointOptions(o: Opts): EndpointOptions {
   const result: EndpointOptions = {};
   const metadata = str(o["metadata"]);
-  const key = str(o["key"]);
+  const key = str(o["id"]);
   const attrs = o["attr"];
   if (metadata !== undefined) result.metadata = metadata;
   if (Array.isArray(attrs) && attrs.length > 0) result.attrs = attrs.map(String);

@@ -40,7 +40,7 @@ export function endpointFromArgs(
     checked(() => validateMetadata(metadata));
     endpoint.metadata = metadata;
   }
-  const key = endpointKeyArg(service, options.key ?? addr, options.key === undefined ? "address" : "--key");
+  const key = endpointKeyArg(service, options.key ?? addr, options.key === undefined ? "address" : "--id");
   return { key, endpoint };
 }
 
@@ -89,12 +89,10 @@ export async function addCommand(
   // Report what etcd now holds (Go sorts object keys), not how it was typed.
   const decoded = decodeEndpoint(value);
   const metadata = decoded.ok ? decoded.endpoint.metadata : (endpoint.metadata ?? null);
-  if (ctx.out.json) {
-    ctx.out.jsonLine({ key, addr, metadata, modRevision: revision });
-  } else {
+  ctx.out.record({ key, addr, metadata, modRevision: revision }, () => {
     const verb = response.prev_kv ? "updated" : "added";
     const meta = metadata === null ? "" : ` ${JSON.stringify(metadata)}`;
     ctx.out.line(`${ctx.out.paint("green", verb)} ${key} ${addr}${meta} (revision ${revision})`);
-  }
+  });
   return 0;
 }

@@ -79,9 +79,14 @@ async function deleteAll(ctx: CommandContext, service: string, confirmed: boolea
 }
 
 function report(ctx: CommandContext, keys: string[]): void {
-  if (ctx.out.json) {
-    ctx.out.jsonLine({ deleted: keys });
+  if (ctx.out.format === "table" || ctx.out.format === "fields") {
+    ctx.out.records(
+      keys.map((deleted) => ({ deleted })),
+      () => {},
+    );
     return;
   }
-  for (const key of keys) ctx.out.line(`${ctx.out.paint("red", "deleted")} ${printableKey(key)}`);
+  ctx.out.record({ deleted: keys }, () => {
+    for (const key of keys) ctx.out.line(`${ctx.out.paint("red", "deleted")} ${printableKey(key)}`);
+  });
 }

@@ -12,11 +12,12 @@ import { PrefixLister, type PrefixListing } from "@etcd-naming/etcd";
 import { type Etcd3, EtcdPermissionDeniedError } from "etcd3";
 import type { CommandContext } from "./context.js";
 import { serviceArg } from "./endpoint-args.js";
-import { leaseHex, readService } from "./registry.js";
+import { leaseHex, readService, type StoredEndpoint } from "./registry.js";
 import { formatTable } from "./table.js";
 
 export interface ListOptions {
-  json?: boolean;
+  /** `--wide`: the create and mod revisions and the version as columns too. */
+  wide?: boolean;
 }
 
 /** One endpoint as `list --json` prints it. */
@@ -31,10 +32,34 @@ export interface ListedEndpoint {
   /** Seconds left on the lease; -1 once it expired. */
   ttl?: number;
   modRevision: number;
+  createRevision: number;
+  /** Writes to the key since it was created. */
+  version: number;
+}
+
+/** A stored endpoint as `list` and `get` print it. */
+export function toListed(e: StoredEndpoint, ttls: Map<string, number>): ListedEndpoint {
+  const lease = leaseHex(e.lease);
+  const ttl = ttls.get(e.lease);
+  return {
+    key: e.key,
+    addr: e.addr,
+    metadata: e.metadata,
+    attributes: { ...metadataAttributes(e.metadata).attributes },
+    ...(lease === undefined ? {} : { lease, ...(ttl === undefined ? {} : { ttl }) }),
+    modRevision: Number(e.modRevision),
+    createRevision: Number(e.createRevision),
+    version: Number(e.version),
+  };
+}
+
+/** A remaining TTL as a cell: "?" when unknown, "expired" below 0. */
+export function ttlText(ttl: number | undefined): string {
+  return ttl === undefined ? "?" : ttl < 0 ? "expired" : `${ttl}s`;
 }
 
 /** Remaining TTL per lease (decimal id → seconds); a lease that cannot be read is left out. */
-async function leaseTtls(client: Etcd3, leases: string[]): Promise<Map<string, number>> {
+export async function leaseTtls(client: Etcd3, leases: string[]): Promise<Map<string, number>> {
   const ttls = new Map<string, number>();
   await Promise.all(
     [...new Set(leases)].map(async (id) => {
@@ -102,7 +127,7 @@ function attributeCell(attributes: Record<string, string>): string {
 export async function listCommand(
   ctx: CommandContext,
   service: string,
-  _options: ListOptions,
+  options: ListOptions,
 ): Promise<number> {
   serviceArg(service);
   const client = await ctx.connect();
@@ -112,22 +137,7 @@ export async function listCommand(
     snapshot.endpoints.map((e) => e.lease).filter((l) => l !== "0"),
   );
   const paused = await readPaused(client, service, new Set(snapshot.endpoints.map((e) => e.key)));
-  const listed: ListedEndpoint[] = snapshot.endpoints.map((e) => {
-    const item: ListedEndpoint = {
-      key: e.key,
-      addr: e.addr,
-      metadata: e.metadata,
-      attributes: { ...metadataAttributes(e.metadata).attributes },
-      modRevision: Number(e.modRevision),
-    };
-    const lease = leaseHex(e.lease);
-    if (lease !== undefined) {
-      item.lease = lease;
-      const ttl = ttls.get(e.lease);
-      if (ttl !== undefined) item.ttl = ttl;
-    }
-    return item;
-  });
+  const listed: ListedEndpoint[] = snapshot.endpoints.map((e) => toListed(e, ttls));
   const skipped = snapshot.skipped.map((s) => ({
     key: s.key,
     reason: s.reason,
@@ -136,14 +146,20 @@ export async function listCommand(
   }));
 
   const { out } = ctx;
-  if (out.json) {
-    // stdout stays a plain array of served endpoints for scripts; skipped values and paused endpoints
-    // are reported beside it, never dropped.
-    out.line(JSON.stringify(listed, null, 2));
+  if (out.format !== "simple") {
+    // stdout stays the served endpoints for scripts; skipped values and paused endpoints are reported
+    // beside it, on stderr as JSON lines, never dropped.
+    if (out.format === "json") out.records(listed, () => {});
+    else
+      out.records(
+        listed.map((e) => ({ ...e, attributes: attributeCell(e.attributes) })),
+        () => {},
+      );
     if (paused.length > 0) ctx.out.stderr.write(`${JSON.stringify({ paused })}\n`);
     if (skipped.length > 0) ctx.out.stderr.write(`${JSON.stringify({ skipped })}\n`);
     return 0;
   }
+  const wide = options.wide === true;
   // The attribute column appears when some endpoint has attributes.
   const withAttributes = [...listed, ...paused].some((e) => Object.keys(e.attributes).length > 0);
   if (listed.length === 0) {
@@ -156,9 +172,18 @@ export async function listCommand(
       e.metadata === null || e.metadata === undefined ? "-" : JSON.stringify(e.metadata),
       ...(withAttributes ? [printableKey(attributeCell(e.attributes))] : []),
       e.lease ?? "-",
-      e.lease === undefined ? "-" : e.ttl === undefined ? "?" : e.ttl < 0 ? "expired" : `${e.ttl}s`,
+      e.lease === undefined ? "-" : ttlText(e.ttl),
+      ...(wide ? [String(e.createRevision), String(e.modRevision), String(e.version)] : []),
     ]);
-    const head = ["KEY", "ADDRESS", "METADATA", ...(withAttributes ? ["ATTRIBUTES"] : []), "LEASE", "TTL"];
+    const head = [
+      "KEY",
+      "ADDRESS",
+      "METADATA",
+      ...(withAttributes ? ["ATTRIBUTES"] : []),
+      "LEASE",
+      "TTL",
+      ...(wide ? ["CREATE REV", "MOD REV", "VERSION"] : []),
+    ];
     for (const line of formatTable(head, rows, (t) => out.paint("bold", t))) out.line(line);
   }
   if (paused.length > 0) {

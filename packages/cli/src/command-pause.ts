@@ -201,8 +201,11 @@ function report(
   already: boolean,
 ): void {
   const hex = lease === "0" ? undefined : formatLeaseId(lease);
-  if (ctx.out.json) {
-    ctx.out.jsonLine({ [event]: key, ...(hex === undefined ? {} : { lease: hex }), changed: !already });
+  if (ctx.out.format !== "simple") {
+    ctx.out.record(
+      { [event]: key, ...(hex === undefined ? {} : { lease: hex }), changed: !already },
+      () => {},
+    );
     return;
   }
   const colour = event === "paused" ? "yellow" : "green";

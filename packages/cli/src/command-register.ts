@@ -65,8 +65,7 @@ export async function registerCommand(
   const interrupted = whenAborted(ctx.interrupted());
   const client = await ctx.connect();
   const emit = (event: string, fields: Record<string, unknown>, human: string): void => {
-    if (out.json) out.jsonLine({ event, ...fields });
-    else out.line(human);
+    out.record({ event, ...fields }, () => out.line(human));
   };
 
   const registering = register({

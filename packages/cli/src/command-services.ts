@@ -48,8 +48,8 @@ export async function servicesCommand(ctx: CommandContext, root: string): Promis
   );
 
   const { out } = ctx;
-  if (out.json) {
-    out.line(JSON.stringify(services, null, 2));
+  if (out.format !== "simple") {
+    out.records(services, () => {});
     return 0;
   }
   if (services.length === 0) {

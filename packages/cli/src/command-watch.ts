@@ -4,32 +4,47 @@ import { CliError } from "./cli-error.js";
 import type { CommandContext } from "./context.js";
 import { serviceArg } from "./endpoint-args.js";
 import { whenAborted, within } from "./interrupt.js";
+import { revisionArg, type WatchChange, watchFromRevision } from "./watch-history.js";
 
 type Op = "add" | "update" | "delete";
 
 const SYMBOL: Record<Op, string> = { add: "+", update: "~", delete: "-" };
 const COLOR = { add: "green", update: "yellow", delete: "red" } as const;
 
-/** `watch`: the current endpoints, then one line per change, until SIGINT/SIGTERM. */
-export async function watchCommand(ctx: CommandContext, service: string): Promise<number> {
+/**
+ * `watch`: the current endpoints, then one line per change, until SIGINT/SIGTERM. Each change carries the
+ * time it arrived (`time`, ISO 8601) and etcd's revision; with `--rev N`, the changes since N come first.
+ */
+export async function watchCommand(
+  ctx: CommandContext,
+  service: string,
+  options: { rev?: string | undefined } = {},
+): Promise<number> {
   serviceArg(service);
+  const rev = options.rev === undefined ? undefined : revisionArg(options.rev);
   const { out } = ctx;
   const interrupted = whenAborted(ctx.interrupted());
   const client = await ctx.connect();
 
-  const print = (op: Op, endpoint: ServiceEndpoint, revision: number): void => {
-    if (out.json) {
-      out.jsonLine(
-        op === "delete"
-          ? { op, key: endpoint.key, revision }
-          : { op, key: endpoint.key, addr: endpoint.addr, metadata: endpoint.metadata, revision },
-      );
-      return;
-    }
-    const fields = (op === "delete" ? [endpoint.key] : [endpoint.key, endpoint.addr]).map(printableKey);
-    if (op !== "delete" && endpoint.metadata !== null) fields.push(JSON.stringify(endpoint.metadata));
-    out.line(`${out.paint(COLOR[op], SYMBOL[op])} ${fields.join(" ")}`);
+  const show = (change: WatchChange): void => {
+    const time = new Date().toISOString();
+    const { op, key, addr, metadata, revision } = change;
+    const record =
+      op === "delete" ? { time, op, key, revision } : { time, op, key, addr, metadata, revision };
+    out.record(record, () => {
+      const fields = (op === "delete" ? [key] : [key, addr ?? ""]).map(printableKey);
+      if (op !== "delete" && metadata !== null && metadata !== undefined)
+        fields.push(JSON.stringify(metadata));
+      out.line(`${out.paint("dim", time)} ${out.paint(COLOR[op], SYMBOL[op])} ${fields.join(" ")}`);
+    });
   };
+  if (rev !== undefined) {
+    const signal = await watchFromRevision(ctx, client, service, rev, show, interrupted);
+    out.note(`${signal}: stopping`);
+    return 0;
+  }
+  const print = (op: Op, endpoint: ServiceEndpoint, revision: number): void =>
+    show({ op, key: endpoint.key, addr: endpoint.addr, metadata: endpoint.metadata, revision });
 
   // One update per etcd response, so each change is printed as it happens.
   const watcher = watchService(createEtcd3Source(client), service, { coalesceMs: 0, logger: {} });

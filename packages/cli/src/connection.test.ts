@@ -14,13 +14,13 @@ import {
 } from "./connection.js";
 
 describe("resolveConnection", () => {
-  it("defaults to 127.0.0.1:2379 with 5 s timeouts", () => {
+  it("defaults to 127.0.0.1:2379, etcdctl's 2 s dial timeout and a 5 s command timeout", () => {
     const settings = resolveConnection({}, {});
     expect(settings).toMatchObject({
       endpoints: ["127.0.0.1:2379"],
       endpointsSource: "default",
       secure: false,
-      dialTimeoutMs: 5000,
+      dialTimeoutMs: 2000,
       commandTimeoutMs: 5000,
     });
     expect(settings.user).toBeUndefined();

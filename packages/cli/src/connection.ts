@@ -10,7 +10,7 @@ import {
 } from "etcd3";
 import { CliError, usageError } from "./cli-error.js";
 import { parseDuration } from "./duration.js";
-import { omitIpServerName } from "./tls-server-name.js";
+import { omitIpServerName, skipTlsVerify } from "./tls-server-name.js";
 
 /** The connection flags, exactly as commander hands them over (all optional strings). */
 export interface ConnectionFlags {
@@ -19,8 +19,11 @@ export interface ConnectionFlags {
   cert?: string;
   key?: string;
   user?: string;
+  password?: string;
   dialTimeout?: string;
   commandTimeout?: string;
+  insecureTransport?: boolean;
+  insecureSkipTlsVerify?: boolean;
 }
 
 /** Connection settings after flags, environment and defaults were merged and checked. */
@@ -34,10 +37,14 @@ export interface ConnectionSettings {
   user?: { name: string; password?: string };
   dialTimeoutMs: number;
   commandTimeoutMs: number;
+  /** `--insecure-transport`: plaintext chosen on purpose (no TLS, no plaintext-password warning). */
+  insecureTransport?: boolean;
+  /** `--insecure-skip-tls-verify`: TLS without checking etcd's certificate. */
+  skipTlsVerify?: boolean;
 }
 
 export const DEFAULT_ENDPOINT = "127.0.0.1:2379";
-export const DEFAULT_DIAL_TIMEOUT = "5s";
+export const DEFAULT_DIAL_TIMEOUT = "2s";
 export const DEFAULT_COMMAND_TIMEOUT = "5s";
 
 type Env = Record<string, string | undefined>;
@@ -113,43 +120,84 @@ export function resolveConnection(flags: ConnectionFlags, env: Env): ConnectionS
     throw usageError(`${where} mixes https:// and plaintext endpoints; use one or the other`);
   }
 
+  const plain = flags.insecureTransport === true;
+  if (plain && https > 0) throw usageError(`--insecure-transport refuses the https:// endpoints of ${where}`);
+  if (plain && (flags.cacert ?? flags.cert ?? flags.key) !== undefined) {
+    throw usageError("--insecure-transport contradicts --cacert, --cert and --key");
+  }
+  if (plain && flags.insecureSkipTlsVerify === true) {
+    throw usageError("--insecure-transport contradicts --insecure-skip-tls-verify");
+  }
   const tls: ConnectionSettings["tls"] = {};
-  const cacert = flags.cacert ?? nonEmpty(env["ETCDCTL_CACERT"]);
-  const cert = flags.cert ?? nonEmpty(env["ETCDCTL_CERT"]);
-  const key = flags.key ?? nonEmpty(env["ETCDCTL_KEY"]);
+  const cacert = plain ? undefined : (flags.cacert ?? nonEmpty(env["ETCDCTL_CACERT"]));
+  const cert = plain ? undefined : (flags.cert ?? nonEmpty(env["ETCDCTL_CERT"]));
+  const key = plain ? undefined : (flags.key ?? nonEmpty(env["ETCDCTL_KEY"]));
   if (cacert !== undefined) tls.cacert = cacert;
   if (cert !== undefined) tls.cert = cert;
   if (key !== undefined) tls.key = key;
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw usageError("--cert and --key go together: pass both or neither");
+    const named = (flag: string, name: string, value: string | undefined): string =>
+      value === undefined ? flag : flags[flag.slice(2) as "cert" | "key"] !== undefined ? flag : name;
+    throw usageError(
+      `${named("--cert", "ETCDCTL_CERT", tls.cert)} and ${named("--key", "ETCDCTL_KEY", tls.key)} go together: pass both or neither`,
+    );
   }
+  const skipTlsVerify = flags.insecureSkipTlsVerify === true;
 
   const settings: ConnectionSettings = {
     endpoints,
     endpointsSource,
-    secure: https > 0 || Object.keys(tls).length > 0,
+    secure: https > 0 || Object.keys(tls).length > 0 || skipTlsVerify,
     tls,
-    dialTimeoutMs: parseDuration(
+    dialTimeoutMs: timeout(
+      flags.dialTimeout,
       "--dial-timeout",
-      flags.dialTimeout ?? nonEmpty(env["ETCDCTL_DIAL_TIMEOUT"]) ?? DEFAULT_DIAL_TIMEOUT,
+      "ETCDCTL_DIAL_TIMEOUT",
+      DEFAULT_DIAL_TIMEOUT,
+      env,
     ),
-    commandTimeoutMs: parseDuration(
+    commandTimeoutMs: timeout(
+      flags.commandTimeout,
       "--command-timeout",
-      flags.commandTimeout ?? nonEmpty(env["ETCDCTL_COMMAND_TIMEOUT"]) ?? DEFAULT_COMMAND_TIMEOUT,
+      "ETCDCTL_COMMAND_TIMEOUT",
+      DEFAULT_COMMAND_TIMEOUT,
+      env,
     ),
   };
+  if (plain) settings.insecureTransport = true;
+  if (skipTlsVerify) settings.skipTlsVerify = true;
 
   const user = flags.user ?? nonEmpty(env["ETCDCTL_USER"]);
+  const userWhere = flags.user !== undefined ? "--user" : "ETCDCTL_USER";
+  if (user === undefined && flags.password !== undefined) throw usageError("--password needs --user NAME");
   if (user !== undefined) {
     const colon = user.indexOf(":");
     const name = colon === -1 ? user : user.slice(0, colon);
     // The value may hold a password: never echo it back, not even in this message.
-    if (name === "") throw usageError("invalid --user: expected name or name:password");
+    if (name === "") throw usageError(`invalid ${userWhere}: expected name or name:password`);
+    if (colon !== -1 && flags.password !== undefined) {
+      throw usageError(`pass the password either in ${userWhere} name:password or in --password, not both`);
+    }
     const password =
-      colon === -1 ? (nonEmpty(env["ETCD_PASSWORD"]) ?? env["ETCDCTL_PASSWORD"]) : user.slice(colon + 1);
+      colon !== -1
+        ? user.slice(colon + 1)
+        : (flags.password ?? nonEmpty(env["ETCD_PASSWORD"]) ?? env["ETCDCTL_PASSWORD"]);
     settings.user = password === undefined ? { name } : { name, password };
   }
   return settings;
+}
+
+/** A duration from its flag, else its environment variable (named in the error), else the default. */
+function timeout(
+  flag: string | undefined,
+  name: string,
+  variable: string,
+  fallback: string,
+  env: Env,
+): number {
+  if (flag !== undefined) return parseDuration(name, flag);
+  const value = nonEmpty(env[variable]);
+  return parseDuration(value === undefined ? name : variable, value ?? fallback);
 }
 
 /** The largest file the CLI reads (a CA bundle, a certificate, a key): far above any real PEM file. */
@@ -210,7 +258,7 @@ export function clientOptions(settings: ConnectionSettings): IOptions {
       context.isStream ? {} : { deadline: Date.now() + settings.commandTimeoutMs },
   };
   const { cacert, cert, key } = settings.tls;
-  if (cacert !== undefined || cert !== undefined) {
+  if (cacert !== undefined || cert !== undefined || settings.skipTlsVerify === true) {
     options.credentials = {
       // Without --cacert, trust the same roots Node trusts.
       rootCertificate:
@@ -322,6 +370,7 @@ export function describeEtcdError(settings: ConnectionSettings, error: unknown):
 export async function openClient(settings: ConnectionSettings): Promise<Etcd3> {
   // grpc-js sends an IP endpoint's address as the TLS server name, which Node 26 refuses outright.
   if (settings.secure) omitIpServerName();
+  skipTlsVerify(settings.skipTlsVerify === true);
   const client = new Etcd3(clientOptions(settings));
   const deadline = Date.now() + settings.dialTimeoutMs;
   let timer: NodeJS.Timeout | undefined;

@@ -21,14 +21,22 @@ const CODES: Record<Style, [number, number]> = {
   cyan: [36, 39],
 };
 
-/** Colours only on a terminal, never for `--json` and never when NO_COLOR is set to anything but "". */
+/**
+ * Colours for people: never for machine formats (`json`), never when NO_COLOR is set to anything but "";
+ * FORCE_COLOR turns them on off a terminal too (FORCE_COLOR=0 or false turns them off); otherwise only on
+ * a terminal whose TERM is not "dumb".
+ */
 export function colorEnabled(
   isTTY: boolean,
   json: boolean,
   env: Record<string, string | undefined>,
 ): boolean {
+  if (json) return false;
   const noColor = env["NO_COLOR"];
-  return isTTY && !json && (noColor === undefined || noColor === "");
+  if (noColor !== undefined && noColor !== "") return false;
+  const force = env["FORCE_COLOR"];
+  if (force !== undefined) return force !== "0" && force.toLowerCase() !== "false";
+  return isTTY && env["TERM"] !== "dumb";
 }
 
 /** Paints text with ANSI styles when enabled, or passes it through untouched. */
@@ -42,6 +50,8 @@ function painter(enabled: boolean): Painter {
   };
 }
 
+import { borderedTable, cell, fieldLines, headerName, type WriteOut } from "./write-out.js";
+
 /** Everything a command prints goes through here, so colour, `--json` and `--quiet` are decided once. */
 export class Output {
   readonly stdout: TextSink;
@@ -50,20 +60,63 @@ export class Output {
   readonly paint: Painter;
   /** Styles for stderr. */
   readonly paintErr: Painter;
-  readonly json: boolean;
+  /** `-w/--write-out`: simple (for people), json, table (bordered) or fields (`"Name" : value`). */
+  readonly format: WriteOut;
   readonly quiet: boolean;
 
   constructor(
     stdout: TextSink,
     stderr: TextSink,
-    options: { json: boolean; quiet: boolean; tty: TtyState; env: Record<string, string | undefined> },
+    options: {
+      json?: boolean;
+      format?: WriteOut;
+      quiet: boolean;
+      tty: TtyState;
+      env: Record<string, string | undefined>;
+    },
   ) {
     this.stdout = stdout;
     this.stderr = stderr;
-    this.json = options.json;
+    this.format = options.format ?? (options.json === true ? "json" : "simple");
     this.quiet = options.quiet;
-    this.paint = painter(colorEnabled(options.tty.stdout, options.json, options.env));
-    this.paintErr = painter(colorEnabled(options.tty.stderr, options.json, options.env));
+    const plain = this.format !== "simple";
+    this.paint = painter(colorEnabled(options.tty.stdout, plain, options.env));
+    this.paintErr = painter(colorEnabled(options.tty.stderr, plain, options.env));
+  }
+
+  /** Whether the result is JSON (`-w json` or `--json`). */
+  get json(): boolean {
+    return this.format === "json";
+  }
+
+  /**
+   * A list of records in the chosen format: a JSON array, a bordered table, `-w fields` blocks separated
+   * by a blank line, or, for `simple`, whatever `simple` prints.
+   */
+  records(records: readonly object[], simple: () => void): void {
+    if (this.format === "simple") {
+      simple();
+      return;
+    }
+    if (this.format === "json") {
+      this.line(JSON.stringify(records, null, 2));
+      return;
+    }
+    const rows = records as readonly Record<string, unknown>[];
+    if (this.format === "fields") {
+      this.stdout.write(rows.map((r) => `${fieldLines(r).join("\n")}\n`).join("\n"));
+      return;
+    }
+    const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    const body = rows.map((r) => names.map((n) => cell(r[n])));
+    for (const line of borderedTable(names.map(headerName), body)) this.line(line);
+  }
+
+  /** One record (a result or an event) in the chosen format; JSON is one line. */
+  record(record: object, simple: () => void): void {
+    if (this.format === "json") this.jsonLine(record);
+    else if (this.format === "simple") simple();
+    else this.records([record], simple);
   }
 
   /** One line of the command's result on stdout. */

@@ -12,6 +12,9 @@ export interface StoredEndpoint {
   /** Decimal lease id as etcd3 returns it; "0" when the key has no lease. */
   lease: string;
   modRevision: string;
+  createRevision: string;
+  /** How many times the key was written since it was created. */
+  version: string;
 }
 
 /** A value under the service prefix that is not a usable endpoint. */
@@ -71,6 +74,8 @@ export async function readService(client: Etcd3, service: string): Promise<Servi
         metadata: decoded.endpoint.metadata,
         lease: kv.lease,
         modRevision: kv.mod_revision,
+        createRevision: kv.create_revision,
+        version: kv.version,
       });
     } else {
       skipped.push({

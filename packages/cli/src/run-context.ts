@@ -12,6 +12,7 @@ import { holdProcessOpen } from "./interrupt.js";
 import { Output, type TextSink, type TtyState } from "./output.js";
 import type { Prompter } from "./prompt.js";
 import { startSpinner } from "./spinner.js";
+import { parseWriteOut } from "./write-out.js";
 
 /** What one `run` holds: the exit code, the command running, and what to close when it returns. */
 export interface RunState {
@@ -22,6 +23,8 @@ export interface RunState {
   disposers: Array<() => void>;
   interrupt: AbortController | undefined;
   release: (() => void) | undefined;
+  /** `--debug`: print the cause chain of a failure. */
+  debug: boolean;
 }
 
 export type Opts = Record<string, unknown>;
@@ -36,6 +39,7 @@ export const freshState = (): RunState => ({
   disposers: [],
   interrupt: undefined,
   release: undefined,
+  debug: false,
 });
 
 /** The process around the CLI, shared by every run. */
@@ -49,16 +53,14 @@ export interface RunEnvironment {
 }
 
 /**
- * The context `cmd` runs with: connection flags picked from the command, or else from before it (the TLS
- * `--key` only from before it unless `tlsKeyOnCommand`), an etcd client opened on demand and closed after the
- * run, and the interrupt signal.
+ * The context `cmd` runs with: connection and output flags picked from the command, or else from before it,
+ * an etcd client opened on demand and closed after the run, and the interrupt signal.
  */
 export function commandContext(
   around: RunEnvironment,
   state: RunState,
   program: Command,
   cmd: Command,
-  tlsKeyOnCommand: boolean,
 ): CommandContext {
   const { stdout, stderr, env, tty } = around;
   state.active = cmd;
@@ -66,19 +68,31 @@ export function commandContext(
   const local = cmd.opts<Opts>();
   const pick = (name: string): string | undefined => str(local[name]) ?? str(global[name]);
   const flags: ConnectionFlags = {};
-  const assign = (name: keyof ConnectionFlags, value: string | undefined): void => {
+  type TextFlag = Exclude<keyof ConnectionFlags, "insecureTransport" | "insecureSkipTlsVerify">;
+  const assign = (name: TextFlag, value: string | undefined): void => {
     if (value !== undefined) flags[name] = value;
   };
   assign("endpoints", pick("endpoints"));
   assign("cacert", pick("cacert"));
   assign("cert", pick("cert"));
-  assign("key", tlsKeyOnCommand ? pick("key") : str(global["key"]));
+  assign("key", pick("key"));
   assign("user", pick("user"));
+  assign("password", pick("password"));
   assign("dialTimeout", pick("dialTimeout"));
   assign("commandTimeout", pick("commandTimeout"));
-  const json = local["json"] === true;
-  const quiet = local["quiet"] === true || global["quiet"] === true;
-  const out = new Output(stdout, stderr, { json, quiet, tty, env });
+  const flag = (name: string): boolean => local[name] === true || global[name] === true;
+  if (flag("insecureTransport")) flags.insecureTransport = true;
+  if (flag("insecureSkipTlsVerify")) flags.insecureSkipTlsVerify = true;
+  if (flag("debug")) state.debug = true;
+  const writeOut = pick("writeOut");
+  const fromEnv =
+    writeOut === undefined && env["ETCDCTL_WRITE_OUT"] !== undefined && env["ETCDCTL_WRITE_OUT"] !== "";
+  const format = fromEnv
+    ? parseWriteOut(env["ETCDCTL_WRITE_OUT"], flag("json") ? "json" : undefined, "ETCDCTL_WRITE_OUT")
+    : parseWriteOut(writeOut, flag("json") ? "json" : undefined);
+  const json = format === "json";
+  const quiet = flag("quiet");
+  const out = new Output(stdout, stderr, { format, quiet, tty, env });
   const settings = resolveConnection(flags, env);
   state.settings = settings;
   return {
@@ -99,7 +113,7 @@ export function commandContext(
         }
         user.password = await around.prompter().password(`Password for ${user.name}: `);
       }
-      if (user !== undefined && !settings.secure) {
+      if (user !== undefined && !settings.secure && !settings.insecureTransport) {
         out.warn(
           `sending the password of user "${user.name}" in plaintext to ${settings.endpoints.join(",")}; ` +
             "use https:// endpoints or --cacert",
@@ -107,7 +121,7 @@ export function commandContext(
       }
       const stop = startSpinner(
         stderr,
-        tty.stderr && !json && !quiet,
+        tty.stderr && !json && !quiet && env["TERM"] !== "dumb",
         `connecting to etcd at ${settings.endpoints.join(",")}`,
       );
       try {

@@ -104,6 +104,35 @@ describe(`TLS to https://127.0.0.1 on Node ${process.versions.node}`, () => {
     expectOneLineError(result, /unable to verify the first certificate/);
   });
 
+  it("--insecure-skip-tls-verify connects without the CA; --insecure-transport refuses https://", async () => {
+    const url = ipUrl(caOnly);
+    const skip = await runBin(["list", "svc", "--endpoints", url, "--insecure-skip-tls-verify"], binEnv());
+    expect(skip).toMatchObject({ code: 0, stdout: "no endpoints in svc\n", stderr: "" });
+    const plain = await runBin(["list", "svc", "--endpoints", url, "--insecure-transport"], binEnv());
+    expect(plain).toMatchObject({ code: 2, stdout: "" });
+    expect(plain.stderr.split("\n")[0]).toBe(
+      "error: --insecure-transport refuses the https:// endpoints of --endpoints",
+    );
+  });
+
+  it("--password goes with --user name, and is never printed", async () => {
+    const { certs } = mutualAuth!;
+    const root = certs.clients["root"]!;
+    const conn = ["--endpoints", ipUrl(mutualAuth), "--cacert", certs.caFile, "--cert", root.certFile];
+    const ok = await runBin(
+      ["list", "tls/ip", ...conn, "--key", root.keyFile, "--user", "root", "--password", password],
+      binEnv(),
+    );
+    expect(ok).toMatchObject({ code: 0, stderr: "" });
+    const wrong = await runBin(
+      ["list", "tls/ip", ...conn, "--key", root.keyFile, "--user", "root", "--password", "nope-x1"],
+      binEnv(),
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^error: etcd rejected the credentials of user "root"/);
+    expect(wrong.stderr).not.toContain("nope-x1");
+  });
+
   it("a client certificate is still required where etcd asks for one", async () => {
     const result = await runBin(
       [
