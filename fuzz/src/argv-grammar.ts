@@ -153,7 +153,7 @@ const pick = <T>(items: readonly T[]) => fc.constantFrom(...items);
 
 const valueFlag: fc.Arbitrary<string[]> = fc.oneof(
   pick(METADATA).map((v) => ["--metadata", v]),
-  fc.oneof(pick(HOSTILE), pick(ADDRESSES), fc.constant("svc/other")).map((v) => ["--key", v]),
+  fc.oneof(pick(HOSTILE), pick(ADDRESSES), fc.constant("svc/other")).map((v) => ["--id", v]),
   pick(TTLS).map((v) => ["--ttl", v]),
   pick(ENDPOINTS).map((v) => ["--endpoints", v]),
   pick(DURATIONS).map((v) => ["--dial-timeout", v]),
