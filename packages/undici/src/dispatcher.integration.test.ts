@@ -38,8 +38,14 @@ async function startHttp(name: string): Promise<HttpServer> {
   return { name, addr: `127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-async function registered(client: Etcd3, service: string, http: HttpServer): Promise<Registration> {
+async function registered(
+  client: Etcd3,
+  service: string,
+  http: HttpServer,
+  attributes?: Record<string, string>,
+): Promise<Registration> {
   const registration = await register({
+    ...(attributes === undefined ? {} : { attributes }),
     client,
     service,
     addr: http.addr,
@@ -121,6 +127,25 @@ describe("createEtcdDispatcher on a real etcd", () => {
     const third = await spread(dispatcher, "http://api.etcd/", 30);
     expect(third.get("web-1")).toBeUndefined();
   }, 60_000);
+
+  it("splits requests by the registry's weight attributes", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/weighted`;
+    const servers = await Promise.all(["w-1", "w-2", "w-3"].map(startHttp));
+    await Promise.all(servers.map((s, i) => registered(client, service, s, { weight: i === 2 ? "2" : "1" })));
+    const dispatcher = dispatcherFor(client);
+    await get(dispatcher, "http://weighted.etcd/");
+    await vi.waitFor(() => expect(dispatcher.origins(service)).toHaveLength(3), poll);
+    const hits = await spread(dispatcher, "http://weighted.etcd/", 400);
+    for (const [name, share] of [
+      ["w-1", 0.25],
+      ["w-2", 0.25],
+      ["w-3", 0.5],
+    ] as const)
+      expect(Math.abs((hits.get(name) ?? 0) / 400 - share), `${name}: ${hits.get(name)}`).toBeLessThanOrEqual(
+        0.03,
+      );
+  }, 30_000);
 
   it("works with undici's fetch, Node's fetch and as undici's global dispatcher", async () => {
     const client = etcd.client();

@@ -4,6 +4,7 @@ import { watchService } from "@etcd-naming/watcher";
 import { BalancedPool, type Dispatcher, type Pool } from "undici";
 import { NoEndpointsError } from "./errors.js";
 import { type AnyHandler, failRequest, retryUnsent } from "./handlers.js";
+import { MAX_WEIGHT, parseWeight, WEIGHT_ATTRIBUTE, WeightedPicker } from "./weights.js";
 
 /** What a route needs from its dispatcher. */
 export interface RouteSettings {
@@ -34,6 +35,8 @@ export class ServiceRoute {
   private readonly upstreams = new Set<string>();
   private readonly waiting = new Set<Waiting>();
   private readonly warned = new Set<string>();
+  /** Set while any endpoint carries a `weight` attribute: requests are then picked by weight. */
+  private picker: WeightedPicker | undefined;
   private closed = false;
 
   constructor(
@@ -64,13 +67,21 @@ export class ServiceRoute {
     let attempts = 0;
     const send = (current: AnyHandler): boolean => {
       if (this.closed || this.upstreams.size === 0 || ++attempts > this.upstreams.size) return false;
-      this.pool.dispatch(options, current as Dispatcher.DispatchHandler);
+      this.send(options, current);
       return true;
     };
     const wrapped = retryUnsent(handler, send);
-    if (this.upstreams.size > 0) return this.pool.dispatch(options, wrapped as Dispatcher.DispatchHandler);
+    if (this.upstreams.size > 0) return this.send(options, wrapped);
     this.hold(options, wrapped);
     return true;
+  }
+
+  /** To the next endpoint: by weight when the registry gives weights, else as undici's BalancedPool picks. */
+  private send(options: Dispatcher.DispatchOptions, handler: AnyHandler): boolean {
+    const origin = this.picker?.pick((o) => this.pool.getUpstream(o) !== undefined);
+    const upstream = origin === undefined ? undefined : this.pool.getUpstream(origin);
+    if (upstream !== undefined) return upstream.dispatch(options, handler as Dispatcher.DispatchHandler);
+    return this.pool.dispatch(options, handler as Dispatcher.DispatchHandler);
   }
 
   async close(): Promise<void> {
@@ -91,10 +102,24 @@ export class ServiceRoute {
   private apply(endpoints: readonly ServiceEndpoint[]): void {
     if (this.closed) return;
     const wanted = new Set<string>();
+    const weights = new Map<string, number>();
+    let weighted = false;
     for (const endpoint of endpoints) {
       const origin = this.originOf(endpoint);
-      if (origin !== undefined) wanted.add(origin);
+      if (origin === undefined) continue;
+      wanted.add(origin);
+      const text = endpoint.attributes[WEIGHT_ATTRIBUTE];
+      if (text === undefined) {
+        weights.set(origin, Math.max(weights.get(origin) ?? 0, 1));
+        continue;
+      }
+      weighted = true;
+      const weight = parseWeight(text);
+      if (weight === null) this.warnWeight(endpoint, text);
+      weights.set(origin, Math.max(weights.get(origin) ?? 0, weight ?? 1));
     }
+    // A new picker per change: its rotation restarts, which costs nothing an even split would notice.
+    this.picker = weighted ? new WeightedPicker(weights) : undefined;
     for (const origin of wanted) {
       if (this.upstreams.has(origin)) continue;
       this.upstreams.add(origin);
@@ -113,6 +138,18 @@ export class ServiceRoute {
       waiting.onAbort?.();
       this.pool.dispatch(waiting.options, waiting.handler as Dispatcher.DispatchHandler);
     }
+  }
+
+  private warnWeight(endpoint: ServiceEndpoint, value: string): void {
+    const id = `weight\u0000${endpoint.key}\u0000${value}`;
+    if (this.warned.has(id)) return;
+    if (this.warned.size >= 10_000) this.warned.clear();
+    this.warned.add(id);
+    const key = printableKey(endpoint.key);
+    this.settings.logger.warn?.(
+      { service: this.service, key, weight: value },
+      `${key}: weight ${JSON.stringify(value)} is not a whole number from 1 to ${MAX_WEIGHT}; it counts as 1`,
+    );
   }
 
   private originOf(endpoint: ServiceEndpoint): string | undefined {
