@@ -65,6 +65,27 @@ describe("the bin", () => {
     );
   });
 
+  it("prints shell completion scripts, which bash loads, and refuses an unknown shell with exit 2", async () => {
+    const bash = await runBin(["completion", "bash"], binEnv());
+    expect({ code: bash.code, stderr: bash.stderr }).toEqual({ code: 0, stderr: "" });
+    const loaded = await new Promise<string>((resolve, reject) => {
+      const child = spawn("bash", ["-c", `${bash.stdout}\ncomplete -p etcd-naming`]);
+      let out = "";
+      child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
+      child.on("error", reject);
+      child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`bash exited ${code}`))));
+    });
+    expect(loaded).toBe("complete -o default -F _etcd_naming etcd-naming\n");
+    for (const shell of ["zsh", "fish"]) {
+      const script = await runBin(["completion", shell], binEnv());
+      expect(script.code).toBe(0);
+      expect(script.stdout).toContain("etcd-naming");
+    }
+    const tcsh = await runBin(["completion", "tcsh"], binEnv());
+    expect(tcsh.code).toBe(2);
+    expect(tcsh.stderr.split("\n")[0]).toBe('error: unknown shell "tcsh": expected bash, zsh or fish');
+  });
+
   it("keeps its exit code when the reader of its output has gone", async () => {
     // `true` ends before the bin writes, so every write meets a closed pipe (EPIPE).
     const closed = async (args: string[]): Promise<number | null> => {
