@@ -194,11 +194,23 @@ export class History {
 }
 
 /** The valid endpoints of `service` in etcd right now (a linearizable read), decoded as watchers do. */
-export async function etcdEndpoints(client: Etcd3, service: string): Promise<EndpointSet> {
-  const res = await client.kv.range(
-    { key: Buffer.from(servicePrefix(service)), range_end: prefixRangeEnd(servicePrefix(service)) },
-    { deadline: new Date(Date.now() + 3_000) },
-  );
+export async function etcdEndpoints(client: Etcd3, service: string, retryMs = 15_000): Promise<EndpointSet> {
+  // A read right after a fault (a member healed or restarted, a starved machine) can miss its deadline
+  // once: the question is what etcd holds, so it is asked again until `retryMs` has passed.
+  const giveUpAt = Date.now() + retryMs;
+  let res: Awaited<ReturnType<Etcd3["kv"]["range"]>>;
+  for (;;) {
+    try {
+      res = await client.kv.range(
+        { key: Buffer.from(servicePrefix(service)), range_end: prefixRangeEnd(servicePrefix(service)) },
+        { deadline: new Date(Date.now() + 3_000) },
+      );
+      break;
+    } catch (error) {
+      if (Date.now() > giveUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   const set: EndpointSet = new Map();
   for (const kv of res.kvs) {
     const key = kv.key.toString("utf8");
