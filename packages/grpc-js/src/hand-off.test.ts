@@ -17,8 +17,17 @@ beforeEach(() => {
   grpc = fakeGrpc();
   source = createMemorySource();
   // No clock option: the system clock, the case the microtask hand-off is for. No waiting in the watcher
-  // or between listener calls, so every change is one the resolver hands over at once.
-  handle = registerEtcdResolver({ source, grpc, logger, coalesceMs: 0, minUpdateIntervalMs: 0 });
+  // or between listener calls (the adaptive spacing, ten times the last call's cost, is capped at 0 too:
+  // on a loaded machine it would otherwise put the next change on a timer), so every change is one the
+  // resolver hands over at once.
+  handle = registerEtcdResolver({
+    source,
+    grpc,
+    logger,
+    coalesceMs: 0,
+    minUpdateIntervalMs: 0,
+    maxUpdateIntervalMs: 0,
+  });
 });
 
 afterEach(async () => {
