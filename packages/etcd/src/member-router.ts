@@ -219,12 +219,19 @@ export class MemberRouter {
    * leader refuses at once rather than waiting for one): the highest TTL any of them reports; else
    * `no-leader` when one said it has no leader (no leader is expiring leases then, and the next one
    * renews every lease for a whole TTL when it takes over); else `unknown` (no answer within
-   * `timeoutMs`, or nobody else to ask).
+   * `timeoutMs`, or nobody else to ask). `askAll` asks `except` too, when it is not the only member.
    */
-  async leaseStatus(leaseId: string, except: Member | undefined, timeoutMs: number): Promise<LeaseStatus> {
+  async leaseStatus(
+    leaseId: string,
+    except: Member | undefined,
+    timeoutMs: number,
+    askAll = false,
+  ): Promise<LeaseStatus> {
     const pool = this.pool;
-    if (pool === undefined || except === undefined) return { kind: "unknown" };
-    const others = pool.members.filter((member) => member !== except);
+    if (pool === undefined || (except === undefined && !askAll)) return { kind: "unknown" };
+    // A lone member is the stream's own: what it says of the lease is what the stream already failed at.
+    if (askAll && pool.members.length < 2) return { kind: "unknown" };
+    const others = askAll ? pool.members : pool.members.filter((member) => member !== except);
     if (others.length === 0) return { kind: "unknown" };
     const answers = await Promise.all(
       others.map((member) =>

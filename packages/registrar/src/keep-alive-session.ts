@@ -76,7 +76,7 @@ export class KeepAliveSession {
    * While the others say they have no leader (an election, a partition with no majority), nobody can
    * expire the lease and the next leader renews it for a whole TTL: the verdict waits, re-asked every
    * tick, for a member with a leader (whose keep-alive answer re-arms the deadline, or reports the lease
-   * gone). With no other member to ask, or none answering in time, the loss stands.
+   * gone). With no member answering in time, twice, the loss stands.
    */
   private async confirmLoss(reason: string, cause?: unknown): Promise<void> {
     if (this.confirming) return;
@@ -84,6 +84,11 @@ export class KeepAliveSession {
     let status: LeaseStatus;
     try {
       status = await this.owner.router.leaseStatus(this.leaseId, this.host, CONFIRM_BOUND_MS);
+      // No other member answered in time (a starved machine, or one still shunned after a fault): every
+      // member is asked once more, the stream's own included, before the lease is given up. A member with
+      // a leader gets its answer from the leader, so any of them will do.
+      if (status.kind === "unknown" && !this.stopped)
+        status = await this.owner.router.leaseStatus(this.leaseId, this.host, 2 * CONFIRM_BOUND_MS, true);
     } finally {
       this.confirming = false;
     }
