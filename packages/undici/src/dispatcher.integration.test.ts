@@ -105,13 +105,15 @@ describe("createEtcdDispatcher on a real etcd", () => {
     expect(second.get("web-4") ?? 0).toBeGreaterThan(0);
 
     // Drain web-1 (pause: its key goes, its server keeps serving) while requests keep flowing.
-    let failures = 0;
+    const failures: string[] = [];
     let sent = 0;
     let running = true;
     const loop = (async () => {
       while (running) {
         sent++;
-        await get(dispatcher, "http://api.etcd/").catch(() => failures++);
+        await get(dispatcher, "http://api.etcd/").catch((e: Error) =>
+          failures.push(`${(e as { code?: string }).code}: ${e.message}`),
+        );
       }
     })();
     await registrations[0]!.pause();
@@ -123,10 +125,58 @@ describe("createEtcdDispatcher on a real etcd", () => {
     await vi.waitFor(() => expect(sent).toBeGreaterThan(afterDrain + 20), poll);
     running = false;
     await loop;
-    expect(failures).toBe(0);
+    expect(failures).toEqual([]);
     const third = await spread(dispatcher, "http://api.etcd/", 30);
     expect(third.get("web-1")).toBeUndefined();
   }, 60_000);
+
+  it("sends nothing to an endpoint that left while a request on it is still running, and lets that request finish", async () => {
+    const client = etcd.client();
+    const service = `${etcd.namespace}/held`;
+    // Each server holds requests for /hold until released: its undici pool stays open (closing) meanwhile.
+    const held: { name: string; release: () => void }[] = [];
+    const servers = await Promise.all(
+      ["h-1", "h-2", "h-3"].map(async (name) => {
+        const http = await startHttp(name);
+        http.server.removeAllListeners("request");
+        http.server.on("request", (request, response) => {
+          if (request.url === "/hold") held.push({ name, release: () => response.end(name) });
+          else response.end(name);
+        });
+        return http;
+      }),
+    );
+    cleanups.push(() => {
+      for (const request of held) request.release();
+    });
+    const registrations = await Promise.all(servers.map((s) => registered(client, service, s)));
+    const dispatcher = dispatcherFor(client);
+    await get(dispatcher, "http://held.etcd/");
+    await vi.waitFor(() => expect(dispatcher.origins(service)).toHaveLength(3), poll);
+
+    const holding = get(dispatcher, "http://held.etcd/hold");
+    await vi.waitFor(() => expect(held).toHaveLength(1), poll);
+    const busy = servers.findIndex((s) => s.name === held[0]!.name);
+    await registrations[busy]!.pause();
+    await vi.waitFor(
+      () => expect(dispatcher.origins(service)).not.toContain(`http://${servers[busy]!.addr}`),
+      poll,
+    );
+
+    const errors: string[] = [];
+    const hits = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      await get(dispatcher, "http://held.etcd/").then(
+        (name) => hits.set(name, (hits.get(name) ?? 0) + 1),
+        (e: Error) => errors.push(`${(e as { code?: string }).code}: ${e.message}`),
+      );
+    }
+    expect(errors).toEqual([]);
+    expect(hits.get(servers[busy]!.name)).toBeUndefined();
+    expect(hits.size).toBe(2);
+    held[0]!.release();
+    expect(await holding).toBe(servers[busy]!.name);
+  }, 30_000);
 
   it("splits requests by the registry's weight attributes", async () => {
     const client = etcd.client();

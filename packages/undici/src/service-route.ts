@@ -37,6 +37,13 @@ export class ServiceRoute {
   private readonly warned = new Set<string>();
   /** Set while any endpoint carries a `weight` attribute: requests are then picked by weight. */
   private picker: WeightedPicker | undefined;
+  /**
+   * Pools of endpoints that left and are still finishing their requests. Until such a pool has closed,
+   * undici's BalancedPool keeps it in its rotation and may pick it, which fails the request with
+   * `UND_ERR_CLOSED`; while any is closing, requests are spread here over the live upstreams instead.
+   */
+  private closing = 0;
+  private turn = 0;
   private closed = false;
 
   constructor(
@@ -78,10 +85,20 @@ export class ServiceRoute {
 
   /** To the next endpoint: by weight when the registry gives weights, else as undici's BalancedPool picks. */
   private send(options: Dispatcher.DispatchOptions, handler: AnyHandler): boolean {
-    const origin = this.picker?.pick((o) => this.pool.getUpstream(o) !== undefined);
+    const origin =
+      this.picker?.pick((o) => this.pool.getUpstream(o) !== undefined) ??
+      (this.closing > 0 ? this.nextLive() : undefined);
     const upstream = origin === undefined ? undefined : this.pool.getUpstream(origin);
     if (upstream !== undefined) return upstream.dispatch(options, handler as Dispatcher.DispatchHandler);
     return this.pool.dispatch(options, handler as Dispatcher.DispatchHandler);
+  }
+
+  /** Round robin over the live upstreams. */
+  private nextLive(): string | undefined {
+    const origins = [...this.upstreams];
+    if (origins.length === 0) return undefined;
+    this.turn = (this.turn + 1) % origins.length;
+    return origins[this.turn];
   }
 
   async close(): Promise<void> {
@@ -129,7 +146,14 @@ export class ServiceRoute {
       if (wanted.has(origin)) continue;
       this.upstreams.delete(origin);
       // undici closes the upstream's pool after the requests on it have finished: none is cut off.
+      const leaving = this.pool.getUpstream(origin);
       this.pool.removeUpstream(origin);
+      if (leaving === undefined) continue;
+      this.closing++;
+      const closed = () => {
+        this.closing--;
+      };
+      leaving.close().then(closed, closed);
     }
     if (this.upstreams.size === 0) return;
     for (const waiting of [...this.waiting]) {
