@@ -23,7 +23,6 @@ if [ "$dry_run" = false ]; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 status="$log.status.json"
 trap 'rm -f "$log" "$status"' EXIT
 pnpm exec changeset status --output "$status" >/dev/null
