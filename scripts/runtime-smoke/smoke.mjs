@@ -1,8 +1,9 @@
 // The ESM half of the runtime smoke test, run by Bun and by Deno in a project that installed the packed
 // packages from their tarballs (run.mjs drives it): import every public package, serve grpc-js, register
 // the server with the registrar, see it with the watcher, call it through `etcd:///<service>` with the
-// resolver and through the Connect transport (gRPC protocol, same server), and run the CLI's `list` on the
-// same runtime. It prints its plan, then one JSON line per check.
+// resolver and through the Connect transport (gRPC protocol, same server), send HTTP requests through the
+// undici dispatcher to two registered HTTP servers, and run the CLI's `list` on the same runtime. It prints
+// its plan, then one JSON line per check.
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -18,7 +19,6 @@ import * as undiciAdapter from "@etcd-naming/undici";
 import * as watcher from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
-import { request } from "undici";
 import { runChecks, within } from "./checks.mjs";
 
 const { env } = process;
@@ -190,39 +190,58 @@ await runChecks([
     },
   ],
   [
-    runtime === "bun"
-      ? "undici: createEtcdDispatcher refuses Bun, whose built-in undici ignores dispatchers"
-      : "undici: a request to http://<service>.etcd/ reaches the HTTP server registered there",
+    "undici: requests to http://<service>.etcd/ through the package's request and fetch spread over two registered HTTP servers",
     async () => {
-      if (runtime === "bun") {
-        let message = "no error";
-        try {
-          undiciAdapter.createEtcdDispatcher({ client: etcd });
-        } catch (error) {
-          message = error.message;
-        }
-        assert(message.includes("needs Node.js or Deno"), `createEtcdDispatcher on Bun: ${message}`);
-        return message;
-      }
-      const http = createServer((_, response) => response.end(`hello from ${runtime}`));
-      await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
+      // On Bun `import "undici"` is a built-in module that ignores dispatchers; the package's own request()
+      // and fetch() are the npm undici's, on every runtime.
+      const servers = [];
+      const registrations = [];
       const httpService = `${service}-http`;
-      const key = `${httpService}/web`;
       const dispatcher = undiciAdapter.createEtcdDispatcher({ client: etcd });
       try {
-        await etcd.put(key).value(codec.encodeEndpoint({ addr: `127.0.0.1:${http.address().port}` }));
-        const response = await within(
-          request(`http://${httpService}.etcd/`, { dispatcher }),
+        for (const name of ["one", "two"]) {
+          const http = createServer((req, response) => response.end(`${name} ${req.method} ${req.url}`));
+          servers.push(http);
+          await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
+          const httpAddr = `127.0.0.1:${http.address().port}`;
+          registrations.push(
+            await within(
+              registrar.register({ client: etcd, service: httpService, addr: httpAddr, ttl: 5 }),
+              10_000,
+              "register",
+            ),
+          );
+        }
+        const answered = new Set();
+        const deadline = Date.now() + 15_000;
+        for (let i = 0; answered.size < 2; i++) {
+          assert(Date.now() < deadline, `after ${i} requests only ${[...answered].join(",")} answered`);
+          const response = await within(
+            undiciAdapter.request(`http://${httpService}.etcd/r?i=${i}`, { dispatcher }),
+            10_000,
+            "the request",
+          );
+          const body = await response.body.text();
+          const [name, ...rest] = body.split(" ");
+          assert(rest.join(" ") === `GET /r?i=${i}`, `answered ${response.statusCode} ${body}`);
+          answered.add(name);
+        }
+        const fetched = await within(
+          undiciAdapter.fetch(`http://${httpService}.etcd/f`, { dispatcher, method: "POST", body: "x" }),
           10_000,
-          "the request",
+          "the fetch",
         );
-        const body = await response.body.text();
-        assert(body === `hello from ${runtime}`, `answered ${response.statusCode} ${body}`);
-        return body;
+        const text = await fetched.text();
+        assert(/^(one|two) POST \/f$/.test(text), `fetch answered ${fetched.status} ${text}`);
+        return [...answered].sort().join(",");
       } finally {
-        await etcd.delete().key(key);
         await within(dispatcher.close(), 5_000, "dispatcher.close");
-        await new Promise((resolve) => http.close(resolve));
+        for (const registration of registrations)
+          await within(registration.deregister(), 5_000, "deregister");
+        for (const http of servers) {
+          http.closeAllConnections();
+          await new Promise((resolve) => http.close(resolve));
+        }
       }
     },
   ],
