@@ -2,8 +2,8 @@
 // packages from their tarballs (run.mjs drives it): import every public package, serve grpc-js, register
 // the server with the registrar, see it with the watcher, call it through `etcd:///<service>` with the
 // resolver and through the Connect transport (gRPC protocol, same server), send HTTP requests through the
-// undici dispatcher to two registered HTTP servers, and run the CLI's `list` on the same runtime. It prints
-// its plan, then one JSON line per check.
+// undici dispatcher to registered HTTP servers (spread over two, one stopped, one deregistered), and run
+// the CLI's `list` on the same runtime. It prints its plan, then one JSON line per check.
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -82,6 +82,55 @@ let transport;
 
 function assert(condition, message) {
   if (!condition) throw new Error(message);
+}
+
+// The HTTP servers the undici checks register as `<service>-http`, and their dispatcher.
+const web = { service: `${service}-http`, dispatcher: undefined, servers: [], registrations: [] };
+
+/** Starts an HTTP server answering `<name> <method> <url>` and registers it in etcd. */
+async function serveHttp(name) {
+  const http = createServer((req, response) => response.end(`${name} ${req.method} ${req.url}`));
+  web.servers.push(http);
+  await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const httpAddr = `127.0.0.1:${http.address().port}`;
+  const registered = await within(
+    registrar.register({ client: etcd, service: web.service, addr: httpAddr, ttl: 5 }),
+    10_000,
+    "register",
+  );
+  web.registrations.push(registered);
+  return { http, registered };
+}
+
+/** GET `http://<service>-http.etcd<path>` through the dispatcher: the answering server and the rest. */
+async function get(path) {
+  const response = await within(
+    undiciAdapter.request(`http://${web.service}.etcd${path}`, { dispatcher: web.dispatcher }),
+    10_000,
+    "the request",
+  );
+  const body = await response.body.text();
+  assert(response.statusCode === 200, `answered ${response.statusCode} ${body}`);
+  const space = body.indexOf(" ");
+  return [body.slice(0, space), body.slice(space + 1)];
+}
+
+async function until(condition, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function closeWeb() {
+  await within(web.dispatcher?.close() ?? Promise.resolve(), 5_000, "dispatcher.close");
+  for (const registered of web.registrations.splice(0))
+    await within(registered.deregister(), 5_000, "deregister");
+  for (const http of web.servers.splice(0)) {
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(() => resolve()));
+  }
 }
 
 await runChecks([
@@ -194,54 +243,55 @@ await runChecks([
     async () => {
       // On Bun `import "undici"` is a built-in module that ignores dispatchers; the package's own request()
       // and fetch() are the npm undici's, on every runtime.
-      const servers = [];
-      const registrations = [];
-      const httpService = `${service}-http`;
-      const dispatcher = undiciAdapter.createEtcdDispatcher({ client: etcd });
+      web.dispatcher = undiciAdapter.createEtcdDispatcher({ client: etcd });
+      for (const name of ["one", "two"]) await serveHttp(name);
+      const answered = new Set();
+      const deadline = Date.now() + 15_000;
+      for (let i = 0; answered.size < 2; i++) {
+        assert(Date.now() < deadline, `after ${i} requests only ${[...answered].join(",")} answered`);
+        const [name, rest] = await get(`/r?i=${i}`);
+        assert(rest === `GET /r?i=${i}`, `answered ${name} ${rest}`);
+        answered.add(name);
+      }
+      const fetched = await within(
+        undiciAdapter.fetch(`http://${web.service}.etcd/f`, {
+          dispatcher: web.dispatcher,
+          method: "POST",
+          body: "x",
+        }),
+        10_000,
+        "the fetch",
+      );
+      const text = await fetched.text();
+      assert(/^(one|two) POST \/f$/.test(text), `fetch answered ${fetched.status} ${text}`);
+      return [...answered].sort().join(",");
+    },
+  ],
+  [
+    "undici: a registered server that stopped listening fails no request; a deregistered one gets none",
+    async () => {
       try {
-        for (const name of ["one", "two"]) {
-          const http = createServer((req, response) => response.end(`${name} ${req.method} ${req.url}`));
-          servers.push(http);
-          await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
-          const httpAddr = `127.0.0.1:${http.address().port}`;
-          registrations.push(
-            await within(
-              registrar.register({ client: etcd, service: httpService, addr: httpAddr, ttl: 5 }),
-              10_000,
-              "register",
-            ),
-          );
+        // Registered, then stopped before any request reached it: its key stays, connections are refused,
+        // and the dispatcher sends those requests to another endpoint.
+        const dead = await serveHttp("dead");
+        await until(() => web.dispatcher.origins(web.service).length === 3, 10_000, "three origins");
+        dead.http.closeAllConnections();
+        await new Promise((resolve) => dead.http.close(resolve));
+        const counts = {};
+        for (let i = 0; i < 20; i++) {
+          const [name] = await get(`/dead?i=${i}`);
+          counts[name] = (counts[name] ?? 0) + 1;
         }
-        const answered = new Set();
-        const deadline = Date.now() + 15_000;
-        for (let i = 0; answered.size < 2; i++) {
-          assert(Date.now() < deadline, `after ${i} requests only ${[...answered].join(",")} answered`);
-          const response = await within(
-            undiciAdapter.request(`http://${httpService}.etcd/r?i=${i}`, { dispatcher }),
-            10_000,
-            "the request",
-          );
-          const body = await response.body.text();
-          const [name, ...rest] = body.split(" ");
-          assert(rest.join(" ") === `GET /r?i=${i}`, `answered ${response.statusCode} ${body}`);
-          answered.add(name);
+        assert(counts.one > 0 && counts.two > 0 && counts.dead === undefined, JSON.stringify(counts));
+        await within(web.registrations[1].deregister(), 5_000, "deregister two");
+        await until(() => web.dispatcher.origins(web.service).length === 2, 10_000, "two left");
+        for (let i = 0; i < 10; i++) {
+          const [name] = await get(`/drained?i=${i}`);
+          assert(name === "one", `request ${i} after two left answered by ${name}`);
         }
-        const fetched = await within(
-          undiciAdapter.fetch(`http://${httpService}.etcd/f`, { dispatcher, method: "POST", body: "x" }),
-          10_000,
-          "the fetch",
-        );
-        const text = await fetched.text();
-        assert(/^(one|two) POST \/f$/.test(text), `fetch answered ${fetched.status} ${text}`);
-        return [...answered].sort().join(",");
+        return counts;
       } finally {
-        await within(dispatcher.close(), 5_000, "dispatcher.close");
-        for (const registration of registrations)
-          await within(registration.deregister(), 5_000, "deregister");
-        for (const http of servers) {
-          http.closeAllConnections();
-          await new Promise((resolve) => http.close(resolve));
-        }
+        await closeWeb();
       }
     },
   ],
@@ -290,6 +340,7 @@ await runChecks([
       await within(resolver?.close() ?? Promise.resolve(), 5_000, "resolver.close");
       await within(serviceWatcher?.close() ?? Promise.resolve(), 5_000, "watcher.close");
       await within(registration?.deregister() ?? Promise.resolve(), 5_000, "deregister");
+      await closeWeb();
       const left = await etcd.getAll().prefix(`${service}/`).keys();
       assert(left.length === 0, `keys left behind: ${left.join(",")}`);
       await within(new Promise((resolve) => server?.tryShutdown(resolve) ?? resolve()), 5_000, "tryShutdown");
