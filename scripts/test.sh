@@ -10,7 +10,8 @@
 #     with Node 22 and on etcd 3.5.16 with Node 26; the cli's TLS tests (TLS and mutual TLS with a user to
 #     https://127.0.0.1, which Node 26 refuses as a TLS server name unless the CLI leaves it out) run there
 #     too, while the security suite, whose library clients address etcd by IP, runs on Node 24 only;
-#   - a smoke test of the packed packages on Bun and Deno (scripts/runtime-smoke), the Connect transport included.
+#   - a smoke test of the packed packages on Bun and Deno (scripts/runtime-smoke), the Connect transport and
+#     HTTP requests through the undici dispatcher included.
 # Each run prints `tests (etcd X, node vY): …`; the last line is the sum, `tests: N passed, N failed, N skipped`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,7 @@
 const { Etcd3 } = require("etcd3");
 
 const { env } = process;
-const PACKAGES = ["codec", "etcd", "watcher", "grpc-js", "registrar", "cli", "connect"];
+const PACKAGES = ["codec", "etcd", "watcher", "grpc-js", "registrar", "cli", "undici", "connect"];
 const endpoints = (env["ETCD_ENDPOINTS"] || "").split(",").filter(Boolean);
 const service = `${env["SMOKE_SERVICE"] || "smoke"}-cjs`;
 const required = {};

@@ -1,8 +1,9 @@
 // The ESM half of the runtime smoke test, run by Bun and by Deno in a project that installed the packed
 // packages from their tarballs (run.mjs drives it): import every public package, serve grpc-js, register
 // the server with the registrar, see it with the watcher, call it through `etcd:///<service>` with the
-// resolver and through the Connect transport (gRPC protocol, same server), and run the CLI's `list` on the
-// same runtime. It prints its plan, then one JSON line per check.
+// resolver and through the Connect transport (gRPC protocol, same server), send HTTP requests through the
+// undici dispatcher to registered HTTP servers (spread over two, one stopped, one deregistered), and run
+// the CLI's `list` on the same runtime. It prints its plan, then one JSON line per check.
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -18,7 +19,6 @@ import * as undiciAdapter from "@etcd-naming/undici";
 import * as watcher from "@etcd-naming/watcher";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
-import { request } from "undici";
 import { runChecks, within } from "./checks.mjs";
 
 const { env } = process;
@@ -82,6 +82,55 @@ let transport;
 
 function assert(condition, message) {
   if (!condition) throw new Error(message);
+}
+
+// The HTTP servers the undici checks register as `<service>-http`, and their dispatcher.
+const web = { service: `${service}-http`, dispatcher: undefined, servers: [], registrations: [] };
+
+/** Starts an HTTP server answering `<name> <method> <url>` and registers it in etcd. */
+async function serveHttp(name) {
+  const http = createServer((req, response) => response.end(`${name} ${req.method} ${req.url}`));
+  web.servers.push(http);
+  await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const httpAddr = `127.0.0.1:${http.address().port}`;
+  const registered = await within(
+    registrar.register({ client: etcd, service: web.service, addr: httpAddr, ttl: 5 }),
+    10_000,
+    "register",
+  );
+  web.registrations.push(registered);
+  return { http, registered };
+}
+
+/** GET `http://<service>-http.etcd<path>` through the dispatcher: the answering server and the rest. */
+async function get(path) {
+  const response = await within(
+    undiciAdapter.request(`http://${web.service}.etcd${path}`, { dispatcher: web.dispatcher }),
+    10_000,
+    "the request",
+  );
+  const body = await response.body.text();
+  assert(response.statusCode === 200, `answered ${response.statusCode} ${body}`);
+  const space = body.indexOf(" ");
+  return [body.slice(0, space), body.slice(space + 1)];
+}
+
+async function until(condition, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function closeWeb() {
+  await within(web.dispatcher?.close() ?? Promise.resolve(), 5_000, "dispatcher.close");
+  for (const registered of web.registrations.splice(0))
+    await within(registered.deregister(), 5_000, "deregister");
+  for (const http of web.servers.splice(0)) {
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(() => resolve()));
+  }
 }
 
 await runChecks([
@@ -190,39 +239,59 @@ await runChecks([
     },
   ],
   [
-    runtime === "bun"
-      ? "undici: createEtcdDispatcher refuses Bun, whose built-in undici ignores dispatchers"
-      : "undici: a request to http://<service>.etcd/ reaches the HTTP server registered there",
+    "undici: requests to http://<service>.etcd/ through the package's request and fetch spread over two registered HTTP servers",
     async () => {
-      if (runtime === "bun") {
-        let message = "no error";
-        try {
-          undiciAdapter.createEtcdDispatcher({ client: etcd });
-        } catch (error) {
-          message = error.message;
-        }
-        assert(message.includes("needs Node.js or Deno"), `createEtcdDispatcher on Bun: ${message}`);
-        return message;
+      // On Bun `import "undici"` is a built-in module that ignores dispatchers; the package's own request()
+      // and fetch() are the npm undici's, on every runtime.
+      web.dispatcher = undiciAdapter.createEtcdDispatcher({ client: etcd });
+      for (const name of ["one", "two"]) await serveHttp(name);
+      const answered = new Set();
+      const deadline = Date.now() + 15_000;
+      for (let i = 0; answered.size < 2; i++) {
+        assert(Date.now() < deadline, `after ${i} requests only ${[...answered].join(",")} answered`);
+        const [name, rest] = await get(`/r?i=${i}`);
+        assert(rest === `GET /r?i=${i}`, `answered ${name} ${rest}`);
+        answered.add(name);
       }
-      const http = createServer((_, response) => response.end(`hello from ${runtime}`));
-      await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
-      const httpService = `${service}-http`;
-      const key = `${httpService}/web`;
-      const dispatcher = undiciAdapter.createEtcdDispatcher({ client: etcd });
+      const fetched = await within(
+        undiciAdapter.fetch(`http://${web.service}.etcd/f`, {
+          dispatcher: web.dispatcher,
+          method: "POST",
+          body: "x",
+        }),
+        10_000,
+        "the fetch",
+      );
+      const text = await fetched.text();
+      assert(/^(one|two) POST \/f$/.test(text), `fetch answered ${fetched.status} ${text}`);
+      return [...answered].sort().join(",");
+    },
+  ],
+  [
+    "undici: a registered server that stopped listening fails no request; a deregistered one gets none",
+    async () => {
       try {
-        await etcd.put(key).value(codec.encodeEndpoint({ addr: `127.0.0.1:${http.address().port}` }));
-        const response = await within(
-          request(`http://${httpService}.etcd/`, { dispatcher }),
-          10_000,
-          "the request",
-        );
-        const body = await response.body.text();
-        assert(body === `hello from ${runtime}`, `answered ${response.statusCode} ${body}`);
-        return body;
+        // Registered, then stopped before any request reached it: its key stays, connections are refused,
+        // and the dispatcher sends those requests to another endpoint.
+        const dead = await serveHttp("dead");
+        await until(() => web.dispatcher.origins(web.service).length === 3, 10_000, "three origins");
+        dead.http.closeAllConnections();
+        await new Promise((resolve) => dead.http.close(resolve));
+        const counts = {};
+        for (let i = 0; i < 20; i++) {
+          const [name] = await get(`/dead?i=${i}`);
+          counts[name] = (counts[name] ?? 0) + 1;
+        }
+        assert(counts.one > 0 && counts.two > 0 && counts.dead === undefined, JSON.stringify(counts));
+        await within(web.registrations[1].deregister(), 5_000, "deregister two");
+        await until(() => web.dispatcher.origins(web.service).length === 2, 10_000, "two left");
+        for (let i = 0; i < 10; i++) {
+          const [name] = await get(`/drained?i=${i}`);
+          assert(name === "one", `request ${i} after two left answered by ${name}`);
+        }
+        return counts;
       } finally {
-        await etcd.delete().key(key);
-        await within(dispatcher.close(), 5_000, "dispatcher.close");
-        await new Promise((resolve) => http.close(resolve));
+        await closeWeb();
       }
     },
   ],
@@ -271,6 +340,7 @@ await runChecks([
       await within(resolver?.close() ?? Promise.resolve(), 5_000, "resolver.close");
       await within(serviceWatcher?.close() ?? Promise.resolve(), 5_000, "watcher.close");
       await within(registration?.deregister() ?? Promise.resolve(), 5_000, "deregister");
+      await closeWeb();
       const left = await etcd.getAll().prefix(`${service}/`).keys();
       assert(left.length === 0, `keys left behind: ${left.join(",")}`);
       await within(new Promise((resolve) => server?.tryShutdown(resolve) ?? resolve()), 5_000, "tryShutdown");

@@ -2,10 +2,12 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { encodeEndpoint } from "@etcd-naming/codec";
 import { createMemorySource } from "@etcd-naming/watcher";
+import * as undici from "undici";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEtcdDispatcher, type EtcdDispatcher } from "./dispatcher.js";
 import { NoEndpointsError } from "./errors.js";
+import * as exported from "./index.js";
 
 const quiet = { warn: () => {}, error: () => {} };
 const cleanups: (() => unknown)[] = [];
@@ -42,6 +44,18 @@ describe("createEtcdDispatcher (in-memory registry)", () => {
     expect(await text(`http://${plain}/other`, { dispatcher: etcd })).toBe("plain /other");
     expect(etcd.origins("greeter")).toHaveLength(1);
     expect(etcd.origins(plain)).toEqual([]);
+  });
+
+  it("exports undici's own request and fetch, which send through the dispatcher", async () => {
+    expect(exported.request).toBe(undici.request);
+    expect(exported.fetch).toBe(undici.fetch);
+    const source = createMemorySource();
+    source.put("greeter/a", encodeEndpoint({ addr: await http("greeter") }));
+    const etcd = dispatcher({ source });
+    const response = await exported.request("http://greeter.etcd/r", { dispatcher: etcd });
+    expect(await response.body.text()).toBe("greeter /r");
+    const fetched = await exported.fetch("http://greeter.etcd/f", { dispatcher: etcd });
+    expect(await fetched.text()).toBe("greeter /f");
   });
 
   it("a fixed service takes every request; a custom suffix names services", async () => {
@@ -87,5 +101,8 @@ describe("createEtcdDispatcher (in-memory registry)", () => {
     expect(() => createEtcdDispatcher({})).toThrow(/exactly one of client/);
     expect(() => createEtcdDispatcher({ source, waitForEndpointsMs: -1 })).toThrow(/waitForEndpointsMs/);
     expect(() => createEtcdDispatcher({ source, protocol: "ftp:" as "http:" })).toThrow(/protocol/);
+    // Bun's built-in `import "undici"` gives an Agent without dispatch(): it would send nothing.
+    const inert = {} as unknown as undici.Dispatcher;
+    expect(() => createEtcdDispatcher({ source, fallback: inert })).toThrow(/fallback has no dispatch/);
   });
 });

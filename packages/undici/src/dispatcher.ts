@@ -1,10 +1,11 @@
 import { consoleLogger, type Logger } from "@etcd-naming/etcd";
 import { createEtcd3Source, MAX_TIMER_MS, type NamingSource } from "@etcd-naming/watcher";
 import type { Namespace } from "etcd3";
-import { Agent, Dispatcher, type Pool } from "undici";
+import type { Pool } from "undici/index.js";
 import { InvalidOptionsError } from "./errors.js";
 import { type AnyHandler, failRequest } from "./handlers.js";
 import { ServiceRoute } from "./service-route.js";
+import { Agent, Dispatcher } from "./undici.js";
 
 /** Options of {@link createEtcdDispatcher}. */
 export interface EtcdDispatcherOptions {
@@ -75,13 +76,6 @@ class EtcdNamingDispatcher extends Dispatcher implements EtcdDispatcher {
 
   constructor(private readonly options: EtcdDispatcherOptions) {
     super();
-    if ((globalThis as { Bun?: unknown }).Bun !== undefined) {
-      // Bun answers `import "undici"` with a module of its own whose request() and fetch() ignore a
-      // dispatcher: requests would go to the DNS name of the service and fail far from here.
-      throw new InvalidOptionsError(
-        "Bun's built-in undici module ignores dispatchers; @etcd-naming/undici needs Node.js or Deno",
-      );
-    }
     const { client, source } = options;
     if ((client === undefined) === (source === undefined)) {
       throw new InvalidOptionsError("give exactly one of client (an etcd3 client) or source");
@@ -95,6 +89,13 @@ class EtcdNamingDispatcher extends Dispatcher implements EtcdDispatcher {
     const protocol = options.protocol ?? "http:";
     if (protocol !== "http:" && protocol !== "https:") {
       throw new InvalidOptionsError(`protocol must be "http:" or "https:", got ${JSON.stringify(protocol)}`);
+    }
+    const fallback = options.fallback;
+    if (fallback !== undefined && typeof (fallback as Partial<Dispatcher>).dispatch !== "function") {
+      // What Bun's built-in `import "undici"` gives: its Agent and Pool cannot send a request.
+      throw new InvalidOptionsError(
+        'fallback has no dispatch(); on Bun, `import "undici"` is a built-in module whose dispatchers send nothing: take Agent from "undici/index.js"',
+      );
     }
     this.source = source ?? createEtcd3Source(client!);
     this.ownFallback = options.fallback === undefined;

@@ -1,4 +1,4 @@
-import type { Dispatcher } from "undici";
+import type { Dispatcher } from "undici/index.js";
 
 /**
  * A request handler as undici hands it to a dispatcher: the callback style (`onConnect`, …, `onError`) that

@@ -1,9 +1,10 @@
 import { printableKey } from "@etcd-naming/codec";
 import type { NamingSource, ServiceEndpoint, ServiceWatcher, WatcherLogger } from "@etcd-naming/watcher";
 import { watchService } from "@etcd-naming/watcher";
-import { BalancedPool, type Dispatcher, type Pool } from "undici";
+import type { Dispatcher, Pool } from "undici/index.js";
 import { NoEndpointsError } from "./errors.js";
 import { type AnyHandler, failRequest, retryUnsent } from "./handlers.js";
+import { BalancedPool } from "./undici.js";
 import { MAX_WEIGHT, parseWeight, WEIGHT_ATTRIBUTE, WeightedPicker } from "./weights.js";
 
 /** What a route needs from its dispatcher. */
