@@ -6,7 +6,7 @@ import type { EtcdResolverHandle } from "@etcd-naming/grpc-js";
 import type { Registration } from "@etcd-naming/registrar";
 import { Etcd3, type IOptions } from "etcd3";
 import { afterAll, beforeAll } from "vitest";
-import { until, Writer } from "./cluster-tools.js";
+import { memberClientOptions, until, Writer } from "./cluster-tools.js";
 import { diffSets, etcdEndpoints, History } from "./history.js";
 import type { WatchRecorder } from "./watch-recorder.js";
 
@@ -62,7 +62,9 @@ export function useChaosCluster(
     registrations: [],
     servers: [],
     client(options = {}) {
-      const created = new Etcd3({ ...options, hosts: started(cluster).endpoints });
+      const { endpoints, members } = started(cluster);
+      const base = members[0] === undefined ? {} : memberClientOptions.get(members[0]);
+      const created = new Etcd3({ ...base, ...options, hosts: endpoints });
       clients.push(created);
       return created;
     },

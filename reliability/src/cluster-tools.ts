@@ -1,7 +1,7 @@
 // What every chaos suite needs around the fixture's cluster: writes that survive elections, member
 // look-ups, etcd's watcher gauge, and waits that measure how long they took.
 import type { EtcdCluster, EtcdServer } from "@etcd-naming/etcd-fixture";
-import { Etcd3 } from "etcd3";
+import { Etcd3, type IOptions } from "etcd3";
 import { sleep } from "./chaos-env.js";
 
 /**
@@ -12,6 +12,12 @@ export const cutOff = new Set<EtcdServer>();
 
 export const isHealthy = (member: EtcdServer): boolean =>
   member.running && !member.paused && !cutOff.has(member);
+
+/**
+ * Options every client the tools open on a member starts from (the TLS credentials of a TLS cluster's
+ * suite); a member without an entry gets a plaintext client.
+ */
+export const memberClientOptions = new WeakMap<EtcdServer, Omit<IOptions, "hosts">>();
 
 /** The member serving `hostPort` (as reported by a source's `watchHosts`). */
 export function memberAt(cluster: EtcdCluster, hostPort: string): EtcdServer {
@@ -27,7 +33,7 @@ export class MemberClients {
   get(member: EtcdServer): Etcd3 {
     let client = this.clients.get(member);
     if (client === undefined) {
-      client = new Etcd3({ hosts: member.endpoints, dialTimeout: 1_000 });
+      client = new Etcd3({ ...memberClientOptions.get(member), hosts: member.endpoints, dialTimeout: 1_000 });
       this.clients.set(member, client);
     }
     return client;

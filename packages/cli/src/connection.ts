@@ -10,6 +10,7 @@ import {
 } from "etcd3";
 import { CliError, usageError } from "./cli-error.js";
 import { parseDuration } from "./duration.js";
+import { tlsFailureError } from "./tls-failure.js";
 import { omitIpServerName, skipTlsVerify } from "./tls-server-name.js";
 
 /** The connection flags, exactly as commander hands them over (all optional strings). */
@@ -293,7 +294,8 @@ function connectionReason(cause: unknown): string {
 
 /** The one-line "cannot reach etcd" error with the endpoints tried and what to do about it. */
 export function unreachableError(settings: ConnectionSettings, cause: unknown): CliError {
-  const list = settings.endpoints.join(",");
+  const tls = tlsFailureError(settings, cause);
+  if (tls !== undefined) return tls;
   const source =
     settings.endpointsSource === "flag"
       ? ""
@@ -303,7 +305,7 @@ export function unreachableError(settings: ConnectionSettings, cause: unknown): 
   const reason = connectionReason(cause);
   return new CliError(
     "UNREACHABLE",
-    `cannot reach etcd at ${list} (tried ${settings.endpoints.join(", ")}${source}): ${reason}. ` +
+    `cannot reach etcd at ${settings.endpoints.join(",")} (tried ${settings.endpoints.join(", ")}${source}): ${reason}. ` +
       "Is etcd running? Pass --endpoints or set ETCD_ENDPOINTS.",
     { cause },
   );

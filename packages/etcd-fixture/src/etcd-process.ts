@@ -29,6 +29,8 @@ export interface MemberSpec {
   ports: PortReservation;
   /** TLS flags for the client port, and what the health and status checks present. */
   tls?: { args: string[]; http: HttpTls } | undefined;
+  /** TLS flags for the peer port (`--peer-cert-file`, ...); the peer URL is then https. */
+  peerTlsArgs?: string[];
   /** The address the client URL listens on (default 127.0.0.1). */
   clientHost?: string;
   /** The address the peer URL listens on (default 127.0.0.1). */
@@ -76,7 +78,8 @@ export class EtcdProcess implements EtcdServer {
     const clientHost = spec.clientHost ?? "127.0.0.1";
     this.endpoints = [`${clientHost}:${spec.clientPort}`];
     this.clientUrls = [`${spec.tls ? "https" : "http"}://${clientHost}:${spec.clientPort}`];
-    this.peerUrls = [`http://${spec.peerHost ?? "127.0.0.1"}:${spec.peerPort}`];
+    const peerScheme = spec.peerTlsArgs === undefined ? "http" : "https";
+    this.peerUrls = [`${peerScheme}://${spec.peerHost ?? "127.0.0.1"}:${spec.peerPort}`];
     this.#logs = new LogBuffer(spec.logBufferBytes);
   }
 
@@ -116,6 +119,7 @@ export class EtcdProcess implements EtcdServer {
       "--log-outputs=stderr",
       ...s.defaultArgs,
       ...(s.tls?.args ?? []),
+      ...(s.peerTlsArgs ?? []),
       ...s.args,
     ];
   }

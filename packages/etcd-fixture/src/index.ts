@@ -1,5 +1,13 @@
 export type { CapturedRun, OutputSink } from "./capture.js";
 export { captureOutput } from "./capture.js";
+export type {
+  CertificateAuthority,
+  CertificateAuthorityOptions,
+  CertificateUsage,
+  IssuedCertificate,
+  IssueOptions,
+} from "./certificate-authority.js";
+export { createCertificateAuthority } from "./certificate-authority.js";
 export type { TestCertificate, TestCertificates, TestCertificatesOptions } from "./certificates.js";
 export { createTestCertificates } from "./certificates.js";
 export type { SweepResult } from "./cleanup.js";
@@ -28,5 +36,7 @@ export type { TcpProxy, TcpProxyOptions } from "./tcp-proxy.js";
 export { startTcpProxy } from "./tcp-proxy.js";
 export type { EtcdTlsOptions } from "./tls.js";
 export { tlsFromCertificates } from "./tls.js";
+export type { StartTlsClusterOptions, TlsCluster } from "./tls-cluster.js";
+export { startTlsCluster } from "./tls-cluster.js";
 export type { StartTlsEtcdOptions, TlsEtcd } from "./tls-etcd.js";
 export { startTlsEtcd } from "./tls-etcd.js";

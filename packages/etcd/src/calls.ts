@@ -1,6 +1,7 @@
 import { castGrpcError, EtcdInvalidAuthTokenError, isRecoverableError } from "etcd3";
 import { deadlineIn } from "./clock.js";
 import type { EtcdPool, EtcdService, Member, StreamMethod, UnaryMethod } from "./etcd3-pool.js";
+import { explainTlsError } from "./tls-failure.js";
 
 /** Options of {@link unaryCall}. */
 export interface UnaryCallOptions {
@@ -46,7 +47,7 @@ export async function unaryCall<T>(
     try {
       return await pool.withConnection(
         service,
-        ({ client, metadata }) =>
+        ({ member, client, metadata }) =>
           new Promise<UnaryOutcome<T>>((resolve, reject) => {
             const call = (client as Partial<Record<string, UnaryMethod>>)[method];
             if (typeof call !== "function") throw new TypeError(`etcd3 has no ${service}.${method}`);
@@ -64,6 +65,7 @@ export async function unaryCall<T>(
                 return;
               }
               const cast = castGrpcError(error);
+              explainTlsError(cast, member.host, pool.clientCertificate?.());
               if (options.isAnswer?.(cast) === true) resolve({ answer: cast });
               else reject(cast);
             });
@@ -141,6 +143,10 @@ export function openStream<S extends { on(event: "error", listener: (error: Erro
         streamMetadata,
         pool.callOptions({ service, method, isStream: true }),
       ) as S & { readonly writable?: boolean };
+      // First of the stream's listeners: every later one reads a failed handshake's account.
+      stream.on("error", (error: Error) => {
+        explainTlsError(error, member.host, pool.clientCertificate?.());
+      });
       if (options.markFailedOnError === true) {
         stream.on("error", (error: Error) => {
           if (stream.writable) pool.markFailed(member, error);

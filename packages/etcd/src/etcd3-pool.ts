@@ -1,4 +1,5 @@
 import type { Namespace } from "etcd3";
+import { type ClientCertificateInfo, certificateOfPool } from "./client-certificate.js";
 
 // The one module that reaches into etcd3's non-public parts: its connection pool (`pool`, `hosts`,
 // `withConnection`, `markFailed`, `callOptionsFactory`, `authenticator.invalidateMetadata`) and a
@@ -68,6 +69,8 @@ export interface EtcdPool {
   invalidateAuthToken(): void;
   /** The generated gRPC client of `service` on `member` (tests spy on it). */
   serviceClient(member: Member, service: EtcdService): object;
+  /** The certificate the client presents to etcd, if any (absent on a stand-in pool). */
+  clientCertificate?(): ClientCertificateInfo | undefined;
 }
 
 interface RawPool {
@@ -110,6 +113,7 @@ export function etcdPool(client: Namespace): EtcdPool | undefined {
     },
     invalidateAuthToken: () => pool.authenticator?.invalidateMetadata?.(),
     serviceClient: (member, service) => (member as RawPool["hosts"][number]).getServiceClient(service),
+    clientCertificate: () => certificateOfPool(pool),
   };
   pools.set(pool, view);
   return view;

@@ -7,6 +7,8 @@ export type {
   UnaryOutcome,
 } from "./calls.js";
 export { isTransient, only, openStream, unaryCall } from "./calls.js";
+export type { ClientCertificateInfo, TlsCredentials } from "./client-certificate.js";
+export { clientCertificateOf, renewClientCertificate } from "./client-certificate.js";
 export type { Clock, TimerClock, TimerHandle } from "./clock.js";
 export { deadlineIn, MAX_TIMER_MS, nextTurn, systemClock, within, withLongTimers } from "./clock.js";
 export type {
@@ -59,3 +61,4 @@ export type {
 export { openPrefixWatch, PrefixWatchError } from "./prefix-watch.js";
 export type { ResumableWatchOptions, WatchEvent } from "./resumable-watch.js";
 export { liveResumableWatches, ResumableWatch, WatchCompactedError } from "./resumable-watch.js";
+export { explainTlsError, explainTlsFailure } from "./tls-failure.js";

@@ -41,6 +41,8 @@ export class KeepAliveSession {
   /** Another member is being asked whether the lease is really gone. */
   private confirming = false;
   private stopped = false;
+  /** What broke the last keep-alive stream or refused to open one, since the last answer. */
+  private lastError: Error | undefined;
 
   constructor(
     readonly leaseId: string,
@@ -66,7 +68,11 @@ export class KeepAliveSession {
     if (this.deadline !== undefined) this.owner.clock.clearTimeout(this.deadline);
     this.deadline = this.owner.clock.setTimeout(() => {
       this.deadline = undefined;
-      if (!this.stopped) void this.confirmLoss("no successful keep-alive within the TTL");
+      if (this.stopped) return;
+      // The reason names what the keep-alives last ran into (an expired certificate, a refused handshake).
+      const last =
+        this.lastError === undefined ? "" : `; last error: ${this.lastError.message.split("\n")[0]}`;
+      void this.confirmLoss(`no successful keep-alive within the TTL${last}`, this.lastError);
     }, ms);
   }
 
@@ -150,7 +156,10 @@ export class KeepAliveSession {
         const drop = (): void => {
           if (this.stream === stream) this.stream = undefined;
         };
-        stream.on("error", drop);
+        stream.on("error", (error: Error) => {
+          this.lastError = error;
+          drop();
+        });
         stream.on("end", drop);
         stream.on("data", (res: ILeaseKeepAliveResponse) => this.onAnswer(stream, host, res));
         this.stream = stream;
@@ -159,9 +168,10 @@ export class KeepAliveSession {
         this.sentAt = this.owner.clock.now();
         stream.write({ ID: this.leaseId });
       },
-      () => {
+      (error: unknown) => {
         // The next tick retries; the deadline timer decides when the lease counts as lost.
         this.opening = false;
+        if (error instanceof Error) this.lastError = error;
       },
     );
   }
@@ -183,6 +193,7 @@ export class KeepAliveSession {
       void this.confirmLoss(reason, new EtcdLeaseInvalidError(this.leaseId));
       return;
     }
+    this.lastError = undefined;
     if (this.stream === stream) {
       this.answered = true;
       if (this.sentAt !== undefined) this.owner.keptAlive?.((this.owner.clock.now() - this.sentAt) / 1000);

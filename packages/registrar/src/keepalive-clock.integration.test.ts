@@ -83,4 +83,37 @@ describe("keep-alive on an injected clock", () => {
     await reg.deregister();
     expect(await client.get(reg.key).string()).toBeNull();
   });
+
+  it("names what the keep-alives last ran into when it declares the lease lost", async () => {
+    const clock = createManualClock();
+    const client = etcd.client();
+    const reg = await register({
+      client,
+      service: `${etcd.namespace}/ka3`,
+      addr: "10.0.0.3:1",
+      ttl: 9,
+      clock,
+    });
+    const refused = new Error(
+      "14 UNAVAILABLE: the client certificate CN=app expired at 2026-01-01T00:00:00.000Z; etcd at 127.0.0.1:2379 refused the TLS handshake (alert certificate expired)",
+    );
+    const original = MemberRouter.prototype.openKeepAlive;
+    vi.spyOn(MemberRouter.prototype, "openKeepAlive").mockImplementation(async function (this: MemberRouter) {
+      if (this.client === client) throw refused;
+      return original.call(this);
+    });
+    const lost: { message: string; cause: unknown }[] = [];
+    reg.on("lost", (e) => lost.push({ message: e.message, cause: e.cause }));
+    // The first tick tries to open a keep-alive stream and is refused; then a whole TTL passes.
+    clock.advance(3000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    clock.advance(6000);
+    await vi.waitFor(() => expect(lost).toHaveLength(1), { timeout: 3000, interval: 5 });
+    expect(lost[0]!.message).toMatch(
+      /^lease [0-9a-f]{16} was lost \(no successful keep-alive within the TTL; last error: 14 UNAVAILABLE: the client certificate CN=app expired at \S+; etcd at 127\.0\.0\.1:2379 refused the TLS handshake \(alert certificate expired\)\); re-registering$/,
+    );
+    expect(lost[0]!.cause).toBe(refused);
+    vi.restoreAllMocks();
+    await reg.deregister().catch(() => {});
+  });
 });
