@@ -105,7 +105,10 @@ const waitListed = async () => {
 };
 void waitListed();
 
-createInterface({ input: process.stdin }).on("line", (line) => {
+const commands = createInterface({ input: process.stdin });
+// The parent gone (its end of stdin closed) ends this process too: no client outlives a killed run.
+commands.on("close", () => process.exit(0));
+commands.on("line", (line) => {
   if (line.trim() === "report") {
     const sets: Record<string, Record<string, number>> = {};
     for (const slot of channelSets) {
