@@ -28,6 +28,8 @@ export {
   resolveEtcd,
   TESTED_ETCD_VERSIONS,
 } from "./find-etcd.js";
+export type { GrpcProxy, StartGrpcProxyOptions } from "./grpc-proxy.js";
+export { startGrpcProxy } from "./grpc-proxy.js";
 export type { EtcdMetrics, MetricSample } from "./metrics.js";
 export { parseMetrics, readEtcdMetrics } from "./metrics.js";
 export type { PartitionableCluster, StartPartitionableClusterOptions } from "./partition-cluster.js";

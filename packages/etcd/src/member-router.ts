@@ -11,6 +11,11 @@ import {
 import { deadlineIn, systemClock, type TimerHandle, within } from "./clock.js";
 import { type EtcdPool, type EtcdService, etcdPool, type Member } from "./etcd3-pool.js";
 
+/** etcd's refusal of a read at a revision older than its last compaction. */
+const COMPACTED = /required revision has been compacted/;
+/** etcd's refusal of a read at a revision past its store. */
+const FUTURE = /required revision is a future revision/;
+
 /** A lease keep-alive stream. */
 export type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
@@ -256,6 +261,39 @@ export class MemberRouter {
     if (ttls.length > 0) return { kind: "ttl", ttl: Math.max(...ttls) };
     if (answers.includes("no-leader")) return { kind: "no-leader" };
     return { kind: "unknown" };
+  }
+
+  /**
+   * Whether `member` says `revision` is compacted: a linearizable count of [key, rangeEnd) at that
+   * revision, refused with etcd's "required revision has been compacted" (true), or answered or refused
+   * as a future revision (false: a watch may start one past the store).
+   * Undefined when it gives no answer within `timeoutMs` or fails otherwise. Linearizable, so etcd's gRPC
+   * proxy forwards it rather than answering from its cache.
+   */
+  async isCompacted(
+    member: Member,
+    range: { key: Uint8Array; rangeEnd: Uint8Array },
+    revision: bigint,
+    timeoutMs: number,
+  ): Promise<boolean | undefined> {
+    const pool = this.pool;
+    if (pool === undefined) return undefined;
+    const request = {
+      key: range.key,
+      range_end: range.rangeEnd,
+      count_only: true,
+      revision: String(revision),
+    };
+    const outcome = await within(
+      unaryCall(pool, "KV", "range", request, {
+        order: only(member),
+        timeoutMs,
+        isAnswer: (error) => COMPACTED.test(error.message) || FUTURE.test(error.message),
+      }),
+      timeoutMs + 100,
+    );
+    if (outcome === undefined) return undefined;
+    return "answer" in outcome && COMPACTED.test(outcome.answer.message);
   }
 
   /**

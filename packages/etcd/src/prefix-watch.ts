@@ -87,7 +87,10 @@ export interface PrefixWatchHandlers {
   onConnected(): void;
   /** Each whole revision's events (fragments are gathered first), in order. */
   onEvents(events: RawWatchEvent[]): void;
-  /** The start revision was compacted: list again and watch from the listing's revision + 1. */
+  /**
+   * The start revision was compacted: list again and watch from the listing's revision + 1. The argument
+   * is etcd's compaction revision, or the start revision when a read found it compacted first.
+   */
   onCompacted(compactRevision: string): void;
   /** The watch ended; it is not resumed (the caller decides where from). */
   onError(error: Error): void;
@@ -97,6 +100,12 @@ export interface PrefixWatchHandlers {
 export interface PrefixWatchOptions {
   /** Only deletes (etcd filters the puts out). */
   deletesOnly?: boolean;
+  /**
+   * Ask the member first whether the start revision is compacted, and end as compacted without opening
+   * the watch if it is (default false). For a watch resumed from a revision that may be old: etcd's gRPC
+   * proxy would otherwise keep the watch etcd ends and put later watches of the prefix on it.
+   */
+  checkCompacted?: boolean;
 }
 
 /** Stops a watch; resolves at once (the stream is cancelled, never waited on). */
@@ -276,6 +285,27 @@ export function openPrefixWatch(
     });
     expectAnswer("watch create request");
   };
+  // etcd's gRPC proxy keeps serving a watch that etcd ended for a compaction, and puts later watches of
+  // the same prefix on it, where they never hear of a change again (etcd-io/etcd#21813). With
+  // `checkCompacted` the member is asked first whether the start revision is compacted (a read at that
+  // revision): if it is, the watch ends as compacted without ever being created. The create request's
+  // deadline covers the check.
+  const createUnlessCompacted = () => {
+    const member = entry.member;
+    if (member === undefined || options.checkCompacted !== true) return create();
+    expectAnswer("watch create request");
+    const range = { key: start, rangeEnd: prefixRangeEnd(start) };
+    void router.isCompacted(member, range, wanted, progressTimeoutMs).then((compacted) => {
+      if (finished) return;
+      if (compacted === true) {
+        // The read does not say where the compaction was: at least the start revision.
+        if (finish() && !cancelled) handlers.onCompacted(fromRevision);
+        return;
+      }
+      if (compacted === false) heardFrom();
+      create();
+    });
+  };
   router
     .openStream<WatchStream>("Watch", "watch", {
       ...(context.requireLeader ? { metadata: { hasleader: "true" } } : {}),
@@ -301,7 +331,7 @@ export function openPrefixWatch(
           opened.cancel();
           return;
         }
-        create();
+        createUnlessCompacted();
       },
       (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
     );

@@ -148,6 +148,8 @@ export class ResumableWatch {
   private open(): void {
     if (this.closed) return;
     const from = this.resumeFrom;
+    // A resumption may start from a revision compacted since: asked first (see openPrefixWatch).
+    const resumed = this.context.counters.watchesOpened > 0;
     const cancel = openPrefixWatch(
       this.context,
       this.prefix,
@@ -195,7 +197,7 @@ export class ResumableWatch {
           }, delay);
         },
       },
-      { deletesOnly: this.options.deletesOnly === true },
+      { deletesOnly: this.options.deletesOnly === true, checkCompacted: resumed },
     );
     if (!this.closed) this.cancel = cancel;
     else void cancel();

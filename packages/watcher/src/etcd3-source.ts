@@ -128,6 +128,11 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
     timeoutMs: listTimeoutMs,
   });
   let lists = 0;
+  // The revision of each prefix's latest listing, until a watch from the revision after it is opened,
+  // and the prefixes watched before: a later watch of one that does not start right after a listing is a
+  // resumption, which may start from a revision compacted since (see openPrefixWatch's checkCompacted).
+  const listed = new Map<string, bigint>();
+  const watched = new Set<string>();
 
   async function list(prefix: string, listOptions: SourceListOptions): Promise<SourceListing> {
     lists++;
@@ -137,6 +142,7 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
       });
       // The lister's keys are already relative to the namespace.
       const kvs: SourceKeyValue[] = listing.kvs.map((kv) => toKeyValue(kv as RawKeyValue, NO_NAMESPACE));
+      listed.set(prefix, BigInt(listing.revision));
       return { revision: listing.revision, kvs };
     } catch (error) {
       if (error instanceof EtcdPermissionDeniedError) throw denied(prefix, error);
@@ -146,7 +152,12 @@ export function createEtcd3Source(client: Namespace, options: Etcd3SourceOptions
 
   return {
     list,
-    watch: (prefix, fromRevision, handlers) => watchStream(context, prefix, fromRevision, handlers),
+    watch: (prefix, fromRevision, handlers) => {
+      const resumed = watched.has(prefix) && listed.get(prefix) !== BigInt(fromRevision) - 1n;
+      listed.delete(prefix);
+      watched.add(prefix);
+      return watchStream(context, prefix, fromRevision, handlers, { checkCompacted: resumed });
+    },
     stats: () => ({
       openWatches: context.open.size,
       watchesOpened: context.counters.watchesOpened,

@@ -3,6 +3,7 @@ import {
   openPrefixWatch,
   type PrefixWatchContext,
   PrefixWatchError,
+  type PrefixWatchOptions,
   type RawKeyValue,
 } from "@etcd-naming/etcd";
 import { WatcherError } from "./errors.js";
@@ -46,32 +47,39 @@ export function watchStream(
   prefix: string,
   fromRevision: string,
   handlers: WatchHandlers,
+  options: PrefixWatchOptions = {},
 ): CancelWatch {
-  return openPrefixWatch(context, keyToBytes(prefix), fromRevision, {
-    onConnected: () => handlers.onConnected(),
-    onEvents: (events) =>
-      handlers.onEvents(
-        events.map(
-          (event): SourceEvent =>
-            event.type === "delete"
-              ? {
-                  type: "delete",
-                  key: keyFromBytes(event.kv.key),
-                  modRevision: String(event.kv.mod_revision),
-                }
-              : { type: "put", ...toKeyValue(event.kv, NO_NAMESPACE) },
+  return openPrefixWatch(
+    context,
+    keyToBytes(prefix),
+    fromRevision,
+    {
+      onConnected: () => handlers.onConnected(),
+      onEvents: (events) =>
+        handlers.onEvents(
+          events.map(
+            (event): SourceEvent =>
+              event.type === "delete"
+                ? {
+                    type: "delete",
+                    key: keyFromBytes(event.kv.key),
+                    modRevision: String(event.kv.mod_revision),
+                  }
+                : { type: "put", ...toKeyValue(event.kv, NO_NAMESPACE) },
+          ),
         ),
-      ),
-    onCompacted: (compactRevision) => handlers.onCompacted(compactRevision),
-    onError: (error) => {
-      if (!(error instanceof PrefixWatchError)) return handlers.onError(error);
-      if (error.failure === "denied") return handlers.onError(denied(prefix, error));
-      // A silent member is the watcher's own verdict; an etcd cancel is passed on as etcd said it.
-      return handlers.onError(
-        error.failure === "silent"
-          ? new WatcherError("WATCH_FAILED", error.message, { cause: error })
-          : error,
-      );
+      onCompacted: (compactRevision) => handlers.onCompacted(compactRevision),
+      onError: (error) => {
+        if (!(error instanceof PrefixWatchError)) return handlers.onError(error);
+        if (error.failure === "denied") return handlers.onError(denied(prefix, error));
+        // A silent member is the watcher's own verdict; an etcd cancel is passed on as etcd said it.
+        return handlers.onError(
+          error.failure === "silent"
+            ? new WatcherError("WATCH_FAILED", error.message, { cause: error })
+            : error,
+        );
+      },
     },
-  });
+    options,
+  );
 }
