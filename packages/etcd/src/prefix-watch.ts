@@ -102,6 +102,44 @@ export interface PrefixWatchOptions {
 /** Stops a watch; resolves at once (the stream is cancelled, never waited on). */
 export type CancelPrefixWatch = () => Promise<void>;
 
+/**
+ * What the watches of one context on one member share for their liveness check. An answer on any of them
+ * proves the member alive for all, so at rest one question goes to a member per interval instead of one
+ * per watch (500 services watched from one process asked 250 times a second).
+ */
+interface MemberLiveness {
+  /** When any watch on the member last heard from it. */
+  heard: number;
+  /** When a watch last asked it for a progress report. */
+  asked: number;
+  /** Fails a watch on the member as silent: each open watch's own. */
+  readonly watches: Set<(error: PrefixWatchError) => void>;
+}
+
+const liveness = new WeakMap<PrefixWatchContext, Map<Member, MemberLiveness>>();
+
+function livenessOf(context: PrefixWatchContext, member: Member): MemberLiveness {
+  let byMember = liveness.get(context);
+  if (byMember === undefined) {
+    byMember = new Map();
+    liveness.set(context, byMember);
+  }
+  let shared = byMember.get(member);
+  if (shared === undefined) {
+    shared = { heard: 0, asked: Number.NEGATIVE_INFINITY, watches: new Set() };
+    byMember.set(member, shared);
+  }
+  return shared;
+}
+
+function leave(context: PrefixWatchContext, member: Member, watch: (error: PrefixWatchError) => void) {
+  const byMember = liveness.get(context);
+  const shared = byMember?.get(member);
+  if (shared === undefined) return;
+  shared.watches.delete(watch);
+  if (shared.watches.size === 0) byMember!.delete(member);
+}
+
 const INVALID_TOKEN = "invalid auth token";
 const PERMISSION_DENIED = "permission denied";
 // gRPC stream errors carry a numeric status; these are the statuses etcd3 treats as transient.
@@ -115,7 +153,10 @@ const NOPUT = 0;
  * can catch it, and etcd3 resumes from a response header that can be ahead of undelivered events.
  *
  * A member that does not answer a create or progress request in time is reported as a failed watch and
- * ranked last, so a stopped or partitioned member cannot hold the watch silent. A watch that starts ahead
+ * ranked last, so a stopped or partitioned member cannot hold the watch silent. The watches of one context
+ * on one member share the check: a quiet one asks only when none of them heard from the member or asked
+ * it for an interval, and a question left unanswered while none heard from the member fails them all. A
+ * watch that starts ahead
  * of a quiet store, which etcd 3.4.38+, 3.5.22+ and 3.6.2+ send no progress reports, is checked with a
  * read of the prefix's key count on its member instead.
  */
@@ -136,6 +177,8 @@ export function openPrefixWatch(
   let idleTimer: TimerHandle | undefined;
   let deadlineTimer: TimerHandle | undefined;
   let fragments: RawWatchEvent[] = [];
+  /** The liveness this watch shares with the context's other watches on its member, once its stream is open. */
+  let shared: MemberLiveness | undefined;
 
   const clearTimers = () => {
     if (idleTimer !== undefined) clock.clearTimeout(idleTimer);
@@ -146,6 +189,7 @@ export function openPrefixWatch(
     if (finished) return false;
     finished = true;
     context.open.delete(entry);
+    if (shared !== undefined && entry.member !== undefined) leave(context, entry.member, failSilent);
     clearTimers();
     stream?.cancel();
     return true;
@@ -155,8 +199,12 @@ export function openPrefixWatch(
     router.noteSilent(entry.member);
     if (finish() && !cancelled) handlers.onError(error);
   };
+  function failSilent(error: PrefixWatchError) {
+    fail(error);
+  }
   const expectAnswer = (what: string) => {
     if (deadlineTimer !== undefined) return;
+    const askedAt = clock.now();
     deadlineTimer = clock.setTimeout(() => {
       deadlineTimer = undefined;
       const member = entry.member;
@@ -167,7 +215,11 @@ export function openPrefixWatch(
       // Closing the member's channels makes the client (and its other users) reconnect instead of
       // waiting on a connection nobody answers (a lone member is left alone: see reportFailure).
       if (member) router.reportFailure(member, new GRPCUnavailableError(error.message));
+      // The other watches on the member rely on this question: when none of them heard from the member
+      // since it was asked either, the member is silent for them too.
+      const others = shared !== undefined && shared.heard < askedAt ? [...shared.watches] : [];
       fail(error);
+      for (const other of others) if (other !== failSilent) other(error);
     }, progressTimeoutMs);
   };
   // The idle timer is armed once and re-armed only when it fires: a response just notes the time
@@ -176,12 +228,15 @@ export function openPrefixWatch(
   const onIdle = () => {
     idleTimer = undefined;
     if (finished) return;
-    const quiet = clock.now() - lastHeard;
+    const now = clock.now();
+    // Quiet since this watch, or any other on its member, heard from the member or asked it.
+    const quiet = now - Math.max(lastHeard, shared?.heard ?? 0, shared?.asked ?? 0);
     // A clock that went back (a wall-clock step) says nothing about silence: ask, as after a quiet spell.
     if (quiet >= 0 && quiet < progressIntervalMs) {
       idleTimer = clock.setTimeout(onIdle, progressIntervalMs - quiet);
       return;
     }
+    if (shared !== undefined) shared.asked = now;
     stream?.write({ progress_request: {} });
     expectAnswer("progress request");
     if (ahead) probe();
@@ -190,6 +245,7 @@ export function openPrefixWatch(
     if (deadlineTimer !== undefined) clock.clearTimeout(deadlineTimer);
     deadlineTimer = undefined;
     lastHeard = clock.now();
+    if (shared !== undefined) shared.heard = lastHeard;
     idleTimer ??= clock.setTimeout(onIdle, progressIntervalMs);
   };
   // etcd 3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch whose start revision is
@@ -300,6 +356,10 @@ export function openPrefixWatch(
         if (finished) {
           opened.cancel();
           return;
+        }
+        if (entry.member !== undefined) {
+          shared = livenessOf(context, entry.member);
+          shared.watches.add(failSilent);
         }
         create();
       },
