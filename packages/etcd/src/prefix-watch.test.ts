@@ -141,6 +141,41 @@ describe("openPrefixWatch: the liveness check of many watches on one member", ()
     expect(errors.map((e) => e.length)).toEqual([0, 1, 2].map((i) => (i === asker ? 1 : 0)));
   });
 
+  it("a create left unanswered fails its own watch only, and a watch still being created waits for its own answer", async () => {
+    const clock = createManualClock();
+    const { context, streams } = setup(clock);
+    const errors: Error[][] = [[], [], []];
+    const open = async (i: number) => {
+      openPrefixWatch(context, Buffer.from(`svc-${i}/`), "11", {
+        onConnected: () => undefined,
+        onEvents: () => undefined,
+        onCompacted: () => undefined,
+        onError: (error) => errors[i]!.push(error),
+      });
+      await settle();
+    };
+    await open(0);
+    await open(1);
+    // Watch 0 is created; watch 1 never is: only watch 1 fails (watch 0 asks for progress at 2 s).
+    streams[0]!.answer({ created: true });
+    clock.advance(TIMEOUT);
+    expect(errors.map((e) => e.map((error) => error.message))).toEqual([
+      [],
+      ["etcd member 127.0.0.1:2379 did not answer a watch create request within 3000 ms"],
+      [],
+    ]);
+    expect(streams[0]!.progressRequests).toBe(1);
+    clock.advance(1_500);
+    await open(2);
+    // Watch 0's question goes unanswered: it fails; watch 2, whose create was sent later, waits for its
+    // own answer, which comes.
+    clock.advance(500);
+    expect(errors.map((e) => e.length)).toEqual([1, 1, 0]);
+    streams[2]!.answer({ created: true });
+    clock.advance(TIMEOUT);
+    expect(errors.map((e) => e.length)).toEqual([1, 1, 0]);
+  });
+
   it("a single watch asks after each quiet interval, as it always did", async () => {
     const clock = createManualClock();
     const { context, streams } = setup(clock);

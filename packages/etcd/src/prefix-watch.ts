@@ -199,14 +199,20 @@ export function openPrefixWatch(
     router.noteSilent(entry.member);
     if (finish() && !cancelled) handlers.onError(error);
   };
+  /** What the member was asked and has not answered yet. */
+  let question: "watch create request" | "progress request" | undefined;
+  // Another watch's progress question went unanswered; a watch still waiting for its create's answer is
+  // left to its own deadline (it was sent later, and etcd answers creates in turn).
   function failSilent(error: PrefixWatchError) {
-    fail(error);
+    if (question !== "watch create request") fail(error);
   }
-  const expectAnswer = (what: string) => {
+  const expectAnswer = (what: "watch create request" | "progress request") => {
     if (deadlineTimer !== undefined) return;
+    question = what;
     const askedAt = clock.now();
     deadlineTimer = clock.setTimeout(() => {
       deadlineTimer = undefined;
+      question = undefined;
       const member = entry.member;
       const error = new PrefixWatchError(
         "silent",
@@ -215,9 +221,12 @@ export function openPrefixWatch(
       // Closing the member's channels makes the client (and its other users) reconnect instead of
       // waiting on a connection nobody answers (a lone member is left alone: see reportFailure).
       if (member) router.reportFailure(member, new GRPCUnavailableError(error.message));
-      // The other watches on the member rely on this question: when none of them heard from the member
-      // since it was asked either, the member is silent for them too.
-      const others = shared !== undefined && shared.heard < askedAt ? [...shared.watches] : [];
+      // The other watches on the member rely on a progress question: when none of them heard from the
+      // member since it was asked either, the member is silent for them too.
+      const others =
+        what === "progress request" && shared !== undefined && shared.heard < askedAt
+          ? [...shared.watches]
+          : [];
       fail(error);
       for (const other of others) if (other !== failSilent) other(error);
     }, progressTimeoutMs);
@@ -244,6 +253,7 @@ export function openPrefixWatch(
   const heardFrom = () => {
     if (deadlineTimer !== undefined) clock.clearTimeout(deadlineTimer);
     deadlineTimer = undefined;
+    question = undefined;
     lastHeard = clock.now();
     if (shared !== undefined) shared.heard = lastHeard;
     idleTimer ??= clock.setTimeout(onIdle, progressIntervalMs);
