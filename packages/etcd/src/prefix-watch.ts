@@ -155,10 +155,10 @@ const NOPUT = 0;
  * A member that does not answer a create or progress request in time is reported as a failed watch and
  * ranked last, so a stopped or partitioned member cannot hold the watch silent. The watches of one context
  * on one member share the check: a quiet one asks only when none of them heard from the member or asked
- * it for an interval, and a question left unanswered while none heard from the member fails them all. A
- * watch that starts ahead
- * of a quiet store, which etcd 3.4.38+, 3.5.22+ and 3.6.2+ send no progress reports, is checked with a
- * read of the prefix's key count on its member instead.
+ * it for an interval, and a progress question left unanswered while none heard from the member fails
+ * them all (but those still waiting for the answer to their create). A watch that starts ahead of a
+ * quiet store, which etcd 3.4.38+, 3.5.22+ and 3.6.2+ send no progress reports, is checked with a read
+ * of the prefix's key count on its member instead.
  */
 export function openPrefixWatch(
   context: PrefixWatchContext,
