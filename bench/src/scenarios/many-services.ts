@@ -4,7 +4,8 @@ import type { BenchContext, Scenario, ScenarioOutcome } from "../context.js";
 import { round } from "../stats.js";
 import { sleep } from "../support.js";
 
-const SERVICES = 500;
+/** Services watched: 500, or 100 in a quick run (which only proves the harness). */
+const servicesFor = (quick: boolean) => (quick ? 100 : 500);
 const CHANNELS_PER_SERVICE = 2;
 const RATE = 100;
 const PREFIX = "bench/many";
@@ -115,11 +116,12 @@ async function settledEtcd(clientUrl: string): Promise<EtcdSide> {
 }
 
 async function measure(context: BenchContext, mode: Mode, idleMs: number, loadMs: number): Promise<Measured> {
+  const services = servicesFor(context.quick);
   const host = context.etcd.endpoints[0]!;
   const before = await settledEtcd(context.clientUrl);
   const child = spawnTsChild(
     "many-services-watcher.ts",
-    [host, PREFIX, String(SERVICES), mode, String(CHANNELS_PER_SERVICE)],
+    [host, PREFIX, String(services), mode, String(CHANNELS_PER_SERVICE)],
     { nodeArgs: ["--expose-gc"] },
   );
   try {
@@ -139,7 +141,7 @@ async function measure(context: BenchContext, mode: Mode, idleMs: number, loadMs
     const writer = spawnTsChild("many-services-writer.ts", [
       host,
       PREFIX,
-      String(SERVICES),
+      String(services),
       String(RATE),
       String(loadMs),
       context.echo.addr,
@@ -173,8 +175,8 @@ async function measure(context: BenchContext, mode: Mode, idleMs: number, loadMs
     const etcdLoadTo = await etcdSide(context.clientUrl);
     const load = window(loadFrom, loadTo, etcdLoadFrom, etcdLoadTo, Date.now() - loadStarted);
 
-    const expected = new Array<number>(SERVICES).fill(0);
-    for (let n = 0; n < done.issued; n++) expected[(n * STRIDE) % SERVICES]!++;
+    const expected = new Array<number>(services).fill(0);
+    for (let n = 0; n < done.issued; n++) expected[(n * STRIDE) % services]!++;
     const misdelivered = expected.filter((count, i) => loadTo.perService[i] !== count).length;
     return {
       mode,
@@ -201,21 +203,22 @@ export const manyServices: Scenario = {
   async run(context: BenchContext): Promise<ScenarioOutcome> {
     const idleMs = context.quick ? 3_000 : 20_000;
     const loadMs = context.quick ? 3_000 : 30_000;
+    const services = servicesFor(context.quick);
     const put = (i: number) =>
       context.client
         .put(`${PREFIX}/s${i}/e0`)
         .value(JSON.stringify({ Op: 0, Addr: context.echo.addr }))
         .exec();
     try {
-      for (let i = 0; i < SERVICES; i += 50) {
-        await Promise.all(Array.from({ length: Math.min(50, SERVICES - i) }, (_, j) => put(i + j)));
+      for (let i = 0; i < services; i += 50) {
+        await Promise.all(Array.from({ length: Math.min(50, services - i) }, (_, j) => put(i + j)));
       }
       const raw = await measure(context, "raw", idleMs, loadMs);
       const ours = await measure(context, "resolver", idleMs, loadMs);
       const row = (label: string, pick: (m: Measured) => number, unit = "") =>
         `| ${label} | ${pick(raw)}${unit} | ${pick(ours)}${unit} | ${ratio(pick(ours), pick(raw))} |`;
       const pass =
-        ours.watchersOpened === SERVICES &&
+        ours.watchersOpened === services &&
         ours.misdelivered === 0 &&
         ours.load.failed === 0 &&
         ours.idle.cpuPercent <= 2;
@@ -227,7 +230,7 @@ export const manyServices: Scenario = {
           `RSS ${ours.load.rssMb} MB (raw ${raw.load.rssMb} MB); ${ours.misdelivered} service(s) got another's change`,
         pass,
         data: {
-          services: SERVICES,
+          services,
           channelsPerService: CHANNELS_PER_SERVICE,
           rate: RATE,
           idleMs,
@@ -236,9 +239,9 @@ export const manyServices: Scenario = {
           resolver: ours,
         },
         details: [
-          `${SERVICES} services (\`${PREFIX}/s0\` … \`s${SERVICES - 1}\`, one endpoint each: the echo server), watched from ` +
+          `${services} services (\`${PREFIX}/s0\` … \`s${services - 1}\`, one endpoint each: the echo server), watched from ` +
             "one child process through one etcd3 client. **Resolver**: the `etcd:` resolver with " +
-            `${CHANNELS_PER_SERVICE} \`grpc.Client\` channels per service (${SERVICES * CHANNELS_PER_SERVICE} in all), each ` +
+            `${CHANNELS_PER_SERVICE} \`grpc.Client\` channels per service (${services * CHANNELS_PER_SERVICE} in all), each ` +
             "connected and READY. **Raw**: the baseline, the same prefixes with one raw etcd3 watch each (etcd3 " +
             `multiplexes them on one stream). At rest: ${idleMs / 1000} s with no writes. Under load: a writer process ` +
             `puts ${RATE} changes/s for ${loadMs / 1000} s, spread evenly over the services (a new metadata generation ` +
