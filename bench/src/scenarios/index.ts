@@ -6,6 +6,7 @@ import { fanIn } from "./fan-in.js";
 import { firstRpc } from "./first-rpc.js";
 import { goPropagation } from "./go-propagation.js";
 import { largeService } from "./large-service.js";
+import { manyServices } from "./many-services.js";
 import { resolverPropagation, watcherPropagation } from "./propagation.js";
 import { registration } from "./registration.js";
 
@@ -21,4 +22,5 @@ export const scenarios: readonly Scenario[] = [
   failover,
   drain,
   goPropagation,
+  manyServices,
 ];

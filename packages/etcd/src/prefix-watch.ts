@@ -1,6 +1,7 @@
 import { GRPCUnavailableError } from "etcd3";
 import type { TimerClock, TimerHandle } from "./clock.js";
 import type { Member } from "./etcd3-pool.js";
+import { leave, livenessOf, type MemberLiveness } from "./member-liveness.js";
 import type { MemberRouter } from "./member-router.js";
 import { prefixRangeEnd } from "./prefix-range.js";
 
@@ -124,9 +125,12 @@ const NOPUT = 0;
  * can catch it, and etcd3 resumes from a response header that can be ahead of undelivered events.
  *
  * A member that does not answer a create or progress request in time is reported as a failed watch and
- * ranked last, so a stopped or partitioned member cannot hold the watch silent. A watch that starts ahead
- * of a quiet store, which etcd 3.4.38+, 3.5.22+ and 3.6.2+ send no progress reports, is checked with a
- * read of the prefix's key count on its member instead.
+ * ranked last, so a stopped or partitioned member cannot hold the watch silent. The watches of one context
+ * on one member share the check: a quiet one asks only when none of them heard from the member or asked
+ * it for an interval, and a progress question left unanswered while none heard from the member fails
+ * them all (but those still waiting for the answer to their create). A watch that starts ahead of a
+ * quiet store, which etcd 3.4.38+, 3.5.22+ and 3.6.2+ send no progress reports, is checked with a read
+ * of the prefix's key count on its member instead.
  */
 export function openPrefixWatch(
   context: PrefixWatchContext,
@@ -145,6 +149,8 @@ export function openPrefixWatch(
   let idleTimer: TimerHandle | undefined;
   let deadlineTimer: TimerHandle | undefined;
   let fragments: RawWatchEvent[] = [];
+  /** The liveness this watch shares with the context's other watches on its member, once its stream is open. */
+  let shared: MemberLiveness | undefined;
 
   const clearTimers = () => {
     if (idleTimer !== undefined) clock.clearTimeout(idleTimer);
@@ -155,6 +161,7 @@ export function openPrefixWatch(
     if (finished) return false;
     finished = true;
     context.open.delete(entry);
+    if (shared !== undefined && entry.member !== undefined) leave(context, entry.member, failSilent);
     clearTimers();
     stream?.cancel();
     return true;
@@ -164,10 +171,20 @@ export function openPrefixWatch(
     router.noteSilent(entry.member);
     if (finish() && !cancelled) handlers.onError(error);
   };
-  const expectAnswer = (what: string) => {
+  /** What the member was asked and has not answered yet. */
+  let question: "watch create request" | "progress request" | undefined;
+  // Another watch's progress question went unanswered; a watch still waiting for its create's answer is
+  // left to its own deadline (it was sent later, and etcd answers creates in turn).
+  function failSilent(error: PrefixWatchError) {
+    if (question !== "watch create request") fail(error);
+  }
+  const expectAnswer = (what: "watch create request" | "progress request") => {
     if (deadlineTimer !== undefined) return;
+    question = what;
+    const askedAt = clock.now();
     deadlineTimer = clock.setTimeout(() => {
       deadlineTimer = undefined;
+      question = undefined;
       const member = entry.member;
       const error = new PrefixWatchError(
         "silent",
@@ -176,7 +193,14 @@ export function openPrefixWatch(
       // Closing the member's channels makes the client (and its other users) reconnect instead of
       // waiting on a connection nobody answers (a lone member is left alone: see reportFailure).
       if (member) router.reportFailure(member, new GRPCUnavailableError(error.message));
+      // The other watches on the member rely on a progress question: when none of them heard from the
+      // member since it was asked either, the member is silent for them too.
+      const others =
+        what === "progress request" && shared !== undefined && shared.heard < askedAt
+          ? [...shared.watches]
+          : [];
       fail(error);
+      for (const other of others) if (other !== failSilent) other(error);
     }, progressTimeoutMs);
   };
   // The idle timer is armed once and re-armed only when it fires: a response just notes the time
@@ -185,12 +209,15 @@ export function openPrefixWatch(
   const onIdle = () => {
     idleTimer = undefined;
     if (finished) return;
-    const quiet = clock.now() - lastHeard;
+    const now = clock.now();
+    // Quiet since this watch, or any other on its member, heard from the member or asked it.
+    const quiet = now - Math.max(lastHeard, shared?.heard ?? 0, shared?.asked ?? 0);
     // A clock that went back (a wall-clock step) says nothing about silence: ask, as after a quiet spell.
     if (quiet >= 0 && quiet < progressIntervalMs) {
       idleTimer = clock.setTimeout(onIdle, progressIntervalMs - quiet);
       return;
     }
+    if (shared !== undefined) shared.asked = now;
     stream?.write({ progress_request: {} });
     expectAnswer("progress request");
     if (ahead) probe();
@@ -198,7 +225,9 @@ export function openPrefixWatch(
   const heardFrom = () => {
     if (deadlineTimer !== undefined) clock.clearTimeout(deadlineTimer);
     deadlineTimer = undefined;
+    question = undefined;
     lastHeard = clock.now();
+    if (shared !== undefined) shared.heard = lastHeard;
     idleTimer ??= clock.setTimeout(onIdle, progressIntervalMs);
   };
   // etcd 3.4.38+, 3.5.22+ and 3.6.2+ answer no progress request for a watch whose start revision is
@@ -330,6 +359,10 @@ export function openPrefixWatch(
         if (finished) {
           opened.cancel();
           return;
+        }
+        if (entry.member !== undefined) {
+          shared = livenessOf(context, entry.member);
+          shared.watches.add(failSilent);
         }
         createUnlessCompacted();
       },

@@ -29,7 +29,10 @@ export interface Etcd3SourceOptions {
    * cancels the stream instead of serving a view that can no longer change.
    */
   requireLeader?: boolean;
-  /** After this long without any response on a watch stream, ask for a progress report (default 2,000 ms). */
+  /**
+   * After this long without any response on a watch stream, nor on another watch of this source on the
+   * same member, ask for a progress report (default 2,000 ms).
+   */
   progressIntervalMs?: number;
   /**
    * How long the member has to answer a create or progress request (default 3,000 ms). A member that
