@@ -150,7 +150,12 @@ export class KeepAliveSession {
         const drop = (): void => {
           if (this.stream === stream) this.stream = undefined;
         };
-        stream.on("error", drop);
+        stream.on("error", () => {
+          // A member that was killed or restarted fails the stream (and the next one opened on it)
+          // without ever going silent: rank it last, or each tick reopens on it until the lease expires.
+          if (this.stream === stream) this.owner.router.noteSilent(host);
+          drop();
+        });
         stream.on("end", drop);
         stream.on("data", (res: ILeaseKeepAliveResponse) => this.onAnswer(stream, host, res));
         this.stream = stream;
