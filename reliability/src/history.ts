@@ -39,6 +39,9 @@ export class History {
   private last: bigint;
   private readonly clients = new MemberClients();
   private broken: string | undefined;
+  /** The last event of each key at or below `baseRevision`, once {@link History.forget} folded them. */
+  private readonly base = new Map<string, HistoryEvent>();
+  private baseRevision = 0n;
 
   private constructor(
     private readonly cluster: EtcdCluster,
@@ -172,8 +175,11 @@ export class History {
     if (revision > this.last) {
       throw new Error(`revision ${revision} is beyond the recorded history (${this.last}); sync first`);
     }
+    if (revision < this.baseRevision) {
+      throw new Error(`revision ${revision} was forgotten (history kept from ${this.baseRevision})`);
+    }
     const set: EndpointSet = new Map();
-    for (const event of this.events) {
+    for (const event of [...this.base.values(), ...this.events]) {
       if (event.revision > revision) break;
       if (!isServiceKey(service, event.key)) continue;
       const decoded = event.type === "put" ? decodeEndpoint(event.value) : undefined;
@@ -181,6 +187,23 @@ export class History {
       else set.delete(event.key);
     }
     return set;
+  }
+
+  /**
+   * Folds the events up to `revision` into one state per key, so a long run keeps no more than the
+   * store's keys and the events since: `setAt` below `revision`, and `eventsOf` those events, are gone.
+   */
+  forget(revision: bigint): void {
+    const upTo = revision > this.last ? this.last : revision;
+    let folded = 0;
+    for (const event of this.events) {
+      if (event.revision > upTo) break;
+      this.base.delete(event.key);
+      if (event.type === "put") this.base.set(event.key, event);
+      folded++;
+    }
+    this.events.splice(0, folded);
+    if (upTo > this.baseRevision) this.baseRevision = upTo;
   }
 
   /** The recorded events of one key. */

@@ -158,6 +158,9 @@ export class KeepAliveSession {
         };
         stream.on("error", (error: Error) => {
           this.lastError = error;
+          // A member that was killed or restarted fails the stream (and the next one opened on it)
+          // without ever going silent: rank it last, or each tick reopens on it until the lease expires.
+          if (this.stream === stream) this.owner.router.noteSilent(host);
           drop();
         });
         stream.on("end", drop);
