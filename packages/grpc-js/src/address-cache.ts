@@ -1,9 +1,11 @@
 import { addressId, parseAddress, type SubchannelAddress } from "./address.js";
 import { SpreadMap } from "./spread-set.js";
 
-/** A registered address text, parsed: the address and its id, or null when it cannot be dialled. */
+/** A registered address text, parsed: the address and its id; a null address when it cannot be dialled. */
 export interface KnownAddress {
-  readonly parsed: { readonly address: SubchannelAddress; readonly id: string } | null;
+  readonly address: SubchannelAddress | null;
+  /** The address's id ({@link addressId}); empty when it cannot be dialled. */
+  readonly id: string;
   /** The entry whose id this address has (itself for the usual `host:port`): it carries the pass mark. */
   readonly owner: KnownAddress;
   /** The last pass that looked this text up. */
@@ -16,6 +18,15 @@ export interface KnownAddress {
 const SLACK = 1024;
 
 let passes = 0;
+
+/** A known address that can be dialled. */
+export interface DialableAddress extends KnownAddress {
+  readonly address: SubchannelAddress;
+}
+
+export function isDialable(known: KnownAddress): known is DialableAddress {
+  return known.address !== null;
+}
 
 /**
  * Parsed addresses by their registered text, and the duplicate check of one selection, in one table.
@@ -73,25 +84,28 @@ export class AddressCache {
 
   #parse(addr: string): KnownAddress {
     const address = parseAddress(addr);
-    if (address === null) return ownedBy(null, undefined);
+    if (address === null) return ownedBy(null, "", undefined);
     const id = addressId(addr, address);
-    const parsed = { address, id };
-    if (id === addr) return ownedBy(parsed, this.#byId.get(id));
+    if (id === addr) return ownedBy(address, id, this.#byId.get(id));
     // Another text for the same address (`10.0.0.1:080`): every text of one id shares one duplicate mark.
     const canonical = this.#byText.get(id);
-    if (canonical !== undefined && canonical.parsed?.id === id) return ownedBy(parsed, canonical.owner);
+    if (canonical !== undefined && canonical.id === id) return ownedBy(address, id, canonical.owner);
     let owner = this.#byId.get(id);
     if (owner === undefined) {
-      owner = ownedBy(parsed, undefined);
+      owner = ownedBy(address, id, undefined);
       this.#byId.set(id, owner);
     }
-    return ownedBy(parsed, owner);
+    return ownedBy(address, id, owner);
   }
 }
 
 /** An entry whose duplicate mark is `owner`'s, or its own when there is none. */
-function ownedBy(parsed: KnownAddress["parsed"], owner: KnownAddress | undefined): KnownAddress {
-  const known = { parsed, owner: owner as KnownAddress, used: 0, kept: 0 };
+function ownedBy(
+  address: SubchannelAddress | null,
+  id: string,
+  owner: KnownAddress | undefined,
+): KnownAddress {
+  const known = { address, id, owner: owner as KnownAddress, used: 0, kept: 0 };
   if (owner === undefined) known.owner = known;
   return known;
 }

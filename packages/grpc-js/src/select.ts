@@ -1,6 +1,6 @@
 import { type Attributes, metadataAttributes } from "@etcd-naming/codec";
 import type { SubchannelAddress } from "./address.js";
-import { AddressCache } from "./address-cache.js";
+import { AddressCache, isDialable } from "./address-cache.js";
 import type { RendezvousSubset } from "./subset.js";
 
 /** One registered endpoint as the watcher reports it. */
@@ -103,14 +103,13 @@ export function selectEndpoints(endpoints: readonly RegisteredEndpoint[], select
       if (!matchesAttributes(own, selection.filters)) continue;
     }
     const known = cache.lookup(endpoint.addr);
-    const address = known.parsed;
-    if (address === null) {
+    if (!isDialable(known)) {
       selection.onInvalidAddress?.(endpoint.key, endpoint.addr);
       continue;
     }
     if (!cache.keep(known)) continue;
     keys.push(endpoint.key);
-    found.push(address);
+    found.push(known);
     attributes?.push(own ?? endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes);
   }
   cache.end();
