@@ -287,6 +287,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
             : { prefix: `${service}/`, levels: this.#target.depth },
         onInvalidAddress: (key, addr) => context.warnInvalidAddress(service, key, addr),
         withAttributes: this.#policy.needsAttributes,
+        addresses: this.#share.addresses,
       });
       const now = context.clock.now();
       const { endpoints, ids, recheckAt, started, released } = this.#guard.guard(selected, now);

@@ -1,6 +1,6 @@
 import { type Attributes, metadataAttributes } from "@etcd-naming/codec";
-import { addressId, parseAddress, type SubchannelAddress } from "./address.js";
-import { SpreadSet } from "./spread-set.js";
+import type { SubchannelAddress } from "./address.js";
+import { AddressCache, isDialable } from "./address-cache.js";
 import type { RendezvousSubset } from "./subset.js";
 
 /** One registered endpoint as the watcher reports it. */
@@ -28,6 +28,8 @@ export interface Selection {
   onInvalidAddress?: ((key: string, addr: string) => void) | undefined;
   /** Also return each kept endpoint's attributes (for weights and `?prefer=`). */
   withAttributes?: boolean | undefined;
+  /** Where parsed addresses are kept between selections (default: one shared by every caller without one). */
+  addresses?: AddressCache | undefined;
 }
 
 /** The endpoints kept, in key order: their keys, grpc-js endpoints and address ids, in the same order. */
@@ -60,24 +62,8 @@ function matchesAttributes(attributes: Attributes, filters: Readonly<Record<stri
   return true;
 }
 
-/**
- * Parsed addresses by endpoint object. A watcher hands out one frozen object per version of a key, so an
- * unchanged endpoint is parsed once, not on every update of its service (churn on a large service).
- */
-const parsedAddresses = new WeakMap<object, { address: SubchannelAddress; id: string } | null>();
-
-function parsed(endpoint: RegisteredEndpoint): { address: SubchannelAddress; id: string } | null {
-  // Only frozen objects are cached: a mutable one could change its address under the same identity.
-  const cacheable = Object.isFrozen(endpoint);
-  if (cacheable) {
-    const known = parsedAddresses.get(endpoint);
-    if (known !== undefined) return known;
-  }
-  const address = parseAddress(endpoint.addr);
-  const result = address === null ? null : { address, id: addressId(endpoint.addr, address) };
-  if (cacheable) parsedAddresses.set(endpoint, result);
-  return result;
-}
+/** The cache of selections that bring none (each service view has its own). */
+const defaultCache = new AddressCache();
 
 /** How many levels below `prefix` a key is: `svc/a` is 1 below `svc/`, `svc/sub/a` is 2. */
 function levelsBelow(key: string, prefix: string): number {
@@ -105,7 +91,8 @@ export function selectEndpoints(endpoints: readonly RegisteredEndpoint[], select
   const keys: string[] = [];
   const found: { address: SubchannelAddress; id: string }[] = [];
   const attributes: Attributes[] | undefined = selection.withAttributes ? [] : undefined;
-  const seen = new SpreadSet(sorted.length);
+  const cache = selection.addresses ?? defaultCache;
+  cache.begin(sorted.length);
   const depth = selection.depth;
   const filtered = Object.keys(selection.filters).length > 0;
   for (const endpoint of sorted) {
@@ -115,16 +102,17 @@ export function selectEndpoints(endpoints: readonly RegisteredEndpoint[], select
       own = endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes;
       if (!matchesAttributes(own, selection.filters)) continue;
     }
-    const address = parsed(endpoint);
-    if (address === null) {
+    const known = cache.lookup(endpoint.addr);
+    if (!isDialable(known)) {
       selection.onInvalidAddress?.(endpoint.key, endpoint.addr);
       continue;
     }
-    if (!seen.add(address.id)) continue;
+    if (!cache.keep(known)) continue;
     keys.push(endpoint.key);
-    found.push(address);
+    found.push(known);
     attributes?.push(own ?? endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes);
   }
+  cache.end();
   if (selection.subset !== undefined && selection.subsetSize !== undefined) {
     const chosen = new Set(selection.subset.select(keys, selection.subsetSize));
     const kept: string[] = [];

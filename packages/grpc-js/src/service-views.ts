@@ -7,6 +7,7 @@ import {
   type WatchServiceOptions,
   watchService,
 } from "@etcd-naming/watcher";
+import { AddressCache } from "./address-cache.js";
 
 /** A resolver's share of its service's watcher view; release it once, when done. */
 export interface ViewShare {
@@ -14,6 +15,8 @@ export interface ViewShare {
   readonly view: ServiceWatcher;
   /** Why etcd is unreachable while the view is stale, also when it went stale before this share was taken. */
   readonly cause: Error | undefined;
+  /** The service's parsed addresses, shared by its channels (each selection's own when absent). */
+  readonly addresses?: AddressCache;
   release(): void;
 }
 
@@ -26,6 +29,7 @@ export interface ViewObserver {
 
 interface Entry {
   readonly view: ServiceWatcher;
+  readonly addresses: AddressCache;
   users: number;
   cause: Error | undefined;
 }
@@ -75,6 +79,7 @@ export class ServiceViews {
     let released = false;
     return {
       view: current.view,
+      addresses: current.addresses,
       get cause() {
         return current.cause;
       },
@@ -100,6 +105,7 @@ export class ServiceViews {
   #open(service: string): Entry {
     const entry: Entry = {
       view: watchService(this.#source, service, this.#options),
+      addresses: new AddressCache(),
       users: 0,
       cause: undefined,
     };

@@ -1,33 +1,44 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SpreadSet } from "./spread-set.js";
+import { SpreadMap } from "./spread-set.js";
 
-describe("SpreadSet", () => {
-  it("answers as a Set would, small or spread over many parts", () => {
+describe("SpreadMap", () => {
+  it("answers as a Map would, small or spread over many parts, across reserves and deletions", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.string({ maxLength: 6 }), { maxLength: 300 }),
+        fc.array(fc.tuple(fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 9 })), { maxLength: 300 }),
         fc.constantFrom(0, 10, 5_000, 100_000),
-        (values, expected) => {
-          const set = new SpreadSet(expected);
-          const reference = new Set<string>();
-          for (const value of values) {
-            expect(set.add(value)).toBe(!reference.has(value));
-            reference.add(value);
-          }
+        (entries, expected) => {
+          const map = new SpreadMap<number>();
+          const reference = new Map<string, number>();
+          const half = Math.floor(entries.length / 2);
+          entries.forEach(([key, value], i) => {
+            // Reserved half-way: the entries already in move to their new parts.
+            if (i === half) map.reserve(expected);
+            expect(map.get(key)).toBe(reference.get(key));
+            map.set(key, value);
+            reference.set(key, value);
+          });
+          expect(map.size).toBe(reference.size);
+          map.retain((value) => value % 2 === 0);
+          for (const [key, value] of reference) if (value % 2 !== 0) reference.delete(key);
+          expect(map.size).toBe(reference.size);
+          for (const [key] of entries) expect(map.get(key)).toBe(reference.get(key));
         },
       ),
     );
   });
 
   it("keeps 20,000 addresses apart and finds each again", () => {
-    const set = new SpreadSet(20_000);
+    const map = new SpreadMap<number>();
+    map.reserve(20_000);
     const addresses = Array.from(
       { length: 20_000 },
       (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}:8080`,
     );
-    expect(addresses.every((a) => set.add(a))).toBe(true);
-    expect(addresses.some((a) => set.add(a))).toBe(false);
-    expect(set.add("10.0.0.0:8081")).toBe(true);
+    for (const [i, a] of addresses.entries()) map.set(a, i);
+    expect(map.size).toBe(20_000);
+    expect(addresses.every((a, i) => map.get(a) === i)).toBe(true);
+    expect(map.get("10.0.0.0:8081")).toBeUndefined();
   });
 });
