@@ -8,6 +8,7 @@ import { createEtcd3Source, type NamingSource, watchService } from "@etcd-naming
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3, type IOptions, Range } from "etcd3";
 import { now, quietLogger } from "../../support.js";
+import { openH2Watch } from "./h2.js";
 import { decodeWatchResponse, encodeCreateRequest } from "./wire.js";
 
 /** Where a variant reports what it saw: `variant` saw the address `addr` at `at`. */
@@ -333,6 +334,8 @@ const OPENERS: Readonly<{ [base: string]: Opener }> = {
   "grpc-loader": grpcLoader,
   "grpc-hand": grpcHand,
   "etcd3conn-hand": etcd3ConnHand,
+  "h2-hand": (context, name) => openH2Watch(context, name),
+  "h2-hand-window": (context, name) => openH2Watch(context, name, { window: 2 ** 31 - 1 }),
   source,
   watcher,
   resolver: resolverWith({}),
