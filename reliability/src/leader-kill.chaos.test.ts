@@ -8,8 +8,9 @@ import { register, registrarClientOptions } from "@etcd-naming/registrar";
 import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
 import { expect, it, vi } from "vitest";
 import { callLoop } from "./call-loop.js";
-import { chaosSeconds, createRandom, sleep } from "./chaos-env.js";
+import { chaosSeconds, sleep } from "./chaos-env.js";
 import { useChaosCluster } from "./chaos-rig.js";
+import { startChurn } from "./churn.js";
 import { summarize, until } from "./cluster-tools.js";
 import { etcdEndpoints } from "./history.js";
 import { writeResults } from "./results.js";
@@ -62,16 +63,7 @@ it("loses no registration, no watcher change and no RPC when the leader is kille
   const failuresBefore = calls.stats.failed;
 
   // Churn: puts and deletes on a second service for the whole run.
-  const random = createRandom(1);
-  let churning = true;
-  const churn = (async () => {
-    for (let i = 0; churning; i++) {
-      const key = `${churnService}/k${random.int(0, 9)}`;
-      if (random.next() < 0.6) await writer.put(key, encodeEndpoint({ addr: `10.1.0.${i % 250}:80` }));
-      else await writer.delete(key);
-      await sleep(random.int(5, 40));
-    }
-  })();
+  const churn = startChurn(writer, churnService, { seed: 1, subnet: "10.1.0", pauseMs: [5, 40] });
 
   const rounds = Math.max(2, Math.round(chaosSeconds(8) / 4));
   const figures: { electionMs: number; writeUnavailableMs: number; convergeMs: number }[] = [];
@@ -93,8 +85,7 @@ it("loses no registration, no watcher change and no RPC when the leader is kille
     figures.push({ electionMs, writeUnavailableMs, convergeMs });
     await leader.start();
   }
-  churning = false;
-  await churn;
+  await churn.stop();
   await sleep(500);
   const stats = await calls.stop();
   greeter.close();

@@ -17,8 +17,8 @@ import { createEtcd3Source, watchService } from "@etcd-naming/watcher";
 import type { Etcd3 } from "etcd3";
 import { expect, it, vi } from "vitest";
 import { callLoop } from "./call-loop.js";
-import { createRandom, sleep } from "./chaos-env.js";
 import { useChaosCluster } from "./chaos-rig.js";
+import { startChurn } from "./churn.js";
 import { memberClientOptions, until } from "./cluster-tools.js";
 import { etcdEndpoints } from "./history.js";
 import { writeResults } from "./results.js";
@@ -114,16 +114,7 @@ it("keeps TLS clients working through a leader kill and a certificate renewal, a
     describe: () => JSON.stringify(calls.stats),
   });
 
-  const random = createRandom(20);
-  let churning = true;
-  const churn = (async () => {
-    for (let i = 0; churning; i++) {
-      const key = `${churnService}/k${random.int(0, 9)}`;
-      if (random.next() < 0.6) await writer.put(key, encodeEndpoint({ addr: `10.3.0.${i % 250}:80` }));
-      else await writer.delete(key);
-      await sleep(random.int(10, 40));
-    }
-  })();
+  const churn = startChurn(writer, churnService, { seed: 20, subnet: "10.3.0", pauseMs: [10, 40] });
   const churnWatcher = recorders.find((r) => r.service === churnService)!;
   const seen = async (marker: string) => {
     await writer.put(marker, encodeEndpoint({ addr: "10.4.0.1:80" }));
@@ -159,8 +150,7 @@ it("keeps TLS clients working through a leader kill and a certificate renewal, a
   phase["restarted"] = Date.now();
   await seen(`${churnService}/after-renewal`);
   phase["seen"] = Date.now();
-  churning = false;
-  await churn;
+  await churn.stop();
   const stats = await calls.stop();
 
   const reader = await rig.converge();

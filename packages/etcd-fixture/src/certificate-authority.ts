@@ -1,16 +1,17 @@
 // A private CA that issues certificates with a lifetime in seconds (`openssl ca -startdate/-enddate`, which
 // openssl 3.0 has; its `x509 -req` only takes whole days) and issues them again under the same name, so a
 // test can let a certificate expire or rotate it while etcd and the clients run.
-import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import type { TestCertificate } from "./certificates.js";
+import {
+  checkCertificateName,
+  newKeyArgs,
+  openssl as runOpenssl,
+  type TestCertificate,
+} from "./certificates.js";
 import { EtcdFixtureError } from "./errors.js";
-
-const run = promisify(execFile);
 
 /** What a certificate is for: `server` also carries `clientAuth`, so a member presents it to its peers. */
 export type CertificateUsage = "server" | "client";
@@ -51,7 +52,6 @@ export interface CertificateAuthorityOptions {
   openssl?: string;
 }
 
-const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 const DEFAULT_LIFETIME_MS = 2 * 24 * 3600_000;
 // Certificates start a minute in the past: a certificate that is not yet valid fails like an expired one.
 const BACKDATE_MS = 60_000;
@@ -81,15 +81,6 @@ function opensslTime(ms: number): string {
   return `${new Date(ms).toISOString().replace(/[-:T]/g, "").slice(2, 14)}Z`;
 }
 
-function fail(args: string[], error: unknown): never {
-  const stderr = (error as { stderr?: string }).stderr ?? "";
-  throw new EtcdFixtureError(
-    "CERTIFICATES_FAILED",
-    `openssl ${args[0]} failed: ${(error as Error).message}${stderr === "" ? "" : `\n${stderr}`}`,
-    { cause: error },
-  );
-}
-
 /**
  * Creates a CA (EC P-256, valid two days) in a fresh temporary directory.
  *
@@ -106,30 +97,14 @@ export async function createCertificateAuthority(
   const bin = options.openssl ?? "openssl";
   const dir = await mkdtemp(join(tmpdir(), "etcd-naming-ca-"));
   const close = (): Promise<void> => rm(dir, { recursive: true, force: true });
-  const openssl = async (args: string[]): Promise<void> => {
-    try {
-      await run(bin, args, { cwd: dir });
-    } catch (error) {
-      fail(args, error);
-    }
-  };
-  const newKey = (name: string): string[] => [
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-  ];
+  const openssl = (args: string[]): Promise<void> => runOpenssl(bin, args, dir);
   try {
     await writeFile(join(dir, "ca.cnf"), CONFIG);
     await writeFile(join(dir, "index.txt"), "");
     await writeFile(join(dir, "serial"), "1000\n");
     await mkdir(join(dir, "issued"));
     await openssl([
-      ...newKey("ca"),
+      ...newKeyArgs("ca"),
       "-x509",
       "-days",
       "2",
@@ -146,18 +121,14 @@ export async function createCertificateAuthority(
   // openssl ca keeps its serial and database in files: one issue at a time.
   let queue: Promise<unknown> = Promise.resolve();
   const issueNow = async (name: string, issue: IssueOptions): Promise<IssuedCertificate> => {
-    if (!NAME_PATTERN.test(name) || name === "ca") {
-      throw new EtcdFixtureError("INVALID_OPTIONS", `invalid certificate name ${JSON.stringify(name)}`);
-    }
+    checkCertificateName(name, "certificate name", ["ca"]);
     const lifetimeMs = issue.lifetimeMs ?? DEFAULT_LIFETIME_MS;
     if (!(lifetimeMs >= 1000)) {
       throw new EtcdFixtureError("INVALID_OPTIONS", `lifetimeMs must be at least 1000, got ${lifetimeMs}`);
     }
     const cn = issue.commonName ?? name;
-    if (!NAME_PATTERN.test(cn)) {
-      throw new EtcdFixtureError("INVALID_OPTIONS", `invalid common name ${JSON.stringify(cn)}`);
-    }
-    const keyArgs = keys.has(name) ? ["req", "-new", "-key", `${name}.key`] : newKey(name);
+    checkCertificateName(cn, "common name");
+    const keyArgs = keys.has(name) ? ["req", "-new", "-key", `${name}.key`] : newKeyArgs(name);
     await openssl([...keyArgs, "-subj", `/CN=${cn}`, "-out", `${name}.csr`]);
     keys.add(name);
     const now = Date.now();

@@ -41,9 +41,17 @@ export interface TestCertificates extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-const CN_PATTERN = /^[A-Za-z0-9._-]+$/;
+const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 
-async function openssl(bin: string, args: string[], cwd: string): Promise<void> {
+/** Throws `INVALID_OPTIONS` ("invalid <what> ...") unless `name` is a plain file and common name, none of `reserved`. */
+export function checkCertificateName(name: string, what: string, reserved: readonly string[] = []): void {
+  if (!NAME_PATTERN.test(name) || reserved.includes(name)) {
+    throw new EtcdFixtureError("INVALID_OPTIONS", `invalid ${what} ${JSON.stringify(name)}`);
+  }
+}
+
+/** Runs `bin args` in `cwd`; a failure rejects with `CERTIFICATES_FAILED` and openssl's stderr. */
+export async function openssl(bin: string, args: string[], cwd: string): Promise<void> {
   try {
     await run(bin, args, { cwd });
   } catch (error) {
@@ -54,6 +62,23 @@ async function openssl(bin: string, args: string[], cwd: string): Promise<void> 
       { cause: error },
     );
   }
+}
+
+/**
+ * The `openssl req` arguments that make a new key `<name>.key`: EC keys keep generation fast on a small CI
+ * machine; etcd 3.4 and Node accept P-256.
+ */
+export function newKeyArgs(name: string): string[] {
+  return [
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+  ];
 }
 
 /**
@@ -73,36 +98,18 @@ export async function createTestCertificates(
   const bin = options.openssl ?? "openssl";
   const days = String(options.days ?? 2);
   const names = options.clients ?? ["client"];
-  for (const name of names) {
-    if (!CN_PATTERN.test(name) || name === "ca" || name === "server") {
-      throw new EtcdFixtureError(
-        "INVALID_OPTIONS",
-        `invalid client certificate name ${JSON.stringify(name)}`,
-      );
-    }
-  }
+  for (const name of names) checkCertificateName(name, "client certificate name", ["ca", "server"]);
   const dir = await mkdtemp(join(tmpdir(), "etcd-naming-certs-"));
   const close = (): Promise<void> => rm(dir, { recursive: true, force: true });
   try {
-    // EC keys keep generation fast on a small CI machine; etcd 3.4 and Node accept P-256.
-    const key = (name: string) => [
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-    ];
     await openssl(
       bin,
-      [...key("ca"), "-x509", "-days", days, "-subj", "/CN=etcd-naming test CA", "-out", "ca.crt"],
+      [...newKeyArgs("ca"), "-x509", "-days", days, "-subj", "/CN=etcd-naming test CA", "-out", "ca.crt"],
       dir,
     );
     const issue = async (name: string, cn: string, extensions: string): Promise<TestCertificate> => {
       await writeFile(join(dir, `${name}.ext`), extensions);
-      await openssl(bin, [...key(name), "-subj", `/CN=${cn}`, "-out", `${name}.csr`], dir);
+      await openssl(bin, [...newKeyArgs(name), "-subj", `/CN=${cn}`, "-out", `${name}.csr`], dir);
       await openssl(
         bin,
         [

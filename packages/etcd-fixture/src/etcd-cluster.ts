@@ -1,18 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
-import { sweepOrphansOnce, unregisterDataDir } from "./cleanup.js";
+import { sweepOrphansOnce } from "./cleanup.js";
+import { clusterSize, loopbackPlaces, startMembers } from "./cluster-members.js";
 import { EtcdFixtureError } from "./errors.js";
-import { EtcdProcess } from "./etcd-process.js";
 import {
-  createDataDir,
   type EtcdMemberStatus,
   type EtcdRunOptions,
   type EtcdServer,
-  etcdEnv,
   validateMemberName,
 } from "./etcd-server.js";
 import { resolveEtcd } from "./find-etcd.js";
-import { type PortReservation, reservePorts } from "./ports.js";
 import { resolveTls } from "./tls.js";
 
 /** Options of {@link startEtcdCluster}; the {@link EtcdRunOptions} apply to every member. */
@@ -39,10 +35,6 @@ export interface EtcdCluster extends AsyncDisposable {
   /** Closes every member. Idempotent. */
   close(): Promise<void>;
 }
-
-// Shorter than etcd's 100/1000 ms defaults so a killed leader is replaced within about a
-// second, yet far above loopback latency so a loaded two-core CI box does not flap.
-export const CLUSTER_TIMING: string[] = ["--heartbeat-interval=50", "--election-timeout=750"];
 
 export class LocalEtcdCluster implements EtcdCluster {
   readonly members: EtcdServer[];
@@ -115,59 +107,12 @@ export class LocalEtcdCluster implements EtcdCluster {
  * ```
  */
 export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): Promise<EtcdCluster> {
-  const size = options.size ?? 3;
-  if (!Number.isInteger(size) || size < 1 || size > 9) {
-    throw new EtcdFixtureError("INVALID_OPTIONS", `cluster size must be an integer from 1 to 9, got ${size}`);
-  }
+  const size = clusterSize(options);
   const etcd = resolveEtcd({ etcdBin: options.etcdBin, version: options.version });
   const prefix = validateMemberName(options.name ?? `etcd-${randomBytes(3).toString("hex")}`);
   const tls = await resolveTls(options.tls);
   await sweepOrphansOnce();
-  const reservations: PortReservation[] = [];
-  const dataDirs: string[] = [];
-  const members: EtcdProcess[] = [];
-  try {
-    for (let i = 0; i < size; i++) reservations.push(await reservePorts(2));
-    const peerPort = (i: number): number => reservations[i]!.ports[1]!;
-    const initialCluster = reservations
-      .map((_, i) => `${prefix}-${i}=http://127.0.0.1:${peerPort(i)}`)
-      .join(",");
-    const clusterToken = `etcd-naming-${randomBytes(6).toString("hex")}`;
-    const env = etcdEnv(options.env);
-    for (let i = 0; i < size; i++) {
-      const dataDir = await createDataDir();
-      dataDirs.push(dataDir);
-      members.push(
-        new EtcdProcess({
-          name: `${prefix}-${i}`,
-          bin: etcd.path,
-          version: etcd.version,
-          dataDir,
-          clientPort: reservations[i]!.ports[0]!,
-          peerPort: peerPort(i),
-          initialCluster,
-          clusterToken,
-          defaultArgs: CLUSTER_TIMING,
-          args: options.args ?? [],
-          env,
-          startTimeoutMs: options.startTimeoutMs ?? 30_000,
-          logBufferBytes: options.logBufferBytes ?? 256 * 1024,
-          ports: reservations[i]!,
-          tls,
-        }),
-      );
-    }
-    // Every member must be up before any can elect a leader, so start them together.
-    await Promise.all(members.map((m) => m.start()));
-  } catch (error) {
-    await Promise.all(members.map((m) => m.close()));
-    // Resources reserved before their member object existed.
-    for (const r of reservations.slice(members.length)) r.release();
-    for (const dir of dataDirs.slice(members.length)) {
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
-      unregisterDataDir(dir);
-    }
-    throw error;
-  }
+  const places = await loopbackPlaces(size);
+  const members = await startMembers({ prefix, etcd, options, places, tls });
   return new LocalEtcdCluster(members, etcd.version);
 }

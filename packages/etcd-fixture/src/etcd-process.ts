@@ -1,14 +1,13 @@
 // The etcd process behind an EtcdServer: spawning, the health wait, signals (stop, kill, pause) and the
 // Maintenance/Status call. startEtcd and startEtcdCluster build the MemberSpec it runs from.
-import { type ChildProcess, spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
-import { trackChild, unregisterDataDir, untrackChild } from "./cleanup.js";
+import type { ChildProcess } from "node:child_process";
 import { EtcdFixtureError } from "./errors.js";
 import type { EtcdMemberStatus, EtcdServer } from "./etcd-server.js";
 import { type HttpTls, httpJson } from "./http-json.js";
 import { LogBuffer } from "./log-buffer.js";
 import { type EtcdMetrics, readEtcdMetrics } from "./metrics.js";
 import type { PortReservation } from "./ports.js";
+import { type ExitInfo, exitsWithin, killAndRemove, signalChild, spawnTracked } from "./tracked-child.js";
 
 /** Everything a member needs; shared by {@link startEtcd} and `startEtcdCluster`. */
 export interface MemberSpec {
@@ -47,12 +46,6 @@ function sleep(ms: number): Promise<void> {
 
 function asString(value: unknown): string {
   return typeof value === "string" || typeof value === "number" ? String(value) : "0";
-}
-
-interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
 }
 
 /** The process behind an {@link EtcdServer}. */
@@ -130,33 +123,21 @@ export class EtcdProcess implements EtcdServer {
     if (this.#child) return;
     const [command, ...prefix] = [...(this.#spec.launcher ?? []), this.#spec.bin];
     // A launcher that execs (`ip netns exec`) leaves the pid to etcd, so tracking it still works.
-    const child = spawn(command!, [...prefix, ...this.#args()], {
+    const { child, exited } = spawnTracked({
+      command: command!,
+      args: [...prefix, ...this.#args()],
       env: this.#spec.env,
-      stdio: ["ignore", "pipe", "pipe"],
+      dataDir: this.dataDir,
+      bin: this.#spec.bin,
+      logs: this.#logs,
     });
-    const pid = child.pid;
-    if (pid !== undefined) trackChild(pid, this.dataDir, this.#spec.bin);
     this.#child = child;
     this.#paused = false;
-    for (const stream of [child.stdout, child.stderr]) {
-      stream?.setEncoding("utf8");
-      stream?.on("data", (chunk: string) => this.#logs.append(chunk));
-      // A forgotten server must not keep the process alive: the exit hook kills it instead.
-      (stream as { unref?: () => void } | null)?.unref?.();
-    }
-    child.unref();
-    this.#exited = new Promise<ExitInfo>((resolve) => {
-      child.once("exit", (code, signal) => resolve({ code, signal }));
-      child.once("error", (error) => {
-        if (child.pid === undefined) resolve({ code: null, signal: null, error });
-      });
-    }).then((info) => {
-      if (pid !== undefined) untrackChild(pid);
+    this.#exited = exited.then((info) => {
       if (this.#child === child) {
         this.#child = undefined;
         this.#paused = false;
       }
-      if (info.error) this.#logs.append(`[spawn failed: ${info.error.message}]\n`);
       return info;
     });
   }
@@ -230,15 +211,7 @@ export class EtcdProcess implements EtcdServer {
     // A stopped process does not act on SIGTERM until continued.
     if (this.#paused) this.#signal(child, "SIGCONT");
     this.#signal(child, "SIGTERM");
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      new Promise<true>((resolve) => {
-        timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
+    if (!(await exitsWithin(exited, STOP_TIMEOUT_MS))) {
       this.#signal(child, "SIGKILL");
       await exited;
     }
@@ -279,11 +252,7 @@ export class EtcdProcess implements EtcdServer {
   }
 
   #signal(child: ChildProcess, signal: NodeJS.Signals): void {
-    try {
-      child.kill(signal);
-    } catch {
-      // Already exited; the exit handler updates our state.
-    }
+    signalChild(child, signal);
   }
 
   async status(timeoutMs: number = 2000): Promise<EtcdMemberStatus> {
@@ -324,15 +293,7 @@ export class EtcdProcess implements EtcdServer {
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      try {
-        await this.kill();
-      } finally {
-        await rm(this.dataDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
-        unregisterDataDir(this.dataDir);
-        this.#spec.ports.release();
-      }
-    })();
+    this.#closing ??= killAndRemove(() => this.kill(), this.dataDir, this.#spec.ports);
     return this.#closing;
   }
 

@@ -10,8 +10,9 @@ import { EtcdFixtureError } from "./errors.js";
 import { EtcdProcess } from "./etcd-process.js";
 import { resolveEtcd } from "./find-etcd.js";
 import type { EtcdMetrics } from "./metrics.js";
-import { reservePorts } from "./ports.js";
+import { type PortReservation, reservePorts } from "./ports.js";
 import { type EtcdTlsOptions, resolveTls } from "./tls.js";
+import { startOrClose } from "./tracked-child.js";
 
 /** What {@link startEtcd} and `startEtcdCluster` (for every member) both take. */
 export interface EtcdRunOptions {
@@ -110,6 +111,23 @@ export async function createDataDir(): Promise<string> {
   return dir;
 }
 
+/**
+ * Sweeps what killed runs left, then reserves `count` loopback ports and creates a data directory for one
+ * process; the ports are released again if the directory cannot be made.
+ */
+export async function reservePortsAndDataDir(
+  count: number,
+): Promise<{ ports: PortReservation; dataDir: string }> {
+  await sweepOrphansOnce();
+  const ports = await reservePorts(count);
+  try {
+    return { ports, dataDir: await createDataDir() };
+  } catch (error) {
+    ports.release();
+    throw error;
+  }
+}
+
 /** The environment etcd runs with: ours minus `ETCD_*`, which etcd would read as flags. */
 export function etcdEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
@@ -133,16 +151,8 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   const etcd = resolveEtcd({ etcdBin: options.etcdBin, version: options.version });
   const name = validateMemberName(options.name ?? `etcd-${randomBytes(3).toString("hex")}`);
   const tls = await resolveTls(options.tls);
-  await sweepOrphansOnce();
-  const ports = await reservePorts(2);
+  const { ports, dataDir } = await reservePortsAndDataDir(2);
   const [clientPort, peerPort] = ports.ports as [number, number];
-  let dataDir: string;
-  try {
-    dataDir = await createDataDir();
-  } catch (error) {
-    ports.release();
-    throw error;
-  }
   const server = new EtcdProcess({
     name,
     bin: etcd.path,
@@ -162,11 +172,5 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
     ports,
     tls,
   });
-  try {
-    await server.start();
-  } catch (error) {
-    await server.close();
-    throw error;
-  }
-  return server;
+  return startOrClose(server);
 }

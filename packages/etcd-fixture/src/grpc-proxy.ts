@@ -2,15 +2,14 @@
 // front of members the caller started. It coalesces the watches of its clients on the same range into
 // one watch on the cluster. `kill()`/`stop()` and `start()` take it down and bring it back on the same
 // port, the way an operator restarts it; cleanup is the one the members have (exit hooks, pid files).
-import { type ChildProcess, spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
-import { sweepOrphansOnce, trackChild, unregisterDataDir, untrackChild } from "./cleanup.js";
+import type { ChildProcess } from "node:child_process";
 import { EtcdFixtureError } from "./errors.js";
-import { createDataDir, etcdEnv } from "./etcd-server.js";
+import { etcdEnv, reservePortsAndDataDir } from "./etcd-server.js";
 import { resolveEtcd } from "./find-etcd.js";
 import { httpText } from "./http-json.js";
 import { LogBuffer } from "./log-buffer.js";
-import { type PortReservation, reservePorts } from "./ports.js";
+import type { PortReservation } from "./ports.js";
+import { exitsWithin, killAndRemove, signalChild, spawnTracked, startOrClose } from "./tracked-child.js";
 
 /** Options of {@link startGrpcProxy}. */
 export interface StartGrpcProxyOptions {
@@ -91,28 +90,17 @@ class GrpcProxyProcess implements GrpcProxy {
   }
 
   #spawn(): void {
-    const child = spawn(this.bin, this.args, { env: etcdEnv(), stdio: ["ignore", "pipe", "pipe"] });
-    const pid = child.pid;
-    if (pid !== undefined) trackChild(pid, this.dataDir, this.bin);
+    const { child, exited } = spawnTracked({
+      command: this.bin,
+      args: this.args,
+      env: etcdEnv(),
+      dataDir: this.dataDir,
+      bin: this.bin,
+      logs: this.#logs,
+    });
     this.#child = child;
-    for (const stream of [child.stdout, child.stderr]) {
-      stream?.setEncoding("utf8");
-      stream?.on("data", (chunk: string) => this.#logs.append(chunk));
-      (stream as { unref?: () => void } | null)?.unref?.();
-    }
-    child.unref();
-    this.#exited = new Promise<void>((resolve) => {
-      child.once("exit", (code, signal) => {
-        this.#logs.append(`[grpc-proxy exited: ${signal ?? `code ${code}`}]\n`);
-        resolve();
-      });
-      child.once("error", (error) => {
-        if (child.pid !== undefined) return;
-        this.#logs.append(`[spawn failed: ${error.message}]\n`);
-        resolve();
-      });
-    }).then(() => {
-      if (pid !== undefined) untrackChild(pid);
+    this.#exited = exited.then(({ code, signal, error }) => {
+      if (error === undefined) this.#logs.append(`[grpc-proxy exited: ${signal ?? `code ${code}`}]\n`);
       if (this.#child === child) this.#child = undefined;
     });
   }
@@ -154,21 +142,8 @@ class GrpcProxyProcess implements GrpcProxy {
     const child = this.#child;
     const exited = this.#exited;
     if (!child || !exited) return;
-    try {
-      child.kill(signal);
-    } catch {
-      // Already gone; the exit handler updates the state.
-    }
-    // A ref'd timer keeps the event loop alive while we wait on the unref'd child.
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      new Promise<true>((resolve) => {
-        timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) await this.#signalAndWait("SIGKILL");
+    signalChild(child, signal);
+    if (!(await exitsWithin(exited, STOP_TIMEOUT_MS))) await this.#signalAndWait("SIGKILL");
   }
 
   stop(): Promise<void> {
@@ -180,15 +155,7 @@ class GrpcProxyProcess implements GrpcProxy {
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      try {
-        await this.kill();
-      } finally {
-        await rm(this.dataDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
-        unregisterDataDir(this.dataDir);
-        this.ports.release();
-      }
-    })();
+    this.#closing ??= killAndRemove(() => this.kill(), this.dataDir, this.ports);
     return this.#closing;
   }
 
@@ -213,17 +180,9 @@ export async function startGrpcProxy(options: StartGrpcProxyOptions): Promise<Gr
     throw new EtcdFixtureError("INVALID_OPTIONS", "startGrpcProxy needs at least one etcd endpoint");
   }
   const etcd = resolveEtcd({ etcdBin: options.etcdBin, version: options.version });
-  await sweepOrphansOnce();
-  const ports = await reservePorts(1);
+  // The proxy writes nothing in its data directory without --auto-tls; it names the process for cleanup.
+  const { ports, dataDir } = await reservePortsAndDataDir(1);
   const port = ports.ports[0]!;
-  let dataDir: string;
-  try {
-    // The proxy writes nothing here without --auto-tls; the directory names the process for cleanup.
-    dataDir = await createDataDir();
-  } catch (error) {
-    ports.release();
-    throw error;
-  }
   const args = [
     "grpc-proxy",
     "start",
@@ -243,11 +202,5 @@ export async function startGrpcProxy(options: StartGrpcProxyOptions): Promise<Gr
     args,
     options.startTimeoutMs ?? 20_000,
   );
-  try {
-    await proxy.start();
-  } catch (error) {
-    await proxy.close();
-    throw error;
-  }
-  return proxy;
+  return startOrClose(proxy);
 }

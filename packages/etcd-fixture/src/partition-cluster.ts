@@ -2,13 +2,13 @@
 // member runs in a network namespace of its own (see netns.ts), so a partition is real (packets dropped
 // at a link) rather than a paused process.
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
-import { sweepOrphansOnce, unregisterDataDir } from "./cleanup.js";
+import { sweepOrphansOnce } from "./cleanup.js";
+import { clusterSize, startMembers } from "./cluster-members.js";
 import { EtcdFixtureError } from "./errors.js";
 import type { StartEtcdClusterOptions } from "./etcd-cluster.js";
-import { CLUSTER_TIMING, type EtcdCluster, LocalEtcdCluster } from "./etcd-cluster.js";
-import { EtcdProcess } from "./etcd-process.js";
-import { createDataDir, type EtcdServer, etcdEnv, validateMemberName } from "./etcd-server.js";
+import { type EtcdCluster, LocalEtcdCluster } from "./etcd-cluster.js";
+import type { EtcdProcess } from "./etcd-process.js";
+import { type EtcdServer, validateMemberName } from "./etcd-server.js";
 import { resolveEtcd } from "./find-etcd.js";
 import {
   type ClusterNetwork,
@@ -91,10 +91,7 @@ class NamespacedCluster extends LocalEtcdCluster implements PartitionableCluster
 export async function startPartitionableCluster(
   options: StartPartitionableClusterOptions = {},
 ): Promise<PartitionableCluster> {
-  const size = options.size ?? 3;
-  if (!Number.isInteger(size) || size < 1 || size > 9) {
-    throw new EtcdFixtureError("INVALID_OPTIONS", `cluster size must be an integer from 1 to 9, got ${size}`);
-  }
+  const size = clusterSize(options);
   const missing = await partitionSupportMissing();
   if (missing !== undefined) throw new EtcdFixtureError("NETWORK_UNSUPPORTED", missing);
   const etcd = resolveEtcd({ etcdBin: options.etcdBin, version: options.version });
@@ -102,48 +99,19 @@ export async function startPartitionableCluster(
   await sweepOrphansOnce();
   await sweepStaleNamespaces();
   const network = await createClusterNetwork(size);
-  const dataDirs: string[] = [];
-  const members: EtcdProcess[] = [];
+  let members: EtcdProcess[];
   try {
-    const initialCluster = network.members
-      .map((m, i) => `${prefix}-${i}=http://${m.peerHost}:${PEER_PORT}`)
-      .join(",");
-    const clusterToken = `etcd-naming-${randomBytes(6).toString("hex")}`;
-    const env = etcdEnv(options.env);
-    for (let i = 0; i < size; i++) {
-      const net = network.members[i]!;
-      const dataDir = await createDataDir();
-      dataDirs.push(dataDir);
-      members.push(
-        new EtcdProcess({
-          name: `${prefix}-${i}`,
-          bin: etcd.path,
-          version: etcd.version,
-          dataDir,
-          clientPort: CLIENT_PORT,
-          peerPort: PEER_PORT,
-          clientHost: net.clientHost,
-          peerHost: net.peerHost,
-          launcher: netnsLauncher(net.namespace),
-          initialCluster,
-          clusterToken,
-          defaultArgs: CLUSTER_TIMING,
-          args: options.args ?? [],
-          env,
-          startTimeoutMs: options.startTimeoutMs ?? 30_000,
-          logBufferBytes: options.logBufferBytes ?? 256 * 1024,
-          // Each member has addresses of its own: its ports are never shared.
-          ports: { ports: [CLIENT_PORT, PEER_PORT], release: () => {} },
-        }),
-      );
-    }
-    await Promise.all(members.map((m) => m.start()));
+    const places = network.members.map((net) => ({
+      clientPort: CLIENT_PORT,
+      peerPort: PEER_PORT,
+      clientHost: net.clientHost,
+      peerHost: net.peerHost,
+      launcher: netnsLauncher(net.namespace),
+      // Each member has addresses of its own: its ports are never shared.
+      ports: { ports: [CLIENT_PORT, PEER_PORT], release: () => {} },
+    }));
+    members = await startMembers({ prefix, etcd, options, places });
   } catch (error) {
-    await Promise.all(members.map((m) => m.close()));
-    for (const dir of dataDirs.slice(members.length)) {
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
-      unregisterDataDir(dir);
-    }
     await network.close();
     throw error;
   }

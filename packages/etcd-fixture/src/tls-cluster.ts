@@ -1,24 +1,18 @@
 // A multi-member cluster with TLS on its peer and client URLs, issued by a CA the test controls, so a test
 // can give a client a certificate that lives seconds and rotate it (or the members') while etcd runs.
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
 import {
   type CertificateAuthority,
   createCertificateAuthority,
   type IssuedCertificate,
 } from "./certificate-authority.js";
-import { sweepOrphansOnce, unregisterDataDir } from "./cleanup.js";
+import { sweepOrphansOnce } from "./cleanup.js";
+import { clusterSize, loopbackPlaces, startMembers } from "./cluster-members.js";
 import { EtcdFixtureError } from "./errors.js";
-import {
-  CLUSTER_TIMING,
-  type EtcdCluster,
-  LocalEtcdCluster,
-  type StartEtcdClusterOptions,
-} from "./etcd-cluster.js";
-import { EtcdProcess } from "./etcd-process.js";
-import { createDataDir, type EtcdServer, etcdEnv, validateMemberName } from "./etcd-server.js";
+import { type EtcdCluster, LocalEtcdCluster, type StartEtcdClusterOptions } from "./etcd-cluster.js";
+import type { EtcdProcess } from "./etcd-process.js";
+import { type EtcdServer, validateMemberName } from "./etcd-server.js";
 import { resolveEtcd } from "./find-etcd.js";
-import { type PortReservation, reservePorts } from "./ports.js";
 import { resolveTls } from "./tls.js";
 
 /** Options of {@link startTlsCluster}. */
@@ -104,16 +98,11 @@ class LocalTlsCluster extends LocalEtcdCluster implements TlsCluster {
  * ```
  */
 export async function startTlsCluster(options: StartTlsClusterOptions = {}): Promise<TlsCluster> {
-  const size = options.size ?? 3;
-  if (!Number.isInteger(size) || size < 1 || size > 9) {
-    throw new EtcdFixtureError("INVALID_OPTIONS", `cluster size must be an integer from 1 to 9, got ${size}`);
-  }
+  const size = clusterSize(options);
   const etcd = resolveEtcd({ etcdBin: options.etcdBin, version: options.version });
   const prefix = validateMemberName(options.name ?? `etcd-${randomBytes(3).toString("hex")}`);
   const ca = await createCertificateAuthority();
-  const reservations: PortReservation[] = [];
-  const dataDirs: string[] = [];
-  const members: EtcdProcess[] = [];
+  let members: EtcdProcess[];
   let member: IssuedCertificate;
   try {
     const lifetime =
@@ -135,45 +124,9 @@ export async function startTlsCluster(options: StartTlsClusterOptions = {}): Pro
       "--peer-client-cert-auth=true",
     ];
     await sweepOrphansOnce();
-    for (let i = 0; i < size; i++) reservations.push(await reservePorts(2));
-    const peerPort = (i: number): number => reservations[i]!.ports[1]!;
-    const initialCluster = reservations
-      .map((_, i) => `${prefix}-${i}=https://127.0.0.1:${peerPort(i)}`)
-      .join(",");
-    const clusterToken = `etcd-naming-${randomBytes(6).toString("hex")}`;
-    const env = etcdEnv(options.env);
-    for (let i = 0; i < size; i++) {
-      const dataDir = await createDataDir();
-      dataDirs.push(dataDir);
-      members.push(
-        new EtcdProcess({
-          name: `${prefix}-${i}`,
-          bin: etcd.path,
-          version: etcd.version,
-          dataDir,
-          clientPort: reservations[i]!.ports[0]!,
-          peerPort: peerPort(i),
-          initialCluster,
-          clusterToken,
-          defaultArgs: CLUSTER_TIMING,
-          args: options.args ?? [],
-          env,
-          startTimeoutMs: options.startTimeoutMs ?? 30_000,
-          logBufferBytes: options.logBufferBytes ?? 256 * 1024,
-          ports: reservations[i]!,
-          tls,
-          peerTlsArgs,
-        }),
-      );
-    }
-    await Promise.all(members.map((m) => m.start()));
+    const places = await loopbackPlaces(size);
+    members = await startMembers({ prefix, etcd, options, places, tls, peerTlsArgs });
   } catch (error) {
-    await Promise.all(members.map((m) => m.close()));
-    for (const r of reservations.slice(members.length)) r.release();
-    for (const dir of dataDirs.slice(members.length)) {
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
-      unregisterDataDir(dir);
-    }
     await ca.close();
     throw error;
   }

@@ -6,6 +6,8 @@ import {
   type OpenStreamOptions,
   only,
   openStream,
+  type UnaryCallOptions,
+  type UnaryOutcome,
   unaryCall,
 } from "./calls.js";
 import { deadlineIn, systemClock, type TimerHandle, within } from "./clock.js";
@@ -276,22 +278,9 @@ export class MemberRouter {
     revision: bigint,
     timeoutMs: number,
   ): Promise<boolean | undefined> {
-    const pool = this.pool;
-    if (pool === undefined) return undefined;
-    const request = {
-      key: range.key,
-      range_end: range.rangeEnd,
-      count_only: true,
-      revision: String(revision),
-    };
-    const outcome = await within(
-      unaryCall(pool, "KV", "range", request, {
-        order: only(member),
-        timeoutMs,
-        isAnswer: (error) => COMPACTED.test(error.message) || FUTURE.test(error.message),
-      }),
-      timeoutMs + 100,
-    );
+    const outcome = await this.countRange(member, range, { revision: String(revision) }, timeoutMs, {
+      isAnswer: (error) => COMPACTED.test(error.message) || FUTURE.test(error.message),
+    });
     if (outcome === undefined) return undefined;
     return "answer" in outcome && COMPACTED.test(outcome.answer.message);
   }
@@ -306,23 +295,34 @@ export class MemberRouter {
     range: { key: Uint8Array; rangeEnd: Uint8Array; linearizable: boolean },
     timeoutMs: number,
   ): Promise<bigint | undefined> {
-    const pool = this.pool;
-    if (pool === undefined) return undefined;
-    const request = {
-      key: range.key,
-      range_end: range.rangeEnd,
-      count_only: true,
-      serializable: !range.linearizable,
-    };
-    const outcome = await within(
-      unaryCall<{ header?: { revision?: string } }>(pool, "KV", "range", request, {
-        order: only(member),
-        timeoutMs,
-      }),
-      timeoutMs + 100,
+    const outcome = await this.countRange<{ header?: { revision?: string } }>(
+      member,
+      range,
+      { serializable: !range.linearizable },
+      timeoutMs,
     );
     if (outcome === undefined || !("response" in outcome)) return undefined;
     return BigInt(outcome.response.header?.revision ?? "0");
+  }
+
+  /**
+   * A count-only range of [key, rangeEnd) on `member` alone, with `fields` added to the request;
+   * undefined without a pool, or when no outcome comes within `timeoutMs` (or the call fails).
+   */
+  private countRange<T>(
+    member: Member,
+    range: { key: Uint8Array; rangeEnd: Uint8Array },
+    fields: { revision: string } | { serializable: boolean },
+    timeoutMs: number,
+    options: Pick<UnaryCallOptions, "isAnswer"> = {},
+  ): Promise<UnaryOutcome<T> | undefined> {
+    const pool = this.pool;
+    if (pool === undefined) return Promise.resolve(undefined);
+    const request = { key: range.key, range_end: range.rangeEnd, count_only: true, ...fields };
+    return within(
+      unaryCall<T>(pool, "KV", "range", request, { order: only(member), timeoutMs, ...options }),
+      timeoutMs + 100,
+    );
   }
 
   /**
