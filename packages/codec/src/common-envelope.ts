@@ -77,9 +77,7 @@ export function readCommonEnvelopeBytes(bytes: Uint8Array): GoEnvelope | undefin
   let metadata: string | null = null;
   if (left === 1) {
     if (bytes[rest] !== RBRACE) return undefined;
-  } else if (left === METADATA_NULL.length) {
-    if (!startsWith(bytes, METADATA_NULL_BYTES, rest)) return undefined;
-  } else {
+  } else if (!(left === METADATA_NULL.length && startsWith(bytes, METADATA_NULL_BYTES, rest))) {
     if (!startsWith(bytes, METADATA_STRING_BYTES, rest)) return undefined;
     const metadataStart = rest + METADATA_STRING.length;
     const metadataEnd = plainAsciiEnd(bytes, metadataStart);
