@@ -264,8 +264,7 @@ export class ServiceCore {
       createRevision: kv.createRevision,
       lease: kv.lease,
     });
-    const existed = this.endpoints.has(kv.key);
-    this.endpoints.set(kv.key, endpoint);
+    const existed = !this.endpoints.set(kv.key, endpoint);
     // A listing comes in key order: a new key after the last one needs no search.
     const last = this.order[this.order.length - 1];
     if (!existed && (last === undefined || last.key < kv.key)) {

@@ -30,13 +30,15 @@ export class SpreadMap<V> {
     return this.#part(key).has(key);
   }
 
-  set(key: string, value: V): void {
+  /** Sets `key`; true when it is a new key (one look-up where `has` then `set` would take two). */
+  set(key: string, value: V): boolean {
     const part = this.#part(key);
     const before = part.size;
     part.set(key, value);
-    if (part.size === before) return;
+    if (part.size === before) return false;
     this.#size++;
     if (this.#size > this.#parts.length * SMALL && this.#parts.length < MAX_PARTS) this.#grow();
+    return true;
   }
 
   delete(key: string): boolean {
