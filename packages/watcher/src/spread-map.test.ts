@@ -25,6 +25,10 @@ describe("SpreadMap", () => {
       plain.set(`svc/e${i}`, -i);
       expect(spread.delete(`svc/e${i + 1}`)).toBe(plain.delete(`svc/e${i + 1}`));
     }
+    expect(spread.set("svc/e0", 0)).toBe(false);
+    plain.set("svc/e0", 0);
+    expect(spread.set("svc/new", 1)).toBe(true);
+    plain.set("svc/new", 1);
     expect(spread.delete("svc/absent")).toBe(false);
     expect(spread.get("svc/absent")).toBeUndefined();
     expect(spread.has("__proto__")).toBe(false);
