@@ -2,13 +2,13 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { readCommonEnvelope } from "./common-envelope.js";
+import { readCommonEnvelope, readCommonEnvelopeBytes } from "./common-envelope.js";
 import { decodeEndpoint } from "./decode-endpoint.js";
 import { encodeEndpoint } from "./encode-endpoint.js";
 import { parseGoEnvelope } from "./go-json-decode.js";
 import { findBadCharacter } from "./keys.js";
 import { goDecodeCases } from "./test-go-cases.js";
-import { decodeUtf8, toWellFormed } from "./utf8.js";
+import { asciiText, decodeUtf8, toWellFormed } from "./utf8.js";
 
 /** Holds the direct reader to the parser on `text`; returns whether the direct reader answered. */
 function agrees(text: string): boolean {
@@ -213,5 +213,146 @@ describe("readCommonEnvelope", () => {
       ok: true,
       endpoint: { op: 0, addr: "h:1", metadata: null },
     });
+  });
+});
+
+const latin1 = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** Holds the bytes reader to the text reader (and so to the parser) on `bytes`; returns whether it answered. */
+function bytesAgree(bytes: Uint8Array): boolean {
+  const direct = readCommonEnvelopeBytes(bytes);
+  // A Buffer (etcd3's values) and a plain Uint8Array are read alike.
+  expect(readCommonEnvelopeBytes(Buffer.from(bytes))).toEqual(direct);
+  const text = decodeUtf8(bytes);
+  expect(decodeEndpoint(bytes)).toEqual(decodeEndpoint(text));
+  expect(decodeEndpoint(Buffer.from(bytes))).toEqual(decodeEndpoint(text));
+  if (direct === undefined) return false;
+  expect(readCommonEnvelope(text)).toEqual(direct);
+  expect(agrees(text)).toBe(true);
+  return true;
+}
+
+describe("readCommonEnvelopeBytes", () => {
+  it("reads every common shape in ASCII, to the text reader's result", () => {
+    const ascii = fc
+      .string({
+        unit: fc.integer({ min: 0x20, max: 0x7f }).map((c) => String.fromCharCode(c)),
+        maxLength: 30,
+      })
+      .filter(isPlain);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 9 }),
+        ascii.filter((s) => s.length > 0),
+        fc.option(fc.option(ascii, { nil: null }), { nil: undefined }),
+        (op, addr, metadata) => {
+          const tail =
+            metadata === undefined
+              ? "}"
+              : metadata === null
+                ? ',"Metadata":null}'
+                : `,"Metadata":"${metadata}"}`;
+          const bytes = latin1(`{"Op":${op},"Addr":"${addr}"${tail}`);
+          expect(bytesAgree(bytes)).toBe(true);
+          expect(readCommonEnvelopeBytes(bytes)).toEqual({ op, addr, metadata: metadata ?? null });
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("agrees with the text reader on values built near the common shapes, or leaves them to it", () => {
+    let answered = 0;
+    fc.assert(
+      fc.property(
+        opening,
+        opText,
+        addrField,
+        addrText,
+        addrClose,
+        ending,
+        (open, op, field, addr, close, end) => {
+          if (bytesAgree(utf8(`${open}${op}${field}${addr}${close}${end}`))) answered++;
+        },
+      ),
+      { numRuns: 10000 },
+    );
+    // Most generated addresses are not ASCII (those go to the text path); enough of them are.
+    expect(answered).toBeGreaterThan(20);
+  });
+
+  it("leaves invalid UTF-8, any byte above ASCII and arbitrary bytes to the text path", () => {
+    const bytes = fc.uint8Array({ maxLength: 12 });
+    fc.assert(
+      fc.property(bytes, bytes, fc.boolean(), (a, b, withMetadata) => {
+        const head = utf8('{"Op":0,"Addr":"');
+        const tail = utf8(withMetadata ? '","Metadata":"' : '"}');
+        bytesAgree(Uint8Array.from([...head, ...a, ...tail, ...b, ...(withMetadata ? [0x22, 0x7d] : [])]));
+      }),
+    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 60 }), (value) => void bytesAgree(value)));
+    for (const text of [
+      '{"Op":0,"Addr":"h\u00e9:1"}',
+      '{"Op":0,"Addr":"hé:1"}',
+      '{"Op":0,"Addr":"h:1","Metadata":"é"}',
+    ]) {
+      expect(readCommonEnvelopeBytes(utf8(text))).toBeUndefined();
+      expect(decodeEndpoint(utf8(text))).toEqual(decodeEndpoint(text));
+    }
+    // Bytes that are not UTF-8 in the address: Go's U+FFFD per byte, through the text path.
+    const invalid = Uint8Array.from([...utf8('{"Op":0,"Addr":"h'), 0xff, ...utf8(':1"}')]);
+    expect(readCommonEnvelopeBytes(invalid)).toBeUndefined();
+    expect(decodeEndpoint(invalid)).toEqual({
+      ok: true,
+      endpoint: { op: 0, addr: "h\ufffd:1", metadata: null },
+    });
+  });
+
+  it("rejects malformed values as the parser does, whatever the fast path saw", () => {
+    const cases: [string, string][] = [
+      ['{"Op":0,"Addr":""}', "EMPTY_ADDRESS"],
+      ['{"Op":0,"Addr":"","Metadata":null}', "EMPTY_ADDRESS"],
+      ['{"Op":0,"Addr":"h:1"', "INVALID_JSON"],
+      ['{"Op":0,"Addr":"h:1","Metadata":nul}', "INVALID_JSON"],
+      ['{"Op":0,"Addr":"h\u0000:1"}x', "INVALID_JSON"],
+      ['{"Op":"0","Addr":"h:1"}', "INVALID_VALUE"],
+      ['{"Op":0,"Addr":1}', "INVALID_VALUE"],
+      ['{"Op":0,"Addr":"h:1","Metadata":{"__proto__":{"x":1}},"Metadata":[[[]]]', "INVALID_JSON"],
+    ];
+    for (const [text, code] of cases) {
+      expect(readCommonEnvelopeBytes(utf8(text))).toBeUndefined();
+      expect(decodeEndpoint(utf8(text))).toMatchObject({ ok: false, error: { code } });
+    }
+    // A value over the size limit is refused before any reading.
+    expect(decodeEndpoint(utf8('{"Op":0,"Addr":"h:1"}'), { maxBytes: 10 })).toMatchObject({
+      ok: false,
+      error: { code: "VALUE_TOO_LARGE" },
+    });
+  });
+
+  it("gives object metadata plain own properties through the parser, never touching Object.prototype", () => {
+    const result = decodeEndpoint(utf8('{"Op":0,"Addr":"h:1","Metadata":{"__proto__":{"polluted":1}}}'));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const metadata = result.endpoint.metadata as Record<string, unknown>;
+    expect(Object.hasOwn(metadata, "__proto__")).toBe(true);
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("asciiText", () => {
+  it("gives the same text for a Buffer and a plain Uint8Array, for any range", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(), fc.nat(), (raw, x, y) => {
+        const bytes = raw.map((b) => b & 0x7f);
+        const start = bytes.length === 0 ? 0 : x % (bytes.length + 1);
+        const end = start + (bytes.length - start === 0 ? 0 : y % (bytes.length - start + 1));
+        const expected = String.fromCharCode(...bytes.subarray(start, end));
+        expect(asciiText(bytes, start, end)).toBe(expected);
+        expect(asciiText(Buffer.from(bytes), start, end)).toBe(expected);
+      }),
+    );
   });
 });

@@ -1,6 +1,6 @@
-import { readCommonEnvelope } from "./common-envelope.js";
+import { readCommonEnvelope, readCommonEnvelopeBytes } from "./common-envelope.js";
 import type { Operation } from "./endpoint.js";
-import { parseGoEnvelope } from "./go-json-decode.js";
+import { type GoEnvelope, parseGoEnvelope } from "./go-json-decode.js";
 import { checkLimit, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } from "./limits.js";
 import { NamingError } from "./naming-error.js";
 import { decodeUtf8, toWellFormed, utf8Length } from "./utf8.js";
@@ -42,19 +42,23 @@ export function decodeEndpoint(value: string | Uint8Array, options: DecodeOption
   const maxBytes = checkLimit("maxBytes", options.maxBytes, DEFAULT_MAX_BYTES);
   const maxDepth = checkLimit("maxDepth", options.maxDepth, DEFAULT_MAX_DEPTH);
   let text: string;
+  // The shapes Go and encodeEndpoint write are read directly, to the same result; anything else is parsed.
+  let envelope: GoEnvelope | undefined;
   if (typeof value === "string") {
     const size = utf8Length(value);
     if (size > maxBytes) return tooLarge(size, maxBytes);
     text = toWellFormed(value);
+    envelope = readCommonEnvelope(text);
   } else if (isBytes(value)) {
     if (value.byteLength > maxBytes) return tooLarge(value.byteLength, maxBytes);
-    text = decodeUtf8(value);
+    // etcd's values are bytes: a common shape in ASCII is read from them, with no text of the whole value.
+    envelope = readCommonEnvelopeBytes(value);
+    text = envelope === undefined ? decodeUtf8(value) : "";
+    envelope ??= readCommonEnvelope(text);
   } else {
     const kind = value === null ? "null" : typeof value;
     return fail(new NamingError("INVALID_VALUE", `value must be a string or a Uint8Array, got ${kind}`));
   }
-  // The shapes Go and encodeEndpoint write are read directly, to the same result; anything else is parsed.
-  let envelope = readCommonEnvelope(text);
   if (envelope === undefined) {
     const parsed = parseGoEnvelope(text, maxDepth);
     if (!parsed.ok) return parsed;

@@ -15,6 +15,18 @@ function isAscii(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** Node's Buffer has a native Latin-1 slice: for ASCII it gives the text, without a copy of the bytes. */
+interface Latin1Slicing {
+  latin1Slice?: (start: number, end: number) => string;
+}
+
+/** The text of `bytes[start, end)`, which must all be ASCII (below 0x80): its code units are its bytes. */
+export function asciiText(bytes: Uint8Array, start: number, end: number): string {
+  const slice = (bytes as Latin1Slicing).latin1Slice;
+  if (typeof slice === "function") return slice.call(bytes, start, end);
+  return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+}
+
 /** Decodes UTF-8 the way Go's `utf8.DecodeRune` loop does: each invalid byte becomes one U+FFFD. */
 export function decodeUtf8(bytes: Uint8Array): string {
   return decodeUtf8With(bytes, () => 0xfffd);
@@ -27,9 +39,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
 export function decodeUtf8With(bytes: Uint8Array, invalid: (byte: number) => number): string {
   // Keys and values are nearly always short ASCII, whose code units are its bytes: a loop here is cheaper
   // than the decoder's call on an isolated change (cold caches), and gives the same string.
-  if (bytes.length <= ASCII_SCAN_LIMIT && isAscii(bytes)) {
-    return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
+  if (bytes.length <= ASCII_SCAN_LIMIT && isAscii(bytes)) return asciiText(bytes, 0, bytes.length);
   try {
     return strictDecoder.decode(bytes);
   } catch {

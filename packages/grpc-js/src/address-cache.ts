@@ -4,6 +4,8 @@ import { SpreadMap } from "./spread-set.js";
 /** A registered address text, parsed: the address and its id; a null address when it cannot be dialled. */
 export interface KnownAddress {
   readonly address: SubchannelAddress | null;
+  /** The address as a grpc-js endpoint (`{ addresses: [address] }`), made once; null when it cannot be dialled. */
+  readonly endpoint: { readonly addresses: SubchannelAddress[] } | null;
   /** The address's id ({@link addressId}); empty when it cannot be dialled. */
   readonly id: string;
   /** The entry whose id this address has (itself for the usual `host:port`): it carries the pass mark. */
@@ -22,6 +24,7 @@ let passes = 0;
 /** A known address that can be dialled. */
 export interface DialableAddress extends KnownAddress {
   readonly address: SubchannelAddress;
+  readonly endpoint: { readonly addresses: SubchannelAddress[] };
 }
 
 export function isDialable(known: KnownAddress): known is DialableAddress {
@@ -105,7 +108,8 @@ function ownedBy(
   id: string,
   owner: KnownAddress | undefined,
 ): KnownAddress {
-  const known = { address, id, owner: owner as KnownAddress, used: 0, kept: 0 };
+  const endpoint = address === null ? null : { addresses: [address] };
+  const known = { address, endpoint, id, owner: owner as KnownAddress, used: 0, kept: 0 };
   if (owner === undefined) known.owner = known;
   return known;
 }

@@ -41,6 +41,24 @@ const SETTLE_MS = 300;
 /** The watcher events after which a channel may have something new to hear. */
 const NEWS = ["update", "stale", "fresh"] as const;
 
+/**
+ * What a channel was told, to send an unchanged state only once: its kind and text (the failure's details,
+ * the policy's weights), and for endpoints their address ids, compared one by one rather than joined into
+ * one text per update (on a large service a string of every address).
+ */
+interface Told {
+  readonly text: string;
+  readonly ids?: readonly string[];
+}
+
+function sameTold(a: Told, b: Told): boolean {
+  if (a.text !== b.text) return false;
+  if (a.ids === b.ids) return true;
+  if (a.ids === undefined || b.ids === undefined || a.ids.length !== b.ids.length) return false;
+  for (let i = 0; i < a.ids.length; i++) if (a.ids[i] !== b.ids[i]) return false;
+  return true;
+}
+
 function closedError(scheme: string): ResolverError {
   return new ResolverError(
     "CLOSED",
@@ -94,7 +112,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
     #timerAt = 0;
     #active = false;
     /** What the channel was last told; null when nothing since (re)initialisation. */
-    #reported: string | null = null;
+    #reported: Told | null = null;
     /** Tells the channel again that calls must fail, while that is the last thing it was told. */
     #failure: (() => void) | null = null;
     /** grpc-js asked again while calls were failing: say it again even if nothing changed. */
@@ -270,7 +288,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
           // The status reaches every call: etcd3's errors quote its target, with any password in it.
           const details = redactSecrets(`cannot resolve ${service}: ${why} (${cause.message})`);
           const report = () => this.#sink.error(details, this.#policy.base);
-          this.#call(`error:${details}`, report, report, repeat, "error");
+          this.#call({ text: `error:${details}` }, report, report, repeat, "error");
         } else if (repeat && this.#failure !== null) {
           this.#send(this.#failure);
         }
@@ -288,6 +306,8 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         onInvalidAddress: (key, addr) => context.warnInvalidAddress(service, key, addr),
         withAttributes: this.#policy.needsAttributes,
         addresses: this.#share.addresses,
+        // The watcher's snapshot is in key order.
+        inKeyOrder: true,
       });
       const now = context.clock.now();
       const { endpoints, ids, recheckAt, started, released } = this.#guard.guard(selected, now);
@@ -301,7 +321,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
         // unchanged set only once.
         const { config, signature } = this.#policy.forEndpoints(selected, ids);
         this.#call(
-          `ok:${signature}${ids.join(",")}`,
+          { text: `ok:${signature}`, ids },
           () => this.#sink.endpoints(endpoints, config),
           undefined,
           false,
@@ -314,7 +334,7 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
       if (this.#hadEndpoints || this.#reported !== null) {
         const note = `no endpoints for ${service}${describeFilters(filters)}`;
         this.#call(
-          `empty:${note}`,
+          { text: `empty:${note}` },
           () => this.#sink.empty(note),
           () => this.#sink.stillEmpty(note),
           repeat,
@@ -329,13 +349,13 @@ export function createResolverClass(context: ResolverContext): ResolverClass {
      * still the last thing said.
      */
     #call(
-      next: string,
+      next: Told,
       report: () => void,
       again: (() => void) | undefined,
       repeat: boolean,
       kind: DeliveredKind,
     ): void {
-      if (next === this.#reported) {
+      if (this.#reported !== null && sameTold(next, this.#reported)) {
         if (repeat && this.#failure !== null) this.#send(this.#failure);
         return;
       }

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { AddressCache } from "./address-cache.js";
 import { matchesFilters, type RegisteredEndpoint, selectEndpoints } from "./select.js";
 import { RendezvousSubset } from "./subset.js";
 
@@ -73,6 +74,36 @@ describe("selectEndpoints", () => {
       { addresses: [{ host: "10.0.0.2", port: 80 }] },
       { addresses: [{ host: "10.0.0.3", port: 80 }] },
       { addresses: [{ path: "/tmp/d.sock" }] },
+    ]);
+  });
+
+  it("keeps the three lists aligned in one pass, and each address's grpc-js endpoint across selections", () => {
+    const addresses = new AddressCache();
+    const sorted = [...registered].sort((a, b) => (a.key < b.key ? -1 : 1));
+    const first = selectEndpoints(sorted, {
+      filters: none,
+      addresses,
+      inKeyOrder: true,
+      withAttributes: true,
+    });
+    expect(first.ids).toEqual(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "unix:/tmp/d.sock"]);
+    expect(first.attributes).toHaveLength(4);
+    const again = selectEndpoints(sorted, { filters: filters({ zone: "a" }), addresses, inKeyOrder: true });
+    expect(again.keys).toEqual(["svc/a", "svc/b"]);
+    expect(again.ids).toEqual(["10.0.0.1:80", "10.0.0.2:80"]);
+    // The same address text gives the same endpoint object: nothing is built again per update.
+    expect(again.endpoints[0]).toBe(first.endpoints[0]);
+    expect(again.endpoints[1]).toBe(first.endpoints[1]);
+  });
+
+  it("sorts endpoints that are out of key order unless the caller vouches for the order", () => {
+    expect(selectEndpoints(registered, { filters: none }).keys).toEqual(["svc/a", "svc/b", "svc/c", "svc/d"]);
+    // inKeyOrder is the watcher's promise; given, the order is taken as it is.
+    expect(selectEndpoints(registered, { filters: none, inKeyOrder: true }).keys).toEqual([
+      "svc/c",
+      "svc/a",
+      "svc/b",
+      "svc/d",
     ]);
   });
 

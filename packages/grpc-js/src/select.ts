@@ -30,6 +30,8 @@ export interface Selection {
   withAttributes?: boolean | undefined;
   /** Where parsed addresses are kept between selections (default: one shared by every caller without one). */
   addresses?: AddressCache | undefined;
+  /** The endpoints are known to be in key order (a watcher's snapshot): they are not checked. */
+  inKeyOrder?: boolean | undefined;
 }
 
 /** The endpoints kept, in key order: their keys, grpc-js endpoints and address ids, in the same order. */
@@ -87,9 +89,13 @@ function inKeyOrder(endpoints: readonly RegisteredEndpoint[]): boolean {
  * watcher sorts its set once per change) and is used as it is; any other input is sorted first.
  */
 export function selectEndpoints(endpoints: readonly RegisteredEndpoint[], selection: Selection): Selected {
-  const sorted = inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
+  const sorted =
+    selection.inKeyOrder === true || inKeyOrder(endpoints) ? endpoints : [...endpoints].sort(keyOrder);
+  // One pass: each kept endpoint goes straight into the three lists, its grpc-js endpoint made once per
+  // address text by the cache.
   const keys: string[] = [];
-  const found: { address: SubchannelAddress; id: string }[] = [];
+  const chosen: GrpcEndpoint[] = [];
+  const ids: string[] = [];
   const attributes: Attributes[] | undefined = selection.withAttributes ? [] : undefined;
   const cache = selection.addresses ?? defaultCache;
   cache.begin(sorted.length);
@@ -109,36 +115,26 @@ export function selectEndpoints(endpoints: readonly RegisteredEndpoint[], select
     }
     if (!cache.keep(known)) continue;
     keys.push(endpoint.key);
-    found.push(known);
+    chosen.push(known.endpoint);
+    ids.push(known.id);
     attributes?.push(own ?? endpoint.attributes ?? metadataAttributes(endpoint.metadata).attributes);
   }
   cache.end();
   if (selection.subset !== undefined && selection.subsetSize !== undefined) {
-    const chosen = new Set(selection.subset.select(keys, selection.subsetSize));
-    const kept: string[] = [];
-    const picked: { address: SubchannelAddress; id: string }[] = [];
+    const picked = new Set(selection.subset.select(keys, selection.subsetSize));
+    const kept: Selected = { keys: [], endpoints: [], ids: [] };
     const keptAttributes: Attributes[] | undefined = attributes && [];
     for (let i = 0; i < keys.length; i++) {
-      if (!chosen.has(keys[i]!)) continue;
-      kept.push(keys[i]!);
-      picked.push(found[i]!);
+      if (!picked.has(keys[i]!)) continue;
+      kept.keys.push(keys[i]!);
+      kept.endpoints.push(chosen[i]!);
+      kept.ids.push(ids[i]!);
       keptAttributes?.push(attributes![i]!);
     }
-    return selected(kept, picked, keptAttributes);
+    if (keptAttributes !== undefined) kept.attributes = keptAttributes;
+    return kept;
   }
-  return selected(keys, found, attributes);
-}
-
-function selected(
-  keys: string[],
-  picked: readonly { address: SubchannelAddress; id: string }[],
-  attributes: Attributes[] | undefined,
-): Selected {
-  const result: Selected = {
-    keys,
-    endpoints: picked.map(({ address }) => ({ addresses: [address] })),
-    ids: picked.map(({ id }) => id),
-  };
+  const result: Selected = { keys, endpoints: chosen, ids };
   if (attributes !== undefined) result.attributes = attributes;
   return result;
 }

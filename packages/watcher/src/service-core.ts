@@ -1,5 +1,11 @@
 import type { DecodeOptions } from "@etcd-naming/codec";
-import { decodeEndpoint, metadataAttributes, printableKey, servicePrefix } from "@etcd-naming/codec";
+import {
+  decodeEndpoint,
+  EMPTY_ATTRIBUTES,
+  metadataAttributes,
+  printableKey,
+  servicePrefix,
+} from "@etcd-naming/codec";
 import type { LogFields } from "@etcd-naming/etcd";
 import type { ResolvedBackoff } from "./backoff.js";
 import { backoffDelay } from "./backoff.js";
@@ -9,6 +15,7 @@ import { restartReason, type WatcherMetrics } from "./metrics.js";
 import type { View } from "./service-view.js";
 import type { ServiceEndpoint, SkippedKey, WatcherLogger } from "./service-watcher.js";
 import type { CancelWatch, NamingSource, SourceEvent, SourceKeyValue, SourceListing } from "./source.js";
+import { SpreadMap } from "./spread-map.js";
 
 const byKey = (a: { key: string }, b: { key: string }): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
@@ -26,6 +33,9 @@ function position(list: readonly { key: string }[], key: string): number {
 }
 
 const NONE: readonly SkippedKey[] = Object.freeze([]);
+
+/** What `metadataAttributes(null)` gives. */
+const NO_ATTRIBUTES = Object.freeze({ ok: true as const, attributes: EMPTY_ATTRIBUTES });
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
@@ -48,7 +58,8 @@ function toWatcherError(code: "SOURCE_UNAVAILABLE" | "WATCH_FAILED", message: st
  */
 export class ServiceCore {
   readonly prefix: string;
-  readonly endpoints: Map<string, ServiceEndpoint> = new Map();
+  /** By key; spread over small maps, so that listing a large service allocates no large table. */
+  readonly endpoints: SpreadMap<ServiceEndpoint> = new SpreadMap();
   readonly skipped: Map<string, SkippedKey> = new Map();
   readonly views: Set<View> = new Set();
   listed = false;
@@ -192,12 +203,15 @@ export class ServiceCore {
     // Keys the listing lacks can only be among those held before it (none on a first listing).
     const held = this.endpoints.size > 0 || this.skipped.size > 0;
     const seen = held ? new Set<string>() : undefined;
+    if (!held) this.endpoints.reserve(listing.kvs.length);
     let changed = false;
     for (const kv of listing.kvs) {
       if (!this.owns(kv.key)) continue;
-      seen?.add(kv.key);
-      const current = this.endpoints.get(kv.key) ?? this.skipped.get(kv.key);
-      if (current?.modRevision === kv.modRevision) continue;
+      if (seen !== undefined) {
+        seen.add(kv.key);
+        const current = this.endpoints.get(kv.key) ?? this.skipped.get(kv.key);
+        if (current?.modRevision === kv.modRevision) continue;
+      }
       this.put(kv);
       changed = true;
     }
@@ -230,10 +244,11 @@ export class ServiceCore {
       return;
     }
     this.skipped.delete(kv.key);
-    const attributes = metadataAttributes(decoded.endpoint.metadata);
+    const metadata = decoded.endpoint.metadata;
+    // No metadata (what Go's endpoints.Manager writes) has no attributes: no result object per endpoint.
+    const attributes = metadata === null ? NO_ATTRIBUTES : metadataAttributes(metadata);
     // Not fatal: the endpoint is served, it just carries no attributes (and matches no filter). Only a
     // string that tries to be one ("zone=a;…") is worth a warning: Go fleets put any text in Metadata.
-    const metadata = decoded.endpoint.metadata;
     if (!attributes.ok && typeof metadata === "string" && metadata.includes("=")) {
       const reason = attributes.error.message;
       const shown = printableKey(kv.key);
@@ -249,8 +264,7 @@ export class ServiceCore {
       createRevision: kv.createRevision,
       lease: kv.lease,
     });
-    const existed = this.endpoints.has(kv.key);
-    this.endpoints.set(kv.key, endpoint);
+    const existed = !this.endpoints.set(kv.key, endpoint);
     // A listing comes in key order: a new key after the last one needs no search.
     const last = this.order[this.order.length - 1];
     if (!existed && (last === undefined || last.key < kv.key)) {

@@ -15,8 +15,13 @@ import type {
 type Listeners = { [E in keyof ServiceWatcherEvents]: Set<ServiceWatcherEvents[E]> };
 
 interface Emitted {
-  /** The emitted set by key. Updated in place by the next flush unless an iterator holds it. */
-  endpoints: Map<string, ServiceEndpoint>;
+  /**
+   * The emitted set by key. Updated in place by the next flush unless an iterator holds it. Undefined
+   * while `list` stands for it: a first update of a large service builds no table, the next flush does.
+   */
+  endpoints: Map<string, ServiceEndpoint> | undefined;
+  /** The emitted set in key order, while `endpoints` is not built yet. */
+  list: readonly ServiceEndpoint[] | undefined;
   revision: string;
   version: number;
   /** An iterator diffs against this set later: the next flush copies it instead of changing it. */
@@ -31,6 +36,17 @@ const byKey = (a: ServiceEndpoint, b: ServiceEndpoint): number =>
 
 /** Beyond this many changed keys (and a quarter of the set) a flush compares whole sets instead. */
 const MANY_KEYS = 256;
+
+/** The emitted set by key, built from its list the first time it is needed. */
+function byKeyOf(emitted: Emitted): Map<string, ServiceEndpoint> {
+  if (emitted.endpoints === undefined) {
+    const endpoints = new Map<string, ServiceEndpoint>();
+    for (const endpoint of emitted.list ?? []) endpoints.set(endpoint.key, endpoint);
+    emitted.endpoints = endpoints;
+    emitted.list = undefined;
+  }
+  return emitted.endpoints;
+}
 
 function diff(
   before: Map<string, ServiceEndpoint> | undefined,
@@ -159,20 +175,28 @@ export class View implements ServiceWatcher {
 
   /** The whole filtered set, compared with what was emitted. */
   private compareAll(before: Emitted | undefined): {
-    endpoints: Map<string, ServiceEndpoint>;
+    endpoints: Map<string, ServiceEndpoint> | undefined;
+    list: readonly ServiceEndpoint[] | undefined;
     change: Change;
   } {
+    const list = this.snapshot().endpoints;
+    // The first set is the snapshot itself, in key order: everything in it is added, and its table by
+    // key waits for a later flush.
+    if (before === undefined) {
+      return { endpoints: undefined, list, change: { added: list.slice(), updated: [], removed: [] } };
+    }
     const endpoints = new Map<string, ServiceEndpoint>();
-    for (const endpoint of this.snapshot().endpoints) endpoints.set(endpoint.key, endpoint);
-    return { endpoints, change: diff(before?.endpoints, endpoints, true) };
+    for (const endpoint of list) endpoints.set(endpoint.key, endpoint);
+    return { endpoints, list: undefined, change: diff(byKeyOf(before), endpoints, true) };
   }
 
   /** Only the keys that changed, applied to what was emitted (in place unless an iterator holds it). */
   private compareKeys(
     before: Emitted,
     keys: Set<string>,
-  ): { endpoints: Map<string, ServiceEndpoint>; change: Change } {
-    const endpoints = before.held ? new Map(before.endpoints) : before.endpoints;
+  ): { endpoints: Map<string, ServiceEndpoint>; list: undefined; change: Change } {
+    const emitted = byKeyOf(before);
+    const endpoints = before.held ? new Map(emitted) : emitted;
     const added: ServiceEndpoint[] = [];
     const updated: ServiceEndpoint[] = [];
     const removed: ServiceEndpoint[] = [];
@@ -192,7 +216,7 @@ export class View implements ServiceWatcher {
         endpoints.set(key, now);
       }
     }
-    return { endpoints, change: { added, updated, removed } };
+    return { endpoints, list: undefined, change: { added, updated, removed } };
   }
 
   /** The filter's answer for one version of an endpoint (the core makes a new frozen object per put). */
@@ -224,7 +248,7 @@ export class View implements ServiceWatcher {
     const before = this.emitted;
     const pending = this.pending;
     this.pending = new Set();
-    const { endpoints, change } =
+    const { endpoints, list, change } =
       before === undefined || pending === "all" ? this.compareAll(before) : this.compareKeys(before, pending);
     const revision = String(this.core.revision ?? 0n);
     const initial = before === undefined;
@@ -232,7 +256,7 @@ export class View implements ServiceWatcher {
       before.revision = revision;
       return;
     }
-    this.emitted = { endpoints, revision, version: (before?.version ?? 0) + 1, held: false };
+    this.emitted = { endpoints, list, revision, version: (before?.version ?? 0) + 1, held: false };
     for (const wake of [...this.waiters]) wake();
     const snapshot = this.snapshot();
     if (initial) {
@@ -295,12 +319,12 @@ export class View implements ServiceWatcher {
           if (done || this.closed) return finish();
           const latest = this.emitted;
           if (latest !== undefined && latest.version !== yielded?.version) {
-            const change = diff(yielded?.endpoints, latest.endpoints);
+            const change = diff(yielded && byKeyOf(yielded), byKeyOf(latest));
             const initial = yielded === undefined;
             latest.held = true;
             yielded = latest;
             if (initial || !empty(change)) {
-              const endpoints = [...latest.endpoints.values()].sort(byKey);
+              const endpoints = [...byKeyOf(latest).values()].sort(byKey);
               return { done: false, value: { ...change, endpoints, initial, revision: latest.revision } };
             }
             continue;
