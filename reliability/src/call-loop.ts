@@ -8,13 +8,24 @@ export interface CallStats {
   ok: number;
   failed: number;
   byServer: Record<string, number>;
-  failures: { at: number; code: number | undefined; details: string }[];
+  failures: CallFailure[];
 }
 
-/** Calls in a loop (one call every `intervalMs`, each with a 2 s deadline) until stopped. */
+/** One failed call. */
+export interface CallFailure {
+  at: number;
+  code: number | undefined;
+  details: string;
+}
+
+/**
+ * Calls in a loop (one call every `intervalMs`, each with a 2 s deadline) until stopped; `onFailure`
+ * hears of each failed call as it happens.
+ */
 export function callLoop(
   client: GreeterClient,
   intervalMs = 20,
+  onFailure?: (failure: CallFailure) => void,
 ): { stats: CallStats; stop(): Promise<CallStats> } {
   const stats: CallStats = { ok: 0, failed: 0, byServer: {}, failures: [] };
   let running = true;
@@ -27,7 +38,9 @@ export function callLoop(
       } catch (error) {
         const e = error as ServiceError;
         stats.failed++;
-        stats.failures.push({ at: Date.now(), code: e.code, details: e.details ?? String(error) });
+        const failure = { at: Date.now(), code: e.code, details: e.details ?? String(error) };
+        stats.failures.push(failure);
+        onFailure?.(failure);
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }

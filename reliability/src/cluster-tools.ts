@@ -57,6 +57,9 @@ export interface AckedWrite {
  * hang), each with a deadline and retried through elections. A write that timed out may still have been
  * applied: only etcd's history says what happened, so only acknowledged writes are recorded here.
  */
+/** etcd's refusal of a write under an expired or revoked lease. */
+export const LEASE_NOT_FOUND = /requested lease not found/;
+
 export class Writer {
   readonly acked: AckedWrite[] = [];
   failedAttempts = 0;
@@ -77,7 +80,8 @@ export class Writer {
         return await call(this.clients.get(member), new Date(Date.now() + 2_000));
       } catch (error) {
         this.failedAttempts++;
-        if (Date.now() > deadline) throw error;
+        // A lease that expired before the write landed (a slow write under a short TTL) stays expired.
+        if (Date.now() > deadline || LEASE_NOT_FOUND.test(String(error))) throw error;
         await sleep(50);
       }
     }

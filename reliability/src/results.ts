@@ -4,6 +4,12 @@ import { fileURLToPath } from "node:url";
 
 const dir = fileURLToPath(new URL("../results/", import.meta.url));
 
+/** The path of a file `name` in reliability/results/ (created if missing). */
+export function resultsPath(name: string): string {
+  mkdirSync(dir, { recursive: true });
+  return `${dir}${name}`;
+}
+
 export function writeResults(suite: string, figures: Record<string, unknown>): void {
   mkdirSync(dir, { recursive: true });
   const body = { suite, finishedAt: new Date().toISOString(), ...figures };

@@ -1,5 +1,5 @@
 // Records everything a watcher shows, so it can be replayed against etcd's history afterwards.
-import type { ServiceEndpoint, ServiceWatcher, WatcherError } from "@etcd-naming/watcher";
+import type { ServiceEndpoint, ServiceWatcher, WatcherErrorCode } from "@etcd-naming/watcher";
 import { describeEndpoint, diffSets, type EndpointSet, type History } from "./history.js";
 
 /** One emitted update: the watcher's whole set after it, and the revision it claims to reflect. */
@@ -11,12 +11,23 @@ export interface RecordedUpdate {
   readonly removed: readonly string[];
 }
 
+/**
+ * One error the watcher emitted, as its code and message only: a kept Error object keeps its stack's
+ * frames (their receivers and closures, e.g. the failed watch stream and its buffers) alive until its
+ * `stack` is read, about 10 KB each in the multi-fault soak.
+ */
+export interface RecordedError {
+  readonly at: number;
+  readonly code: WatcherErrorCode;
+  readonly message: string;
+}
+
 export const toSet = (endpoints: readonly ServiceEndpoint[]): EndpointSet =>
   new Map(endpoints.map((e) => [e.key, describeEndpoint(e.addr, e.modRevision)]));
 
 export class WatchRecorder {
   readonly updates: RecordedUpdate[] = [];
-  readonly errors: WatcherError[] = [];
+  readonly errors: RecordedError[] = [];
   readonly states: { state: "stale" | "fresh"; at: number }[] = [];
 
   constructor(
@@ -32,7 +43,9 @@ export class WatchRecorder {
         removed: update.removed.map((e) => e.key),
       });
     });
-    watcher.on("error", (error) => this.errors.push(error));
+    watcher.on("error", (error) =>
+      this.errors.push({ at: Date.now(), code: error.code, message: error.message }),
+    );
     watcher.on("stale", () => this.states.push({ state: "stale", at: Date.now() }));
     watcher.on("fresh", () => this.states.push({ state: "fresh", at: Date.now() }));
   }
