@@ -17,8 +17,8 @@ const childrenDir = new URL("./children/", import.meta.url);
 const live = new Set<ChildProcess>();
 
 /**
- * Starts `src/children/<script>` (a path relative to that folder) under the same node with tsx and the
- * source condition, so children run the workspace packages from source like the bench itself. Its stderr
+ * Starts `src/children/<script>` (a path relative to that folder) under the same node with tsx: children run
+ * the built workspace packages, like the bench itself. Its stderr
  * is passed through. `nodeArgs` go to node before the script (a profiler's flags); `env` is added to this
  * process's environment for the child.
  */
@@ -28,14 +28,10 @@ export function spawnTsChild(
   options: { nodeArgs?: readonly string[]; env?: Readonly<Record<string, string>> } = {},
 ): ChildHandle {
   const file = fileURLToPath(new URL(script, childrenDir));
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeArgs ?? []), "--conditions=@etcd-naming/source", "--import", "tsx", file, ...args],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-      ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
-    },
-  );
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", file, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+  });
   live.add(child);
   const exit = Promise.withResolvers<number | null>();
   child.once("exit", (code) => {

@@ -5,6 +5,7 @@ import { type EtcdServer, findEtcdBinary, startEtcd } from "@etcd-naming/etcd-fi
 import { type EtcdResolverHandle, registerEtcdResolver } from "@etcd-naming/grpc-js";
 import { killAllGo } from "@etcd-naming/interop/go-helper";
 import { Etcd3, type IOptions } from "etcd3";
+import { checkBuilt } from "./built.js";
 import { killAllChildren, spawnTsChild } from "./children.js";
 import type { BenchContext, Scenario } from "./context.js";
 import { type EchoServer, startEchoServer } from "./echo-server.js";
@@ -72,6 +73,10 @@ const log = (message: string) => console.error(`[bench] ${message}`);
 async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
   if (!canCollect) log("warning: run node with --expose-gc, heap figures are unreliable without it");
+  const stale = checkBuilt();
+  if (stale.length > 0) {
+    throw new Error(`the bench measures the built packages: ${stale.join("; ")}. Run \`pnpm build\` first.`);
+  }
   const started = Date.now();
   const env = environment(flags.quick, findEtcdBinary());
   log(`${env.mode} run: Node ${env.node}, grpc-js ${env.grpcJs}, etcd ${env.etcd}, ${env.cores} cores`);

@@ -55,7 +55,7 @@ export function toMarkdown(report: RunReport): string {
     "",
     `${env.date} · ${env.cores} cores (${env.cpuModel}), load average at start ${env.loadAverageAtStart.join(" / ")} · ` +
       `Node ${env.node} · @grpc/grpc-js ${env.grpcJs} · etcd3 ${env.etcd3} · etcd ${env.etcd} (fsync on, one ` +
-      `member on loopback) · ${env.platform} · run took ${Math.round(report.totalMs / 1000)} s`,
+      `member on loopback) · the built packages (\`dist\`, as npm installs them) · ${env.platform} · run took ${Math.round(report.totalMs / 1000)} s`,
     "",
     "Read the overheads and ratios to the raw etcd3 watch (measured in the same run, interleaved) before the",
     "absolute numbers, which follow the machine and its load; bench/README.md explains every row.",
