@@ -1,6 +1,6 @@
 import { castGrpcError, EtcdInvalidAuthTokenError, isRecoverableError } from "etcd3";
 import { deadlineIn } from "./clock.js";
-import type { EtcdPool, EtcdService, Member, StreamMethod, UnaryMethod } from "./etcd3-pool.js";
+import type { EtcdPool, EtcdService, GrpcMetadata, Member, StreamMethod, UnaryMethod } from "./etcd3-pool.js";
 import { explainTlsError } from "./tls-failure.js";
 
 /** Options of {@link unaryCall}. */
@@ -112,6 +112,34 @@ export interface OpenStreamOptions {
   markFailedOnError?: boolean;
   /** Told the member as soon as the stream is opened on it, before the returned promise settles. */
   onMember?: (member: Member) => void;
+  /**
+   * Decodes the stream's responses instead of etcd3's generated decoder (requests keep its encoder). The
+   * generated client's method carries its path and encoder, as grpc-js's `makeClientConstructor` makes
+   * it; a client without them (or without `makeBidiStreamRequest`) keeps its own decoder.
+   */
+  deserialize?: (bytes: Buffer) => unknown;
+}
+
+/** The parts of a grpc-js generated client that open a bidirectional stream with another decoder. */
+interface BidiClient {
+  makeBidiStreamRequest(
+    path: string,
+    serialize: (value: never) => Buffer,
+    deserialize: (bytes: Buffer) => unknown,
+    metadata: GrpcMetadata,
+    options: object,
+  ): unknown;
+}
+
+/** `open`'s path and encoder, when `client` can open its stream with another decoder. */
+function bidiParts(
+  client: object,
+  open: StreamMethod,
+): { path: string; serialize: (value: never) => Buffer } | undefined {
+  const { path, requestSerialize } = open as { path?: unknown; requestSerialize?: unknown };
+  if (typeof path !== "string" || typeof requestSerialize !== "function") return undefined;
+  if (typeof (client as Partial<BidiClient>).makeBidiStreamRequest !== "function") return undefined;
+  return { path, serialize: requestSerialize as (value: never) => Buffer };
 }
 
 /** A stream that gRPC opened, and the member it went to. */
@@ -138,10 +166,18 @@ export function openStream<S extends { on(event: "error", listener: (error: Erro
         streamMetadata = metadata.clone();
         for (const [key, value] of Object.entries(options.metadata)) streamMetadata.set(key, value);
       }
-      const stream = open.call(
-        client,
-        streamMetadata,
-        pool.callOptions({ service, method, isStream: true }),
+      const callOptions = pool.callOptions({ service, method, isStream: true });
+      const parts = options.deserialize === undefined ? undefined : bidiParts(client, open);
+      const stream = (
+        parts === undefined
+          ? open.call(client, streamMetadata, callOptions)
+          : (client as BidiClient).makeBidiStreamRequest(
+              parts.path,
+              parts.serialize,
+              options.deserialize!,
+              streamMetadata,
+              callOptions,
+            )
       ) as S & { readonly writable?: boolean };
       // First of the stream's listeners: every later one reads a failed handshake's account.
       stream.on("error", (error: Error) => {

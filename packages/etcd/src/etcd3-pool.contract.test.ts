@@ -47,6 +47,15 @@ describe("etcd3's connection pool, as the installed release has it", () => {
           `${service}.${method}`,
         ).toBe("function");
       }
+      // The Watch stream opens with the layer's decoder through grpc-js's public client API, from the
+      // path and encoder its generated method carries (calls.ts keeps etcd3's decoder without them).
+      const watchClient = pool.serviceClient(member, "Watch") as {
+        watch: { path?: unknown; requestSerialize?: unknown };
+        makeBidiStreamRequest?: unknown;
+      };
+      expect(watchClient.watch.path).toBe("/etcdserverpb.Watch/Watch");
+      expect(typeof watchClient.watch.requestSerialize).toBe("function");
+      expect(typeof watchClient.makeBidiStreamRequest).toBe("function");
       expect(pool.callOptions({ service: "KV", method: "range", isStream: false })).toEqual({ deadline: 42 });
       expect(pool.callOptions({ service: "Watch", method: "watch", isStream: true })).toEqual({});
       expect(etcdPool(client)!.callOptions({ service: "KV", method: "range", isStream: false })).toEqual({});

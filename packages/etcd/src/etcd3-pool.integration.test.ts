@@ -1,17 +1,60 @@
 import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { EtcdLeaseInvalidError, GRPCResourceExhastedError } from "etcd3";
 import { describe, expect, it } from "vitest";
-import { only, unaryCall } from "./calls.js";
+import { only, openStream, unaryCall } from "./calls.js";
 import { etcdPool } from "./etcd3-pool.js";
 import { PrefixLister } from "./list-prefix.js";
 import { MemberRouter } from "./member-router.js";
 import { prefixRangeEnd } from "./prefix-range.js";
 import { ResumableWatch, type WatchEvent } from "./resumable-watch.js";
+import { decodeWatchResponse, type RawWatchResponse } from "./watch-wire.js";
 
 // The adapter against a real etcd: what it does through etcd3's pool reaches the server and comes back.
 const etcd = useTestEtcd();
+const poll = { timeout: 10_000, interval: 20 };
 
 describe("calls through the pool adapter", () => {
+  it("opens a stream that decodes with the layer's decoder and encodes with etcd3's: 64-bit lease ids exact", async () => {
+    const client = etcd.client();
+    const pool = etcdPool(client)!;
+    const decoded: RawWatchResponse[] = [];
+    let decodedHere = 0;
+    const { stream } = await openStream<{
+      write(message: object): boolean;
+      cancel(): void;
+      on(event: "error", listener: (error: Error) => void): unknown;
+      on(event: "data", listener: (response: RawWatchResponse) => void): unknown;
+    }>(pool, "Watch", "watch", {
+      deserialize: (bytes) => {
+        decodedHere++;
+        return decodeWatchResponse(bytes);
+      },
+    });
+    stream.on("error", () => {}); // the cancellation at the end
+    stream.on("data", (response) => decoded.push(response));
+    const lease = client.lease(30, { autoKeepAlive: false });
+    try {
+      const key = Buffer.from(`${etcd.namespace}/wire/`);
+      stream.write({ create_request: { key, range_end: prefixRangeEnd(key) } });
+      await expect.poll(() => decoded.some((response) => response.created), poll).toBe(true);
+      const id = await lease.grant();
+      const put = await lease.put(`${etcd.namespace}/wire/a`).value("v").exec();
+      await expect.poll(() => decoded.flatMap((response) => response.events).length, poll).toBe(1);
+      const { type, kv } = decoded.flatMap((response) => response.events)[0]!;
+      expect([type, kv.key.toString(), kv.value.toString(), kv.lease]).toEqual([
+        "Put",
+        `${etcd.namespace}/wire/a`,
+        "v",
+        id,
+      ]);
+      expect(kv.mod_revision).toBe(put.header.revision);
+      expect(decodedHere).toBe(decoded.length);
+    } finally {
+      stream.cancel();
+      await lease.revoke();
+    }
+  });
+
   it("makes a unary call on a chosen member, with a deadline, and casts etcd's errors", async () => {
     const client = etcd.client();
     const pool = etcdPool(client)!;

@@ -4,33 +4,15 @@ import type { Member } from "./etcd3-pool.js";
 import { leave, livenessOf, type MemberLiveness } from "./member-liveness.js";
 import type { MemberRouter } from "./member-router.js";
 import { prefixRangeEnd } from "./prefix-range.js";
+import { decodeWatchResponse, type RawKeyValue, type RawWatchResponse } from "./watch-wire.js";
 
-/** A key and value as etcd3's gRPC client hands them over (`longs: String`); the key is namespace-relative. */
-export interface RawKeyValue {
-  key: Buffer;
-  value: Buffer;
-  mod_revision: string;
-  create_revision: string;
-  version: string;
-  lease: string;
-}
+export type { RawKeyValue } from "./watch-wire.js";
 
 /** One event of a {@link openPrefixWatch} watch. */
 export interface RawWatchEvent {
   readonly type: "put" | "delete";
   /** The key without the client's namespace. */
   readonly kv: RawKeyValue;
-}
-
-interface RawWatchResponse {
-  header: { revision: string };
-  created: boolean;
-  canceled: boolean;
-  compact_revision: string;
-  cancel_reason: string;
-  fragment: boolean;
-  // etcd3 loads its protos with `enums: String`, so the type is the enum value's name in its kv.proto.
-  events: { type: "Put" | "Delete"; kv: RawKeyValue }[];
 }
 
 interface WatchStream {
@@ -337,6 +319,8 @@ export function openPrefixWatch(
   };
   router
     .openStream<WatchStream>("Watch", "watch", {
+      // Responses are decoded by watch-wire.ts, into the shape etcd3's decoder gives.
+      deserialize: decodeWatchResponse,
       ...(context.requireLeader ? { metadata: { hasleader: "true" } } : {}),
       onMember: (member) => {
         entry.member = member;
