@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Etcd3, type IOptions, Range } from "etcd3";
 import { now, quietLogger } from "../../support.js";
 import { openH2Watch } from "./h2.js";
+import { openNetWatch } from "./net-h2.js";
 import { decodeWatchResponse, encodeCreateRequest } from "./wire.js";
 
 /** Where a variant reports what it saw: `variant` saw the address `addr` at `at`. */
@@ -336,6 +337,7 @@ const OPENERS: Readonly<{ [base: string]: Opener }> = {
   "etcd3conn-hand": etcd3ConnHand,
   "h2-hand": (context, name) => openH2Watch(context, name),
   "h2-hand-window": (context, name) => openH2Watch(context, name, { window: 2 ** 31 - 1 }),
+  "net-hand": (context, name) => openNetWatch(context, name),
   source,
   watcher,
   resolver: resolverWith({}),
