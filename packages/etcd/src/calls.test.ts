@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { openStream } from "./calls.js";
+import { openStream, unaryCall } from "./calls.js";
 import type { EtcdPool, GrpcMetadata, Member } from "./etcd3-pool.js";
 
 const member = { host: "127.0.0.1:1" } as Member;
@@ -56,5 +56,41 @@ describe("openStream with a decoder of its own", () => {
       await openStream(poolWith(client), "Watch", "watch", { deserialize });
       expect(args).toEqual([[metadata, { deadline: 1 }]]);
     }
+  });
+});
+
+describe("unaryCall with a decoder of its own", () => {
+  const deserialize = (bytes: Buffer) => bytes.length;
+
+  it("calls through makeUnaryRequest with the method's path and encoder", async () => {
+    const calls: unknown[][] = [];
+    const serialize = () => Buffer.alloc(0);
+    const range = Object.assign(() => {}, { path: "/etcdserverpb.KV/Range", requestSerialize: serialize });
+    const client = {
+      range,
+      makeUnaryRequest: (...args: unknown[]) => {
+        calls.push(args.slice(0, 6));
+        (args[6] as (error: Error | null, response?: unknown) => void)(null, 42);
+      },
+    };
+    const outcome = await unaryCall(poolWith(client), "KV", "range", { key: "k" }, { deserialize });
+    expect(outcome).toEqual({ response: 42 });
+    expect(calls).toEqual([
+      ["/etcdserverpb.KV/Range", serialize, deserialize, { key: "k" }, metadata, { deadline: 1 }],
+    ]);
+  });
+
+  it("keeps the generated method when the client cannot call it with another decoder", async () => {
+    const args: unknown[][] = [];
+    const range = Object.assign(
+      (...given: unknown[]) => {
+        args.push(given.slice(0, 3));
+        (given[3] as (error: Error | null, response?: unknown) => void)(null, "theirs");
+      },
+      { path: "/etcdserverpb.KV/Range", requestSerialize: () => Buffer.alloc(0) },
+    );
+    const outcome = await unaryCall(poolWith({ range }), "KV", "range", { key: "k" }, { deserialize });
+    expect(outcome).toEqual({ response: "theirs" });
+    expect(args).toEqual([[{ key: "k" }, metadata, { deadline: 1 }]]);
   });
 });

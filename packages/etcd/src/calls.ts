@@ -23,6 +23,8 @@ export interface UnaryCallOptions {
   attempts?: number;
   /** Extra metadata for this call (e.g. `hasleader`), set on a copy of the client's. */
   metadata?: Readonly<Record<string, string>>;
+  /** Decodes the response instead of etcd3's generated decoder (see {@link OpenStreamOptions.deserialize}). */
+  deserialize?: (bytes: Buffer) => unknown;
 }
 
 /** What a {@link unaryCall} got back: etcd's response, or an error that `isAnswer` took as its answer. */
@@ -59,7 +61,7 @@ export async function unaryCall<T>(
               callMetadata = metadata.clone();
               for (const [key, value] of Object.entries(options.metadata)) callMetadata.set(key, value);
             }
-            call.call(client, request, callMetadata, { ...callOptions, ...deadline }, (error, response) => {
+            const done = (error: Error | null, response?: unknown) => {
               if (error === null) {
                 resolve({ response: response as T });
                 return;
@@ -68,7 +70,22 @@ export async function unaryCall<T>(
               explainTlsError(cast, member.host, pool.clientCertificate?.());
               if (options.isAnswer?.(cast) === true) resolve({ answer: cast });
               else reject(cast);
-            });
+            };
+            const allOptions = { ...callOptions, ...deadline };
+            const parts =
+              options.deserialize === undefined ? undefined : methodParts(client, call, "makeUnaryRequest");
+            if (parts === undefined) call.call(client, request, callMetadata, allOptions, done);
+            else {
+              (client as GeneratedClient).makeUnaryRequest(
+                parts.path,
+                parts.serialize,
+                options.deserialize!,
+                request,
+                callMetadata,
+                allOptions,
+                done,
+              );
+            }
           }),
         options.order,
       );
@@ -120,8 +137,17 @@ export interface OpenStreamOptions {
   deserialize?: (bytes: Buffer) => unknown;
 }
 
-/** The parts of a grpc-js generated client that open a bidirectional stream with another decoder. */
-interface BidiClient {
+/** The parts of a grpc-js generated client that make a call with another decoder (grpc-js's `Client`). */
+interface GeneratedClient {
+  makeUnaryRequest(
+    path: string,
+    serialize: (value: never) => Buffer,
+    deserialize: (bytes: Buffer) => unknown,
+    request: object,
+    metadata: GrpcMetadata,
+    options: object,
+    callback: (error: Error | null, response?: unknown) => void,
+  ): unknown;
   makeBidiStreamRequest(
     path: string,
     serialize: (value: never) => Buffer,
@@ -131,14 +157,19 @@ interface BidiClient {
   ): unknown;
 }
 
-/** `open`'s path and encoder, when `client` can open its stream with another decoder. */
-function bidiParts(
+/**
+ * The path and encoder that grpc-js's `makeClientConstructor` attaches to a generated method, when
+ * `client` also has `maker` to call it with another decoder; undefined otherwise (the call then keeps
+ * the generated method and its decoder).
+ */
+function methodParts(
   client: object,
-  open: StreamMethod,
+  method: object,
+  maker: keyof GeneratedClient,
 ): { path: string; serialize: (value: never) => Buffer } | undefined {
-  const { path, requestSerialize } = open as { path?: unknown; requestSerialize?: unknown };
+  const { path, requestSerialize } = method as { path?: unknown; requestSerialize?: unknown };
   if (typeof path !== "string" || typeof requestSerialize !== "function") return undefined;
-  if (typeof (client as Partial<BidiClient>).makeBidiStreamRequest !== "function") return undefined;
+  if (typeof (client as Partial<GeneratedClient>)[maker] !== "function") return undefined;
   return { path, serialize: requestSerialize as (value: never) => Buffer };
 }
 
@@ -167,11 +198,12 @@ export function openStream<S extends { on(event: "error", listener: (error: Erro
         for (const [key, value] of Object.entries(options.metadata)) streamMetadata.set(key, value);
       }
       const callOptions = pool.callOptions({ service, method, isStream: true });
-      const parts = options.deserialize === undefined ? undefined : bidiParts(client, open);
+      const parts =
+        options.deserialize === undefined ? undefined : methodParts(client, open, "makeBidiStreamRequest");
       const stream = (
         parts === undefined
           ? open.call(client, streamMetadata, callOptions)
-          : (client as BidiClient).makeBidiStreamRequest(
+          : (client as GeneratedClient).makeBidiStreamRequest(
               parts.path,
               parts.serialize,
               options.deserialize!,

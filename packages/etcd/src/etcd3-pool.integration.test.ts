@@ -2,19 +2,19 @@ import { useTestEtcd } from "@etcd-naming/etcd-fixture/vitest";
 import { EtcdLeaseInvalidError, GRPCResourceExhastedError } from "etcd3";
 import { describe, expect, it } from "vitest";
 import { only, openStream, unaryCall } from "./calls.js";
+import { decodeWatchResponse, type RawWatchResponse } from "./etcd-wire.js";
 import { etcdPool } from "./etcd3-pool.js";
 import { PrefixLister } from "./list-prefix.js";
 import { MemberRouter } from "./member-router.js";
 import { prefixRangeEnd } from "./prefix-range.js";
 import { ResumableWatch, type WatchEvent } from "./resumable-watch.js";
-import { decodeWatchResponse, type RawWatchResponse } from "./watch-wire.js";
 
 // The adapter against a real etcd: what it does through etcd3's pool reaches the server and comes back.
 const etcd = useTestEtcd();
 const poll = { timeout: 10_000, interval: 20 };
 
 describe("calls through the pool adapter", () => {
-  it("opens a stream that decodes with the layer's decoder and encodes with etcd3's: 64-bit lease ids exact", async () => {
+  it("watches and lists with the layer's decoder and etcd3's encoder: 64-bit lease ids exact", async () => {
     const client = etcd.client();
     const pool = etcdPool(client)!;
     const decoded: RawWatchResponse[] = [];
@@ -49,6 +49,12 @@ describe("calls through the pool adapter", () => {
       ]);
       expect(kv.mod_revision).toBe(put.header.revision);
       expect(decodedHere).toBe(decoded.length);
+      // A listing reads the same key, lease id and revision.
+      const listing = await new PrefixLister(client).list(`${etcd.namespace}/wire/`);
+      expect(listing.kvs.map((listed) => [listed.key.toString(), listed.lease, listed.mod_revision])).toEqual(
+        [[`${etcd.namespace}/wire/a`, id, put.header.revision]],
+      );
+      expect(listing.revision).toBe(put.header.revision);
     } finally {
       stream.cancel();
       await lease.revoke();

@@ -30,11 +30,18 @@ function recordRanges(client: Etcd3): IRangeRequest[] {
   for (const member of pool.members) {
     const kv = pool.serviceClient(member, "KV") as {
       range: (request: IRangeRequest, ...rest: unknown[]) => unknown;
+      makeUnaryRequest: (path: string, ...rest: unknown[]) => unknown;
     };
+    // etcd3's own calls use the generated method; the layer's pages (with its decoder) makeUnaryRequest.
     const range = kv.range.bind(kv);
     vi.spyOn(kv, "range").mockImplementation((request, ...rest) => {
       requests.push(request);
       return range(request, ...rest);
+    });
+    const unary = kv.makeUnaryRequest.bind(kv);
+    vi.spyOn(kv, "makeUnaryRequest").mockImplementation((path, ...rest) => {
+      if (path === "/etcdserverpb.KV/Range") requests.push(rest[2] as IRangeRequest);
+      return unary(path, ...rest);
     });
   }
   return requests;

@@ -2,6 +2,7 @@ import type { IKeyValue, IRangeRequest, Namespace } from "etcd3";
 import { GRPCResourceExhastedError } from "etcd3";
 import { type UnaryOutcome, unaryCall } from "./calls.js";
 import { deadlineIn } from "./clock.js";
+import { decodeRangeResponse, type RawRangeResponse } from "./etcd-wire.js";
 import { type EtcdPool, etcdPool, namespacePrefix } from "./etcd3-pool.js";
 import { prefixRangeEnd } from "./prefix-range.js";
 
@@ -50,12 +51,6 @@ export const PAGE_BYTES: number = 1024 * 1024;
 const KEY_OVERHEAD = 32;
 
 const DEFAULT_PAGE_SIZE = 1000;
-
-interface RawRangeResponse {
-  header: { revision: string };
-  kvs: IKeyValue[];
-  more: boolean;
-}
 
 /**
  * Lists a prefix in pages at the first page's revision, so a large prefix is still one consistent
@@ -155,6 +150,8 @@ export class PrefixLister {
     if ("pool" in this.via) {
       return unaryCall<RawRangeResponse>(this.via.pool, "KV", "range", request, {
         ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
+        // Decoded by etcd-wire.ts, into the shape etcd3's decoder gives.
+        deserialize: decodeRangeResponse,
         attempts: this.attempts,
         isAnswer: tooLarge,
       });

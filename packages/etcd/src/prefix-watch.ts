@@ -1,12 +1,12 @@
 import { GRPCUnavailableError } from "etcd3";
 import type { TimerClock, TimerHandle } from "./clock.js";
+import { decodeWatchResponse, type RawKeyValue, type RawWatchResponse } from "./etcd-wire.js";
 import type { Member } from "./etcd3-pool.js";
 import { leave, livenessOf, type MemberLiveness } from "./member-liveness.js";
 import type { MemberRouter } from "./member-router.js";
 import { prefixRangeEnd } from "./prefix-range.js";
-import { decodeWatchResponse, type RawKeyValue, type RawWatchResponse } from "./watch-wire.js";
 
-export type { RawKeyValue } from "./watch-wire.js";
+export type { RawKeyValue } from "./etcd-wire.js";
 
 /** One event of a {@link openPrefixWatch} watch. */
 export interface RawWatchEvent {
@@ -319,7 +319,7 @@ export function openPrefixWatch(
   };
   router
     .openStream<WatchStream>("Watch", "watch", {
-      // Responses are decoded by watch-wire.ts, into the shape etcd3's decoder gives.
+      // Responses are decoded by etcd-wire.ts, into the shape etcd3's decoder gives.
       deserialize: decodeWatchResponse,
       ...(context.requireLeader ? { metadata: { hasleader: "true" } } : {}),
       onMember: (member) => {

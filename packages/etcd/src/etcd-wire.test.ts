@@ -1,7 +1,12 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodeWatchResponse, type RawWatchResponse } from "./watch-wire.js";
+import {
+  decodeRangeResponse,
+  decodeWatchResponse,
+  type RawRangeResponse,
+  type RawWatchResponse,
+} from "./etcd-wire.js";
 
 // etcd3's own codec for the Watch stream: its protos, loaded by the @grpc/proto-loader it depends on with
 // the options its connection pool uses. The decoder under test must give what this one gives.
@@ -22,6 +27,30 @@ const watch = (definition["etcdserverpb.Watch"] as Record<string, unknown>)["Wat
   responseDeserialize(bytes: Buffer): RawWatchResponse;
 };
 
+const range = (definition["etcdserverpb.KV"] as Record<string, unknown>)["Range"] as {
+  responseSerialize(value: object): Buffer;
+  responseDeserialize(bytes: Buffer): RawRangeResponse;
+};
+
+const readKeyValue = (kv: RawWatchResponse["events"][number]["kv"] | undefined) => ({
+  key: kv?.key.toString("hex"),
+  value: kv?.value.toString("hex"),
+  mod_revision: kv?.mod_revision,
+  create_revision: kv?.create_revision,
+  version: kv?.version,
+  lease: kv?.lease,
+});
+
+/** The fields a listing reads, from either decoder. */
+function readRange(response: RawRangeResponse) {
+  return {
+    revision: response.header?.revision ?? "0",
+    kvs: response.kvs.map(readKeyValue),
+    more: response.more,
+    count: response.count,
+  };
+}
+
 /** The fields a prefix watch reads, from either decoder. */
 function read(response: RawWatchResponse) {
   return {
@@ -31,15 +60,7 @@ function read(response: RawWatchResponse) {
     compact_revision: response.compact_revision,
     cancel_reason: response.cancel_reason,
     fragment: response.fragment,
-    events: (response.events ?? []).map((event) => ({
-      type: event.type,
-      key: event.kv?.key.toString("hex"),
-      value: event.kv?.value.toString("hex"),
-      mod_revision: event.kv?.mod_revision,
-      create_revision: event.kv?.create_revision,
-      version: event.kv?.version,
-      lease: event.kv?.lease,
-    })),
+    events: (response.events ?? []).map((event) => ({ type: event.type, ...readKeyValue(event.kv) })),
   };
 }
 
@@ -74,6 +95,24 @@ const INT64S = [
   "-1",
   "-9223372036854775808",
 ];
+
+function generatedRange(seed: number): object {
+  const { next, pick } = random(seed);
+  const kvs = Array.from({ length: Math.floor(next() * 20) }, (_, i) => ({
+    key: Buffer.from(`svc/${seed}/${i}`),
+    value: Buffer.from(`{"Op":0,"Addr":"10.0.${i}.${seed % 256}:50051","Metadata":null}`),
+    create_revision: pick(INT64S),
+    mod_revision: pick(INT64S),
+    version: pick(INT64S),
+    lease: pick(INT64S),
+  }));
+  return {
+    ...(next() < 0.9 ? { header: { cluster_id: pick(INT64S), revision: pick(INT64S), raft_term: "3" } } : {}),
+    kvs,
+    more: next() < 0.5,
+    count: pick(INT64S),
+  };
+}
 
 function generated(seed: number): object {
   const { next, pick } = random(seed);
@@ -124,6 +163,41 @@ describe("decodeWatchResponse", () => {
     }
     // The generator did produce events, of both types, with 64-bit values.
     expect(events).toBeGreaterThan(2_000);
+  });
+
+  it("reads a RangeResponse as etcd3's decoder does, and refuses a cut one wherever it does", () => {
+    let kvs = 0;
+    for (let seed = 1; seed <= 500; seed++) {
+      const encoded = range.responseSerialize(generatedRange(seed));
+      const ours = decodeRangeResponse(encoded);
+      expect(readRange(ours), `seed ${seed}`).toEqual(readRange(range.responseDeserialize(encoded)));
+      kvs += ours.kvs.length;
+      if (seed > 20) continue;
+      for (let length = 0; length < encoded.length; length++) {
+        const cut = encoded.subarray(0, length);
+        let theirs: ReturnType<typeof readRange> | undefined;
+        try {
+          theirs = readRange(range.responseDeserialize(cut));
+        } catch {
+          theirs = undefined;
+        }
+        if (theirs === undefined) expect(() => decodeRangeResponse(cut)).toThrow(RangeError);
+        else {
+          try {
+            expect(readRange(decodeRangeResponse(cut)), `seed ${seed}, ${length} bytes`).toEqual(theirs);
+          } catch (error) {
+            expect((error as Error).message).toMatch(/truncated varint|runs past its message/);
+          }
+        }
+      }
+    }
+    expect(kvs).toBeGreaterThan(4_000);
+    expect(decodeRangeResponse(Buffer.alloc(0))).toEqual({
+      header: { revision: "0" },
+      kvs: [],
+      more: false,
+      count: "0",
+    });
   });
 
   it("gives the defaults etcd3's decoder gives for an empty message", () => {

@@ -1,17 +1,18 @@
 /**
- * etcd's `WatchResponse` read straight off the wire, into the shape etcd3's generated client gives (its
- * protobufjs loader with `keepCase`, `longs: String`, `enums: String`, `defaults: true`): every int64 a
- * decimal string, exact to 64 bits (lease ids use them all), bytes as `Buffer` views of the message.
- * protobufjs builds a generic object graph per response (every default set, every int64 through its
- * `Long`); a prefix watch reads a handful of fields, and on an isolated change that generic work was a
- * measurable part of the delay between etcd's send and the listener (bench/src/experiments/README.md).
- * Only the response is decoded here; requests keep etcd3's encoder.
+ * etcd's `WatchResponse` and `RangeResponse` read straight off the wire, into the shape etcd3's generated
+ * client gives (its protobufjs loader with `keepCase`, `longs: String`, `enums: String`, `defaults:
+ * true`): every int64 a decimal string, exact to 64 bits (lease ids use them all), bytes as `Buffer`
+ * views of the message. protobufjs builds a generic object graph per message (every default set, every
+ * int64 through its `Long`); a prefix watch and a prefix listing read a handful of fields. On an isolated
+ * change that generic work was a measurable part of the delay between etcd's send and the listener, and
+ * on a 10,000-key listing about a third of the read (bench/src/experiments/README.md). Only responses are
+ * decoded here; requests keep etcd3's encoder.
  *
  * Fields (etcd's rpc.proto and kv.proto): WatchResponse { header 1 (ResponseHeader: revision 3),
  * watch_id 2, created 3, canceled 4, compact_revision 5, cancel_reason 6, fragment 7, events 11 };
- * Event { type 1 (PUT 0, DELETE 1), kv 2, prev_kv 3 }; KeyValue { key 1, create_revision 2,
- * mod_revision 3, version 4, value 5, lease 6 }. Unknown fields are skipped; a malformed message throws,
- * which grpc-js reports as the stream's error.
+ * RangeResponse { header 1, kvs 2, more 3, count 4 }; Event { type 1 (PUT 0, DELETE 1), kv 2, prev_kv 3 };
+ * KeyValue { key 1, create_revision 2, mod_revision 3, version 4, value 5, lease 6 }. Unknown fields are
+ * skipped; a malformed message throws, which grpc-js reports as the call's error.
  */
 
 /** A key and value as etcd3's gRPC client hands them over (`longs: String`); the key is namespace-relative. */
@@ -36,6 +37,14 @@ export interface RawWatchResponse {
   events: { type: "Put" | "Delete"; kv: RawKeyValue }[];
 }
 
+/** The fields of etcd's `RangeResponse` a listing reads, as etcd3's client decodes them. */
+export interface RawRangeResponse {
+  header: { revision: string };
+  kvs: RawKeyValue[];
+  more: boolean;
+  count: string;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /** A cursor over one message's bytes, `[position, end)`. */
@@ -58,7 +67,7 @@ class Reader {
       if (byte < 0x80) return result;
     }
     // Longer varints (a negative int32 takes 10 bytes) carry nothing a tag or a length can use.
-    throw new RangeError("invalid WatchResponse: a tag or length varint is too long");
+    throw new RangeError("invalid etcd response: a tag or length varint is too long");
   }
 
   /** An int64 varint as its exact decimal text (two's complement for a negative one). */
@@ -73,7 +82,7 @@ class Reader {
     // Lease ids and negative values take up to ten bytes.
     let high = 0n;
     for (let shift = 0n; ; shift += 7n) {
-      if (shift > 14n) throw new RangeError("invalid WatchResponse: an int64 varint is too long");
+      if (shift > 14n) throw new RangeError("invalid etcd response: an int64 varint is too long");
       const byte = this.byte();
       high |= BigInt(byte & 0x7f) << shift;
       if (byte < 0x80) break;
@@ -90,7 +99,7 @@ class Reader {
     const length = this.uint32();
     const start = this.position;
     if (length > this.end - start)
-      throw new RangeError("invalid WatchResponse: a field runs past its message");
+      throw new RangeError("invalid etcd response: a field runs past its message");
     this.position = start + length;
     return start;
   }
@@ -101,13 +110,13 @@ class Reader {
     } else if (wireType === 2) this.span();
     else if (wireType === 1 || wireType === 5) {
       const size = wireType === 1 ? 8 : 4;
-      if (this.end - this.position < size) throw new RangeError("invalid WatchResponse: truncated field");
+      if (this.end - this.position < size) throw new RangeError("invalid etcd response: truncated field");
       this.position += size;
-    } else throw new RangeError(`invalid WatchResponse: wire type ${wireType}`);
+    } else throw new RangeError(`invalid etcd response: wire type ${wireType}`);
   }
 
   byte(): number {
-    if (this.position >= this.end) throw new RangeError("invalid WatchResponse: truncated varint");
+    if (this.position >= this.end) throw new RangeError("invalid etcd response: truncated varint");
     return this.bytes[this.position++]!;
   }
 }
@@ -223,6 +232,37 @@ export function decodeWatchResponse(bytes: Buffer): RawWatchResponse {
         response.events.push(event(bytes, from, reader.position));
         break;
       }
+      default:
+        reader.skip(tag & 7);
+    }
+  }
+  return response;
+}
+
+/** Decodes one `RangeResponse` message (gRPC's framing already removed). */
+export function decodeRangeResponse(bytes: Buffer): RawRangeResponse {
+  const response: RawRangeResponse = { header: { revision: "0" }, kvs: [], more: false, count: "0" };
+  const end = bytes.length;
+  const reader = new Reader(bytes, 0, end);
+  while (reader.position < end) {
+    const tag = reader.uint32();
+    switch (tag) {
+      case 0x0a: {
+        const from = reader.span();
+        response.header = { revision: headerRevision(bytes, from, reader.position) };
+        break;
+      }
+      case 0x12: {
+        const from = reader.span();
+        response.kvs.push(keyValue(bytes, from, reader.position));
+        break;
+      }
+      case 0x18:
+        response.more = reader.bool();
+        break;
+      case 0x20:
+        response.count = reader.int64();
+        break;
       default:
         reader.skip(tag & 7);
     }
