@@ -11,6 +11,8 @@ export type { ClientCertificateInfo, TlsCredentials } from "./client-certificate
 export { clientCertificateOf, renewClientCertificate } from "./client-certificate.js";
 export type { Clock, TimerClock, TimerHandle } from "./clock.js";
 export { deadlineIn, MAX_TIMER_MS, nextTurn, systemClock, within, withLongTimers } from "./clock.js";
+export type { RawRangeResponse, RawWatchResponse } from "./etcd-wire.js";
+export { decodeRangeResponse, decodeWatchResponse } from "./etcd-wire.js";
 export type {
   CallContext,
   Connection,
