@@ -51,7 +51,7 @@ const EMPTY = Buffer.alloc(0);
 class Reader {
   position: number;
   constructor(
-    readonly bytes: Buffer,
+    readonly data: Buffer,
     start: number,
     readonly end: number,
   ) {
@@ -104,6 +104,18 @@ class Reader {
     return start;
   }
 
+  /** A length-delimited field's bytes, as a view of the message. */
+  bytes(): Buffer {
+    const from = this.span();
+    return this.data.subarray(from, this.position);
+  }
+
+  /** A length-delimited field read by `read` over its bounds. */
+  message<T>(read: (bytes: Buffer, start: number, end: number) => T): T {
+    const from = this.span();
+    return read(this.data, from, this.position);
+  }
+
   skip(wireType: number): void {
     if (wireType === 0) {
       while (this.byte() >= 0x80) {}
@@ -117,7 +129,7 @@ class Reader {
 
   byte(): number {
     if (this.position >= this.end) throw new RangeError("invalid etcd response: truncated varint");
-    return this.bytes[this.position++]!;
+    return this.data[this.position++]!;
   }
 }
 
@@ -134,11 +146,9 @@ function keyValue(bytes: Buffer, start: number, end: number): RawKeyValue {
   while (reader.position < end) {
     const tag = reader.uint32();
     switch (tag) {
-      case 0x0a: {
-        const from = reader.span();
-        kv.key = bytes.subarray(from, reader.position);
+      case 0x0a:
+        kv.key = reader.bytes();
         break;
-      }
       case 0x10:
         kv.create_revision = reader.int64();
         break;
@@ -148,11 +158,9 @@ function keyValue(bytes: Buffer, start: number, end: number): RawKeyValue {
       case 0x20:
         kv.version = reader.int64();
         break;
-      case 0x2a: {
-        const from = reader.span();
-        kv.value = bytes.subarray(from, reader.position);
+      case 0x2a:
+        kv.value = reader.bytes();
         break;
-      }
       case 0x30:
         kv.lease = reader.int64();
         break;
@@ -170,10 +178,8 @@ function event(bytes: Buffer, start: number, end: number): RawWatchResponse["eve
   while (reader.position < end) {
     const tag = reader.uint32();
     if (tag === 0x08) type = reader.uint32() === 1 ? "Delete" : "Put";
-    else if (tag === 0x12) {
-      const from = reader.span();
-      kv = keyValue(bytes, from, reader.position);
-    } else reader.skip(tag & 7);
+    else if (tag === 0x12) kv = reader.message(keyValue);
+    else reader.skip(tag & 7);
   }
   return { type, kv: kv ?? keyValue(bytes, 0, 0) };
 }
@@ -205,11 +211,9 @@ export function decodeWatchResponse(bytes: Buffer): RawWatchResponse {
   while (reader.position < end) {
     const tag = reader.uint32();
     switch (tag) {
-      case 0x0a: {
-        const from = reader.span();
-        response.header = { revision: headerRevision(bytes, from, reader.position) };
+      case 0x0a:
+        response.header = { revision: reader.message(headerRevision) };
         break;
-      }
       case 0x18:
         response.created = reader.bool();
         break;
@@ -219,19 +223,15 @@ export function decodeWatchResponse(bytes: Buffer): RawWatchResponse {
       case 0x28:
         response.compact_revision = reader.int64();
         break;
-      case 0x32: {
-        const from = reader.span();
-        response.cancel_reason = bytes.toString("utf8", from, reader.position);
+      case 0x32:
+        response.cancel_reason = reader.bytes().toString("utf8");
         break;
-      }
       case 0x38:
         response.fragment = reader.bool();
         break;
-      case 0x5a: {
-        const from = reader.span();
-        response.events.push(event(bytes, from, reader.position));
+      case 0x5a:
+        response.events.push(reader.message(event));
         break;
-      }
       default:
         reader.skip(tag & 7);
     }
@@ -247,16 +247,12 @@ export function decodeRangeResponse(bytes: Buffer): RawRangeResponse {
   while (reader.position < end) {
     const tag = reader.uint32();
     switch (tag) {
-      case 0x0a: {
-        const from = reader.span();
-        response.header = { revision: headerRevision(bytes, from, reader.position) };
+      case 0x0a:
+        response.header = { revision: reader.message(headerRevision) };
         break;
-      }
-      case 0x12: {
-        const from = reader.span();
-        response.kvs.push(keyValue(bytes, from, reader.position));
+      case 0x12:
+        response.kvs.push(reader.message(keyValue));
         break;
-      }
       case 0x18:
         response.more = reader.bool();
         break;
