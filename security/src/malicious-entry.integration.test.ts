@@ -16,16 +16,19 @@ const warnings: string[] = [];
 const logger = { warn: (_fields: Record<string, unknown>, message: string) => warnings.push(message) };
 
 const nested = (depth: number): string => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
+// The hostile entries that decode keep their address, so the channel dials them: loopback ports where
+// nothing listens refuse at once. (An address off the machine may reach whatever the network puts there,
+// a proxy answering HTTP 404, say, and the calls balanced onto it would fail.)
 const hostile: Record<string, string> = {
-  huge: JSON.stringify({ Op: 0, Addr: "10.0.0.9:1", Metadata: "x".repeat(70_000) }),
-  deep: `{"Op":0,"Addr":"10.0.0.9:2","Metadata":${nested(10_000)}}`,
+  huge: JSON.stringify({ Op: 0, Addr: "127.0.0.1:1", Metadata: "x".repeat(70_000) }),
+  deep: `{"Op":0,"Addr":"127.0.0.1:2","Metadata":${nested(10_000)}}`,
   proto:
-    '{"Op":0,"Addr":"10.0.0.9:3","Metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}',
-  protoTop: '{"__proto__":{"polluted":true},"Op":0,"Addr":"10.0.0.9:4"}',
-  nan: '{"Op":0,"Addr":"10.0.0.9:5","Metadata":NaN}',
-  bigNumber: '{"Op":0,"Addr":"10.0.0.9:6","Metadata":1e400}',
-  controlChars: '{"Op":0,"Addr":"10.0.0.9:7\\u0000\\n"}',
-  opNotNumber: '{"Op":"0","Addr":"10.0.0.9:8"}',
+    '{"Op":0,"Addr":"127.0.0.1:3","Metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}',
+  protoTop: '{"__proto__":{"polluted":true},"Op":0,"Addr":"127.0.0.1:4"}',
+  nan: '{"Op":0,"Addr":"127.0.0.1:5","Metadata":NaN}',
+  bigNumber: '{"Op":0,"Addr":"127.0.0.1:6","Metadata":1e400}',
+  controlChars: '{"Op":0,"Addr":"127.0.0.1:7\\u0000\\n"}',
+  opNotNumber: '{"Op":"0","Addr":"127.0.0.1:8"}',
   notJson: "\u0000\u00ff{",
   emptyAddr: '{"Op":0,"Addr":"   "}',
 };
