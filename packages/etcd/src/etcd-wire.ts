@@ -47,15 +47,15 @@ export interface RawRangeResponse {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A cursor over one message's bytes, `[position, end)`. */
+/**
+ * A cursor over one message's bytes, `[position, end)`. A nested message is read by the same cursor with
+ * `end` narrowed to it ({@link Reader.message}), so a field can never run past the message it is in.
+ */
 class Reader {
-  position: number;
-  constructor(
-    readonly data: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.position = start;
+  position = 0;
+  end: number;
+  constructor(readonly data: Buffer) {
+    this.end = data.length;
   }
 
   /** A varint of at most 32 significant bits (tags, lengths, booleans, enums). */
@@ -110,10 +110,17 @@ class Reader {
     return this.data.subarray(from, this.position);
   }
 
-  /** A length-delimited field read by `read` over its bounds. */
-  message<T>(read: (bytes: Buffer, start: number, end: number) => T): T {
-    const from = this.span();
-    return read(this.data, from, this.position);
+  /** A length-delimited field read by `read`, with the cursor narrowed to the field's bytes. */
+  message<T>(read: (reader: Reader) => T): T {
+    const start = this.span();
+    const after = this.position;
+    const outer = this.end;
+    this.position = start;
+    this.end = after;
+    const value = read(this);
+    this.position = after;
+    this.end = outer;
+    return value;
   }
 
   skip(wireType: number): void {
@@ -133,17 +140,14 @@ class Reader {
   }
 }
 
-function keyValue(bytes: Buffer, start: number, end: number): RawKeyValue {
-  const kv: RawKeyValue = {
-    key: EMPTY,
-    value: EMPTY,
-    mod_revision: "0",
-    create_revision: "0",
-    version: "0",
-    lease: "0",
-  };
-  const reader = new Reader(bytes, start, end);
-  while (reader.position < end) {
+/** A key-value with every field at its default, as etcd3's decoder gives an absent one. */
+function emptyKeyValue(): RawKeyValue {
+  return { key: EMPTY, value: EMPTY, mod_revision: "0", create_revision: "0", version: "0", lease: "0" };
+}
+
+function keyValue(reader: Reader): RawKeyValue {
+  const kv = emptyKeyValue();
+  while (reader.position < reader.end) {
     const tag = reader.uint32();
     switch (tag) {
       case 0x0a:
@@ -171,23 +175,21 @@ function keyValue(bytes: Buffer, start: number, end: number): RawKeyValue {
   return kv;
 }
 
-function event(bytes: Buffer, start: number, end: number): RawWatchResponse["events"][number] {
+function event(reader: Reader): RawWatchResponse["events"][number] {
   let type: "Put" | "Delete" = "Put";
   let kv: RawKeyValue | undefined;
-  const reader = new Reader(bytes, start, end);
-  while (reader.position < end) {
+  while (reader.position < reader.end) {
     const tag = reader.uint32();
     if (tag === 0x08) type = reader.uint32() === 1 ? "Delete" : "Put";
     else if (tag === 0x12) kv = reader.message(keyValue);
     else reader.skip(tag & 7);
   }
-  return { type, kv: kv ?? keyValue(bytes, 0, 0) };
+  return { type, kv: kv ?? emptyKeyValue() };
 }
 
-function headerRevision(bytes: Buffer, start: number, end: number): string {
+function headerRevision(reader: Reader): string {
   let revision = "0";
-  const reader = new Reader(bytes, start, end);
-  while (reader.position < end) {
+  while (reader.position < reader.end) {
     const tag = reader.uint32();
     if (tag === 0x18) revision = reader.int64();
     else reader.skip(tag & 7);
@@ -206,9 +208,8 @@ export function decodeWatchResponse(bytes: Buffer): RawWatchResponse {
     fragment: false,
     events: [],
   };
-  const end = bytes.length;
-  const reader = new Reader(bytes, 0, end);
-  while (reader.position < end) {
+  const reader = new Reader(bytes);
+  while (reader.position < reader.end) {
     const tag = reader.uint32();
     switch (tag) {
       case 0x0a:
@@ -242,9 +243,8 @@ export function decodeWatchResponse(bytes: Buffer): RawWatchResponse {
 /** Decodes one `RangeResponse` message (gRPC's framing already removed). */
 export function decodeRangeResponse(bytes: Buffer): RawRangeResponse {
   const response: RawRangeResponse = { header: { revision: "0" }, kvs: [], more: false, count: "0" };
-  const end = bytes.length;
-  const reader = new Reader(bytes, 0, end);
-  while (reader.position < end) {
+  const reader = new Reader(bytes);
+  while (reader.position < reader.end) {
     const tag = reader.uint32();
     switch (tag) {
       case 0x0a:
