@@ -152,6 +152,43 @@ function generated(seed: number): object {
   };
 }
 
+/**
+ * Decodes every cut of `encoded` with both decoders (each reading through `fields`). Where etcd3's decoder
+ * throws, this one must throw a RangeError; where it reads, this one must read the same, or refuse inside
+ * a varint or a string: protobufjs reads a long varint cut after its fourth byte, and a string cut short,
+ * without noticing (see "refuses an int64 or a string cut short"). Counts both kinds of refusal.
+ */
+function checkCuts<R>(
+  encoded: Buffer,
+  theirs: (bytes: Buffer) => R,
+  ours: (bytes: Buffer) => R,
+  fields: (response: R) => unknown,
+  label: string,
+  counts: { threw: number; lenient: number },
+): void {
+  for (let length = 0; length < encoded.length; length++) {
+    const cut = encoded.subarray(0, length);
+    const where = `${label}, ${length} bytes`;
+    let read: unknown;
+    try {
+      read = fields(theirs(cut));
+    } catch {
+      expect(() => ours(cut), where).toThrow(RangeError);
+      counts.threw++;
+      continue;
+    }
+    let response: R;
+    try {
+      response = ours(cut);
+    } catch (error) {
+      expect((error as Error).message, where).toMatch(/truncated varint|runs past its message/);
+      counts.lenient++;
+      continue;
+    }
+    expect(fields(response), where).toEqual(read);
+  }
+}
+
 describe("decodeWatchResponse", () => {
   it("reads every field a watch uses as etcd3's decoder does, int64s exact to 64 bits", () => {
     let events = 0;
@@ -167,28 +204,15 @@ describe("decodeWatchResponse", () => {
 
   it("reads a RangeResponse as etcd3's decoder does, and refuses a cut one wherever it does", () => {
     let kvs = 0;
+    const cuts = { threw: 0, lenient: 0 };
     for (let seed = 1; seed <= 500; seed++) {
       const encoded = range.responseSerialize(generatedRange(seed));
       const ours = decodeRangeResponse(encoded);
       expect(readRange(ours), `seed ${seed}`).toEqual(readRange(range.responseDeserialize(encoded)));
       kvs += ours.kvs.length;
-      if (seed > 20) continue;
-      for (let length = 0; length < encoded.length; length++) {
-        const cut = encoded.subarray(0, length);
-        let theirs: ReturnType<typeof readRange> | undefined;
-        try {
-          theirs = readRange(range.responseDeserialize(cut));
-        } catch {
-          theirs = undefined;
-        }
-        if (theirs === undefined) expect(() => decodeRangeResponse(cut)).toThrow(RangeError);
-        else {
-          try {
-            expect(readRange(decodeRangeResponse(cut)), `seed ${seed}, ${length} bytes`).toEqual(theirs);
-          } catch (error) {
-            expect((error as Error).message).toMatch(/truncated varint|runs past its message/);
-          }
-        }
+      if (seed <= 20) {
+        const decode = (bytes: Buffer) => range.responseDeserialize(bytes);
+        checkCuts(encoded, decode, decodeRangeResponse, readRange, `seed ${seed}`, cuts);
       }
     }
     expect(kvs).toBeGreaterThan(4_000);
@@ -215,40 +239,14 @@ describe("decodeWatchResponse", () => {
   });
 
   it("throws on a cut message wherever etcd3's decoder does, and reads what it reads otherwise", () => {
-    let threw = 0;
-    let lenient = 0;
+    const cuts = { threw: 0, lenient: 0 };
     for (let seed = 1; seed <= 60; seed++) {
       const encoded = watch.responseSerialize(generated(seed));
-      for (let length = 0; length < encoded.length; length++) {
-        const cut = encoded.subarray(0, length);
-        let theirs: ReturnType<typeof read> | undefined;
-        try {
-          theirs = read(watch.responseDeserialize(cut));
-        } catch {
-          theirs = undefined;
-        }
-        if (theirs === undefined) {
-          expect(() => decodeWatchResponse(cut), `seed ${seed}, ${length} bytes`).toThrow(RangeError);
-          threw++;
-          continue;
-        }
-        // protobufjs reads a long varint cut after its fourth byte, and a string cut short, without
-        // noticing (see below): where this decoder refuses what it read, the cut is inside one of them.
-        let ours: RawWatchResponse;
-        try {
-          ours = decodeWatchResponse(cut);
-        } catch (error) {
-          expect((error as Error).message, `seed ${seed}, ${length} bytes`).toMatch(
-            /truncated varint|runs past its message/,
-          );
-          lenient++;
-          continue;
-        }
-        expect(read(ours), `seed ${seed}, ${length} bytes`).toEqual(theirs);
-      }
+      const decode = (bytes: Buffer) => watch.responseDeserialize(bytes);
+      checkCuts(encoded, decode, decodeWatchResponse, read, `seed ${seed}`, cuts);
     }
-    expect(threw).toBeGreaterThan(100);
-    expect(lenient).toBeLessThan(threw);
+    expect(cuts.threw).toBeGreaterThan(100);
+    expect(cuts.lenient).toBeLessThan(cuts.threw);
   });
 
   it("refuses an int64 or a string cut short, which etcd3's decoder misreads", () => {

@@ -47,22 +47,19 @@ describe("etcd3's connection pool, as the installed release has it", () => {
           `${service}.${method}`,
         ).toBe("function");
       }
-      // The Watch stream and range reads run with the layer's decoder through grpc-js's public client API, from the
-      // path and encoder its generated method carries (calls.ts keeps etcd3's decoder without them).
-      const watchClient = pool.serviceClient(member, "Watch") as {
-        watch: { path?: unknown; requestSerialize?: unknown };
-        makeBidiStreamRequest?: unknown;
-      };
-      expect(watchClient.watch.path).toBe("/etcdserverpb.Watch/Watch");
-      expect(typeof watchClient.watch.requestSerialize).toBe("function");
-      expect(typeof watchClient.makeBidiStreamRequest).toBe("function");
-      const kvClient = pool.serviceClient(member, "KV") as {
-        range: { path?: unknown; requestSerialize?: unknown };
-        makeUnaryRequest?: unknown;
-      };
-      expect(kvClient.range.path).toBe("/etcdserverpb.KV/Range");
-      expect(typeof kvClient.range.requestSerialize).toBe("function");
-      expect(typeof kvClient.makeUnaryRequest).toBe("function");
+      // The Watch stream and range reads run with the layer's decoder through grpc-js's public client
+      // API, from the path and encoder the generated method carries (calls.ts keeps etcd3's decoder
+      // without them).
+      for (const [service, method, path, maker] of [
+        ["Watch", "watch", "/etcdserverpb.Watch/Watch", "makeBidiStreamRequest"],
+        ["KV", "range", "/etcdserverpb.KV/Range", "makeUnaryRequest"],
+      ] as const) {
+        const generated = pool.serviceClient(member, service) as Record<string, unknown>;
+        const parts = generated[method] as { path?: unknown; requestSerialize?: unknown };
+        expect(parts.path, `${service}.${method}.path`).toBe(path);
+        expect(typeof parts.requestSerialize, `${service}.${method}.requestSerialize`).toBe("function");
+        expect(typeof generated[maker], `${service} client's ${maker}`).toBe("function");
+      }
       expect(pool.callOptions({ service: "KV", method: "range", isStream: false })).toEqual({ deadline: 42 });
       expect(pool.callOptions({ service: "Watch", method: "watch", isStream: true })).toEqual({});
       expect(etcdPool(client)!.callOptions({ service: "KV", method: "range", isStream: false })).toEqual({});
