@@ -72,14 +72,13 @@ export async function unaryCall<T>(
               else reject(cast);
             };
             const allOptions = { ...callOptions, ...deadline };
-            const parts =
-              options.deserialize === undefined ? undefined : methodParts(client, call, "makeUnaryRequest");
-            if (parts === undefined) call.call(client, request, callMetadata, allOptions, done);
+            const decoded = withDecoder(client, call, "makeUnaryRequest", options.deserialize);
+            if (decoded === undefined) call.call(client, request, callMetadata, allOptions, done);
             else {
               (client as GeneratedClient).makeUnaryRequest(
-                parts.path,
-                parts.serialize,
-                options.deserialize!,
+                decoded.path,
+                decoded.serialize,
+                decoded.deserialize,
                 request,
                 callMetadata,
                 allOptions,
@@ -158,19 +157,24 @@ interface GeneratedClient {
 }
 
 /**
- * The path and encoder that grpc-js's `makeClientConstructor` attaches to a generated method, when
- * `client` also has `maker` to call it with another decoder; undefined otherwise (the call then keeps
- * the generated method and its decoder).
+ * How to call `method` of `client` with `deserialize` instead of its generated decoder: the path and
+ * encoder grpc-js's `makeClientConstructor` attaches to a generated method, when `client` also has
+ * `maker`. Undefined without a `deserialize`, or when the client lacks a part (the call then keeps the
+ * generated method and its decoder).
  */
-function methodParts(
+function withDecoder(
   client: object,
   method: object,
   maker: keyof GeneratedClient,
-): { path: string; serialize: (value: never) => Buffer } | undefined {
+  deserialize: ((bytes: Buffer) => unknown) | undefined,
+):
+  | { path: string; serialize: (value: never) => Buffer; deserialize: (bytes: Buffer) => unknown }
+  | undefined {
+  if (deserialize === undefined) return undefined;
   const { path, requestSerialize } = method as { path?: unknown; requestSerialize?: unknown };
   if (typeof path !== "string" || typeof requestSerialize !== "function") return undefined;
   if (typeof (client as Partial<GeneratedClient>)[maker] !== "function") return undefined;
-  return { path, serialize: requestSerialize as (value: never) => Buffer };
+  return { path, serialize: requestSerialize as (value: never) => Buffer, deserialize };
 }
 
 /** A stream that gRPC opened, and the member it went to. */
@@ -198,15 +202,14 @@ export function openStream<S extends { on(event: "error", listener: (error: Erro
         for (const [key, value] of Object.entries(options.metadata)) streamMetadata.set(key, value);
       }
       const callOptions = pool.callOptions({ service, method, isStream: true });
-      const parts =
-        options.deserialize === undefined ? undefined : methodParts(client, open, "makeBidiStreamRequest");
+      const decoded = withDecoder(client, open, "makeBidiStreamRequest", options.deserialize);
       const stream = (
-        parts === undefined
+        decoded === undefined
           ? open.call(client, streamMetadata, callOptions)
           : (client as GeneratedClient).makeBidiStreamRequest(
-              parts.path,
-              parts.serialize,
-              options.deserialize!,
+              decoded.path,
+              decoded.serialize,
+              decoded.deserialize,
               streamMetadata,
               callOptions,
             )
