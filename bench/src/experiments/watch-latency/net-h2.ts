@@ -55,10 +55,8 @@ function requestHeaders(authority: string): Buffer {
 }
 
 export async function openNetWatch(context: VariantContext, name: string): Promise<Close> {
-  const [host, port] = [
-    context.endpoint.slice(0, context.endpoint.lastIndexOf(":")),
-    context.endpoint.slice(context.endpoint.lastIndexOf(":") + 1),
-  ];
+  const colon = context.endpoint.lastIndexOf(":");
+  const [host, port] = [context.endpoint.slice(0, colon), context.endpoint.slice(colon + 1)];
   const socket = net.connect({ host, port: Number(port), noDelay: true });
   const created = Promise.withResolvers<void>();
   let closing = false;
